@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from rest_framework import serializers, viewsets
+
+from channels_app.channels import Channel
+from channels_app.models import ChannelAccount
+from channels_app.providers.registry import PROVIDERS, get_adapter_class
+from channels_app.selectors import channel_account_list
+
+
+class ChannelAccountSerializer(serializers.ModelSerializer):
+    """`config` is write-only: the API answers which keys are set, never their values."""
+
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    provider = serializers.ChoiceField(choices=sorted(PROVIDERS))
+    config = serializers.JSONField(write_only=True, required=False)
+    config_keys = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ChannelAccount
+        fields = [
+            "id", "name", "channel", "provider", "config", "config_keys", "base_url",
+            "enabled", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def get_config_keys(self, account: ChannelAccount) -> list[str]:
+        return sorted(account.config)
+
+    def validate_name(self, value: str) -> str:
+        app = self.context["request"].auth
+        clash = ChannelAccount.objects.filter(app=app, name=value)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError(f"an account named {value!r} already exists")
+        return value
+
+    def validate(self, attrs):
+        provider = attrs.get("provider", getattr(self.instance, "provider", None))
+        channel = attrs.get("channel", getattr(self.instance, "channel", None))
+        adapter = get_adapter_class(provider)
+        if channel not in adapter.channels:
+            raise serializers.ValidationError(
+                {"channel": f"provider {provider!r} does not send {channel!r}"}
+            )
+        config = attrs.get("config")
+        if config is None and self.instance is None:
+            config = {}
+        if config is not None:
+            if not isinstance(config, dict):
+                raise serializers.ValidationError({"config": "must be a JSON object"})
+            if self.partial and self.instance is not None:
+                # A PATCH that leaves out a secret keeps the stored one.
+                config = {**self.instance.config, **config}
+            try:
+                attrs["config"] = adapter.validate_config(config)
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError({"config": exc.detail}) from None
+        return attrs
+
+
+class ChannelAccountViewSet(viewsets.ModelViewSet):
+    serializer_class = ChannelAccountSerializer
+    filterset_fields = ["channel", "provider", "enabled"]
+
+    def get_queryset(self):
+        return channel_account_list(self.request.auth)
+
+    def perform_create(self, serializer):
+        serializer.save(app=self.request.auth)

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from channels_app.crypto import decrypt_json, encrypt_json
+
+
+class EncryptedJSONField(models.TextField):
+    """A JSON value stored as a Fernet token; the database never sees the plain text."""
+
+    def from_db_value(self, value: str | None, expression, connection) -> Any:
+        if value is None or value == "":
+            return {}
+        return decrypt_json(value)
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def get_prep_value(self, value: Any) -> str:
+        return encrypt_json(value if value is not None else {})

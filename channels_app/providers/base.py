@@ -1,0 +1,96 @@
+"""The one contract every provider folder implements.
+
+An adapter turns rendered messages plus an account's config into provider calls, and says
+for each message either the provider's id or a DeliveryError telling whether a retry helps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from rest_framework import serializers
+
+
+class DeliveryError(Exception):
+    """A failed provider call. `permanent` errors are never retried."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
+        code: str = "",
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.rate_limited = rate_limited
+        self.retry_after = retry_after
+        self.code = code
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.reason}" if self.code else self.reason
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    id: int
+    message_id: str
+    receiver: str
+    content: dict[str, Any]
+    variables: dict[str, Any] = field(default_factory=dict)
+    biz_id: str = ""
+    template_code: str = ""
+    message_type: str = "notice"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str = ""
+    error: DeliveryError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class EmptyConfig(serializers.Serializer):
+    pass
+
+
+class ProviderAdapter:
+    """Subclass per provider: set the class attributes and implement `send`."""
+
+    provider: ClassVar[str]
+    label: ClassVar[str]
+    channels: ClassVar[tuple[str, ...]]
+    # How many messages one `send` call may take (the provider's batch API size).
+    max_batch_size: ClassVar[int] = 1
+    default_base_url: ClassVar[str] = ""
+    config_serializer: ClassVar[type[serializers.Serializer]] = EmptyConfig
+    # Config keys that are credentials: never shown by the API, masked in the admin.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self, config: dict[str, Any], *, base_url: str = "", account_id: int | None = None
+    ):
+        self.config = config
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        self.account_id = account_id
+
+    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        """One result per message, in order; raise DeliveryError when the whole call failed."""
+        raise NotImplementedError
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        serializer = cls.config_serializer(data=config)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    @classmethod
+    def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
+        """Raise serializers.ValidationError when the template content cannot be sent."""

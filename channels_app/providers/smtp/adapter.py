@@ -1,0 +1,122 @@
+"""Email over SMTP with Django's email backend: one connection per batch, text + HTML parts."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+from email.utils import make_msgid
+
+from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.smtp import EmailBackend
+from rest_framework import serializers
+
+from channels_app.channels import Channel
+from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+
+
+class SmtpConfig(serializers.Serializer):
+    host = serializers.CharField()
+    port = serializers.IntegerField(min_value=1, max_value=65535, default=587)
+    username = serializers.CharField(required=False, allow_blank=True, default="")
+    password = serializers.CharField(required=False, allow_blank=True, default="")
+    use_tls = serializers.BooleanField(default=False, help_text="STARTTLS")
+    use_ssl = serializers.BooleanField(default=False, help_text="Implicit TLS (port 465)")
+    from_email = serializers.CharField()
+    reply_to = serializers.EmailField(required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if attrs.get("use_tls") and attrs.get("use_ssl"):
+            raise serializers.ValidationError(
+                {"use_ssl": "use either use_tls or use_ssl, not both"}
+            )
+        return attrs
+
+
+class SmtpAdapter(ProviderAdapter):
+    provider = "smtp"
+    label = "SMTP"
+    channels = (Channel.EMAIL,)
+    max_batch_size = 100
+    config_serializer = SmtpConfig
+    secret_fields = ("password",)
+
+    @classmethod
+    def validate_content(cls, channel: str, content: dict) -> None:
+        errors = {}
+        if not str(content.get("subject") or "").strip():
+            errors["content.subject"] = "an email needs a subject"
+        if not (content.get("text") or content.get("html")):
+            errors["content.text"] = "an email needs a text or an html body"
+        if errors:
+            raise serializers.ValidationError(errors)
+
+    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        from django.conf import settings
+
+        connection = EmailBackend(
+            host=self.config["host"],
+            port=self.config.get("port", 587),
+            username=self.config.get("username") or None,
+            password=self.config.get("password") or None,
+            use_tls=self.config.get("use_tls", False),
+            use_ssl=self.config.get("use_ssl", False),
+            timeout=settings.TIDINGS_PROVIDER_TIMEOUT_SECONDS,
+            fail_silently=False,
+        )
+        try:
+            connection.open()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise _classify(exc) from None
+        try:
+            return [self._send_one(connection, message) for message in messages]
+        finally:
+            try:
+                connection.close()
+            except (smtplib.SMTPException, OSError):
+                pass
+
+    def _send_one(self, connection: EmailBackend, message: OutboundMessage) -> SendResult:
+        content = message.content
+        message_id_header = make_msgid(domain="tidings")
+        email = EmailMultiAlternatives(
+            subject=content.get("subject", ""),
+            body=content.get("text") or "",
+            from_email=self.config["from_email"],
+            to=[message.receiver],
+            reply_to=[self.config["reply_to"]] if self.config.get("reply_to") else None,
+            headers={"Message-ID": message_id_header, "X-Tidings-Message-Id": message.message_id},
+            connection=connection,
+        )
+        if content.get("html"):
+            email.attach_alternative(content["html"], "text/html")
+        try:
+            email.send()
+        except (smtplib.SMTPException, OSError) as exc:
+            return SendResult(error=_classify(exc))
+        return SendResult(provider_message_id=message_id_header.strip("<>"))
+
+
+def _classify(exc: Exception) -> DeliveryError:
+    """SMTP 5xx replies are permanent, 4xx and network trouble are transient."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return DeliveryError(
+            f"SMTP authentication failed ({exc.smtp_code})", permanent=True, code=str(exc.smtp_code)
+        )
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, reply = next(iter(exc.recipients.values()))
+        return DeliveryError(
+            f"recipient refused: {_text(reply)}", permanent=code >= 500, code=str(code)
+        )
+    if isinstance(exc, smtplib.SMTPSenderRefused | smtplib.SMTPDataError | smtplib.SMTPHeloError):
+        return DeliveryError(
+            f"SMTP error: {_text(exc.smtp_error)}",
+            permanent=exc.smtp_code >= 500,
+            code=str(exc.smtp_code),
+        )
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return DeliveryError("SMTP server timed out", code="timeout")
+    return DeliveryError(f"SMTP connection failed: {type(exc).__name__}", code="connection")
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)

@@ -1,0 +1,25 @@
+"""`make run`: SQLite, a broker on the filesystem, no server needed. DATABASE_URL,
+CELERY_BROKER_URL and REDIS_URL switch to PostgreSQL and Redis."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "local-only-insecure-secret-key-change-me")
+os.environ.setdefault("DJANGO_DEBUG", "true")
+
+from .base import *  # noqa: E402,F403
+from .base import VAR_DIR, env  # noqa: E402
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+if not CELERY_BROKER_URL:  # noqa: F405
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+VAR_DIR.mkdir(exist_ok=True)

@@ -1,0 +1,21 @@
+"""pytest: PostgreSQL and Redis on this machine unless DATABASE_URL / REDIS_URL say otherwise."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tidings")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+
+from .base import *  # noqa: E402,F403
+from .base import env  # noqa: E402
+
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+TIDINGS_ENCRYPTION_KEYS = env.list(
+    "TIDINGS_ENCRYPTION_KEYS", default=["dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdC0="]
+)
+TIDINGS_RETRY_BASE_SECONDS = env.float("TIDINGS_RETRY_BASE_SECONDS", default=0.2)
+TIDINGS_RETRY_MAX_SECONDS = env.float("TIDINGS_RETRY_MAX_SECONDS", default=2.0)
+TIDINGS_PROVIDER_TIMEOUT_SECONDS = env.float("TIDINGS_PROVIDER_TIMEOUT_SECONDS", default=2.0)
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

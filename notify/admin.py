@@ -1,0 +1,75 @@
+from django.contrib import admin, messages
+
+from notify.models import ApiKey, App, SendRequest
+from notify.services import api_key_create, api_key_revoke
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    extra = 0
+    fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(App)
+class AppAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_active", "created_at"]
+    search_fields = ["name"]
+    list_filter = ["is_active"]
+    inlines = [ApiKeyInline]
+    actions = ["issue_api_key"]
+
+    @admin.action(description="Issue a new API key (shown once)")
+    def issue_api_key(self, request, queryset):
+        for app in queryset:
+            key = api_key_create(app, name=f"admin:{request.user.get_username()}")
+            self.message_user(
+                request,
+                f"New API key for {app.name}: {key} (copy it now; it is not stored)",
+                messages.WARNING,
+            )
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "app", "name", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["app"]
+    search_fields = ["prefix", "name", "app__name"]
+    readonly_fields = ["app", "prefix", "key_hash", "created_at", "last_used_at", "revoked_at"]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        for api_key in queryset:
+            api_key_revoke(api_key)
+
+
+@admin.register(SendRequest)
+class SendRequestAdmin(admin.ModelAdmin):
+    list_display = [
+        "request_id",
+        "app",
+        "template",
+        "priority",
+        "accepted_count",
+        "rejected_count",
+        "created_at",
+    ]
+    list_filter = ["app", "priority"]
+    search_fields = ["request_id", "idempotency_key"]
+    readonly_fields = [f.name for f in SendRequest._meta.fields]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,337 @@
+"""The consumer side of a send: claim a batch, run the rules, call the provider, record.
+
+Every step commits before the next, so a worker killed at any point leaves each message in
+a state the sweeper or the redelivered task can finish from, and a message reported SENT
+is never sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from channels_app.models import ChannelAccount
+from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.registry import UnknownProvider, get_adapter_class
+from notify.queueing import enqueue_delivery, lane, lane_backlog
+from notify.rules.base import rules_run
+from templates_app.models import MessageTemplate
+from tracking.models import Message, MessageState
+from tracking.services import EventRow, events_record
+
+logger = logging.getLogger(__name__)
+
+_CLAIM_FIELDS = (
+    "id", "message_id", "app_id", "template_id", "channel", "account_id", "receiver", "biz_id",
+    "variables", "content", "priority", "state", "attempts", "queued_at", "expires_at",
+    "next_attempt_at", "dispatched_at",
+)  # fmt: skip
+# Countdown ETAs fire on the worker's clock; allow a little skew before a retry is "due".
+_DUE_SLACK = timedelta(seconds=2)
+
+
+def _claimable(now: datetime) -> Q:
+    waiting = Q(state__in=[MessageState.ACCEPTED, MessageState.QUEUED, MessageState.RETRYING]) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + _DUE_SLACK)
+    )
+    abandoned = Q(state=MessageState.SENDING, lease_expires_at__lt=now)
+    return waiting | abandoned
+
+
+def _lease(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.TIDINGS_CLAIM_LEASE_SECONDS)
+
+
+def messages_claim(message_ids: list[int], now: datetime) -> list[Message]:
+    """Atomically move the claimable messages to SENDING; a duplicate task gets none."""
+    with transaction.atomic():
+        claimed = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(_claimable(now), id__in=message_ids)
+            .only(*_CLAIM_FIELDS)
+            .order_by("id")
+        )
+        if claimed:
+            Message.objects.filter(id__in=[m.id for m in claimed]).update(
+                state=MessageState.SENDING, lease_expires_at=_lease(now), updated_at=now
+            )
+    return claimed
+
+
+def batch_deliver(message_ids: list[int]) -> None:
+    now = timezone.now()
+    claimed = messages_claim(message_ids, now)
+    if not claimed:
+        return
+    events_record(_claim_events(claimed, now))
+    passed, outcome = rules_run(claimed, now)
+    _record_rule_outcome(outcome, now)
+    templates = MessageTemplate.objects.only("code", "message_type").in_bulk(
+        {m.template_id for m in passed}
+    )
+    accounts = ChannelAccount.objects.in_bulk({m.account_id for m in passed})
+    passed.sort(key=lambda m: m.account_id or 0)
+    for account_id, group in groupby(passed, key=lambda m: m.account_id):
+        _deliver_via_account(accounts.get(account_id), list(group), templates)
+
+
+def _claim_events(claimed: list[Message], now: datetime) -> list[EventRow]:
+    events = []
+    for message in claimed:
+        if (
+            message.state in (MessageState.ACCEPTED, MessageState.QUEUED)
+            and message.attempts == 0
+            and message.next_attempt_at is None
+        ):
+            # QUEUED is recorded here with the time of publishing, not by the API, which
+            # saves one write per receiver on the ingest path.
+            events.append(
+                EventRow(
+                    message.id,
+                    MessageState.QUEUED,
+                    message.queued_at or now,
+                    f"lane {lane(message.channel, message.priority)}",
+                )
+            )
+        elif message.state == MessageState.SENDING:
+            detail = "reclaimed: the worker that held it stopped"
+            if message.dispatched_at:
+                detail += "; the previous attempt may have reached the provider, resent with the same message_id"
+            events.append(EventRow(message.id, MessageState.QUEUED, now, detail))
+    return events
+
+
+def _record_rule_outcome(outcome, now: datetime) -> None:
+    events: list[EventRow] = []
+    for message, state, detail in outcome.noted:
+        events.append(EventRow(message.id, state, now, detail))
+    by_state: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for message, state, detail in outcome.stopped:
+        by_state[(state, detail)].append(message.id)
+        events.append(EventRow(message.id, state, now, detail))
+    with transaction.atomic():
+        for (state, detail), ids in by_state.items():
+            Message.objects.filter(id__in=ids).update(
+                state=state, last_error=detail, lease_expires_at=None, updated_at=now
+            )
+        requeue: dict[tuple[str, str, float], list[int]] = defaultdict(list)
+        for message, not_before, state, detail in outcome.deferred:
+            Message.objects.filter(id=message.id).update(
+                state=MessageState.QUEUED,
+                next_attempt_at=not_before,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            events.append(EventRow(message.id, state, now, detail))
+            delay = max(0.0, (not_before - now).total_seconds())
+            requeue[(message.channel, message.priority, round(delay, 1))].append(message.id)
+        events_record(events)
+        for (channel, priority, delay), ids in requeue.items():
+            transaction.on_commit(
+                lambda c=channel, p=priority, d=delay, i=ids: enqueue_delivery(i, c, p, countdown=d)
+            )
+
+
+def _deliver_via_account(
+    account: ChannelAccount | None, messages: list[Message], templates: dict[int, MessageTemplate]
+) -> None:
+    if account is None or not account.enabled:
+        name = account.name if account else "none"
+        error = DeliveryError(
+            f"channel account {name!r} is disabled", permanent=True, code="account_disabled"
+        )
+        _record_results(messages, [SendResult(error=error)] * len(messages), timezone.now())
+        return
+    try:
+        adapter_class = get_adapter_class(account.provider)
+    except UnknownProvider:
+        error = DeliveryError(
+            f"unknown provider {account.provider!r}", permanent=True, code="unknown_provider"
+        )
+        _record_results(messages, [SendResult(error=error)] * len(messages), timezone.now())
+        return
+    adapter = adapter_class(account.config, base_url=account.base_url, account_id=account.pk)
+    size = adapter_class.max_batch_size
+    for start in range(0, len(messages), size):
+        _dispatch(adapter, account, messages[start : start + size], templates)
+
+
+def _dispatch(
+    adapter: ProviderAdapter,
+    account: ChannelAccount,
+    chunk: list[Message],
+    templates: dict[int, MessageTemplate],
+) -> None:
+    now = timezone.now()
+    ids = [m.id for m in chunk]
+    with transaction.atomic():
+        Message.objects.filter(id__in=ids).update(
+            dispatched_at=now,
+            lease_expires_at=_lease(now),
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+        events_record(
+            EventRow(
+                m.id,
+                MessageState.SENDING,
+                now,
+                f"attempt {m.attempts + 1} via {account.name} ({account.provider})",
+            )
+            for m in chunk
+        )
+    for message in chunk:
+        message.attempts += 1
+    outbound = [
+        OutboundMessage(
+            id=m.id,
+            message_id=str(m.message_id),
+            receiver=m.receiver,
+            content=m.content,
+            variables=m.variables,
+            biz_id=m.biz_id,
+            template_code=templates[m.template_id].code if m.template_id in templates else "",
+            message_type=templates[m.template_id].message_type
+            if m.template_id in templates
+            else "notice",
+        )
+        for m in chunk
+    ]
+    try:
+        results = adapter.send(outbound)
+        if len(results) != len(chunk):
+            raise DeliveryError(
+                f"{account.provider} adapter answered {len(results)} results for {len(chunk)} messages"
+            )
+    except DeliveryError as error:
+        results = [SendResult(error=error)] * len(chunk)
+    except Exception as exc:  # a bug in an adapter must not strand the batch in SENDING
+        logger.exception("provider adapter %s crashed", account.provider)
+        error = DeliveryError(f"internal error in {account.provider} adapter: {type(exc).__name__}")
+        results = [SendResult(error=error)] * len(chunk)
+    _record_results(chunk, results, timezone.now())
+
+
+def retry_delay(attempts: int, error: DeliveryError | None = None) -> float:
+    """Exponential backoff with jitter; a provider's Retry-After wins when it is longer."""
+    base = settings.TIDINGS_RETRY_BASE_SECONDS * (2 ** max(0, attempts - 1))
+    delay = min(settings.TIDINGS_RETRY_MAX_SECONDS, base) * random.uniform(0.5, 1.0)  # noqa: S311
+    if error is not None and error.retry_after:
+        delay = max(delay, min(error.retry_after, settings.TIDINGS_RETRY_MAX_SECONDS))
+    return delay
+
+
+def _record_results(chunk: list[Message], results: list[SendResult], now: datetime) -> None:
+    sent, failed, retrying = [], [], []
+    events: list[EventRow] = []
+    retry_groups: dict[tuple[str, str, float], list[int]] = defaultdict(list)
+    for message, result in zip(chunk, results, strict=True):
+        message.updated_at = now
+        message.lease_expires_at = None
+        message.dispatched_at = None
+        if result.ok:
+            message.state, message.sent_at = MessageState.SENT, now
+            message.provider_message_id, message.last_error = result.provider_message_id[:200], ""
+            message.next_attempt_at = None
+            sent.append(message)
+            events.append(EventRow(message.id, MessageState.SENT, now, result.provider_message_id))
+            continue
+        error = result.error
+        message.last_error = str(error)[:2000]
+        if error.permanent or message.attempts >= settings.TIDINGS_MAX_ATTEMPTS:
+            message.state = MessageState.FAILED
+            reason = (
+                str(error)
+                if error.permanent
+                else f"gave up after {message.attempts} attempts: {error}"
+            )
+            message.last_error = reason[:2000]
+            failed.append(message)
+            events.append(EventRow(message.id, MessageState.FAILED, now, reason))
+            continue
+        delay = round(retry_delay(message.attempts, error), 1)
+        message.state, message.next_attempt_at = (
+            MessageState.RETRYING,
+            now + timedelta(seconds=delay),
+        )
+        retrying.append(message)
+        retry_groups[(message.channel, message.priority, delay)].append(message.id)
+        events.append(
+            EventRow(
+                message.id, MessageState.RETRYING, now, f"{error}; next attempt in {delay:.1f}s"
+            )
+        )
+    common = ["state", "updated_at", "lease_expires_at", "dispatched_at", "last_error"]
+    with transaction.atomic():
+        if sent:
+            Message.objects.bulk_update(
+                sent, [*common, "sent_at", "provider_message_id", "next_attempt_at"]
+            )
+        if failed:
+            Message.objects.bulk_update(failed, common)
+        if retrying:
+            Message.objects.bulk_update(retrying, [*common, "next_attempt_at"])
+        events_record(events)
+    for (channel, priority, delay), ids in retry_groups.items():
+        try:
+            enqueue_delivery(ids, channel, priority, countdown=delay)
+        except Exception:
+            logger.exception("broker unavailable: %d retries left for the sweeper", len(ids))
+
+
+def messages_requeue_stuck(now: datetime | None = None, limit: int = 100_000) -> int:
+    """Re-enqueue messages no worker is moving (a broker that lost its data, a dead worker).
+
+    ACCEPTED/QUEUED messages are re-published only when their lane's broker queue is empty
+    (otherwise they are most likely still waiting in it); messages whose claim lease ran out
+    are always re-published. The claim makes a duplicate task harmless.
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.TIDINGS_STUCK_AFTER_SECONDS)
+    waiting = Q(
+        state__in=[MessageState.ACCEPTED, MessageState.QUEUED],
+        next_attempt_at__isnull=True,
+        updated_at__lt=stale,
+    )
+    overdue = Q(state__in=[MessageState.QUEUED, MessageState.RETRYING], next_attempt_at__lt=stale)
+    abandoned = Q(state=MessageState.SENDING, lease_expires_at__lt=now)
+    rows = list(
+        Message.objects.filter(waiting | overdue | abandoned)
+        .order_by("id")
+        .values_list("id", "channel", "priority", "state")[:limit]
+    )
+    lanes: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    for pk, channel, priority, state in rows:
+        lanes[(channel, priority)].append((pk, state))
+    requeued = 0
+    for (channel, priority), members in lanes.items():
+        backlog = lane_backlog(lane(channel, priority))
+        ids = [pk for pk, state in members if state == MessageState.SENDING or not backlog]
+        if not ids:
+            continue
+        with transaction.atomic():
+            Message.objects.filter(
+                id__in=ids,
+                state__in=[MessageState.ACCEPTED, MessageState.QUEUED],
+                next_attempt_at__isnull=True,
+            ).update(updated_at=now)
+            Message.objects.filter(
+                id__in=ids,
+                state__in=[MessageState.QUEUED, MessageState.RETRYING],
+                next_attempt_at__isnull=False,
+            ).update(next_attempt_at=now, updated_at=now)
+            detail = f"re-enqueued: no progress for {settings.TIDINGS_STUCK_AFTER_SECONDS}s"
+            events_record(EventRow(pk, MessageState.QUEUED, now, detail) for pk in ids)
+            transaction.on_commit(lambda i=ids, c=channel, p=priority: enqueue_delivery(i, c, p))
+        requeued += len(ids)
+    if requeued:
+        logger.warning("re-enqueued %d stuck messages", requeued)
+    return requeued

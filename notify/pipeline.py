@@ -1,0 +1,284 @@
+"""The access side of a send: a chain of small named steps over one SendContext.
+
+pre-check -> load template -> resolve account -> render -> check receivers -> persist
+-> enqueue after commit (austin's pre-check / assemble / after-check / send-mq chain).
+A step raises ApiError to stop the request; nothing is written before `persist`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from channels_app.models import ChannelAccount
+from notify.errors import ApiError, invalid
+from notify.models import App, SendRequest
+from notify.queueing import enqueue_delivery
+from templates_app.models import MessageTemplate, TemplateStatus
+from templates_app.receivers import receiver_problem
+from templates_app.rendering import missing_variables, placeholders, render
+from tracking.models import Message, MessageState
+from tracking.services import EventRow, events_record, messages_insert
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Item:
+    receiver: str
+    variables: dict[str, Any]
+    biz_id: str
+    index: int
+
+
+@dataclass
+class SendContext:
+    app: App
+    template_ref: int | str
+    items: list[Item]
+    priority: str | None = None
+    idempotency_key: str | None = None
+    ttl_seconds: int | None = None
+    now: datetime = field(default_factory=timezone.now)
+    template: MessageTemplate | None = None
+    account: ChannelAccount | None = None
+    contents: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    request: SendRequest | None = None
+    message_ids: list[int] = field(default_factory=list)
+    public_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SendAnswer:
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+# --- steps ----------------------------------------------------------------------------------
+
+
+def pre_check(ctx: SendContext) -> None:
+    if not ctx.items:
+        raise invalid("messages", "give at least one receiver in 'messages' or 'receivers'")
+    limit = settings.TIDINGS_MAX_RECEIVERS
+    if len(ctx.items) > limit:
+        raise ApiError(
+            f"at most {limit} receivers per call, got {len(ctx.items)}",
+            code="too_many_receivers",
+            status_code=413,
+            fields={"messages": [f"at most {limit} receivers per call"]},
+        )
+
+
+def load_template(ctx: SendContext) -> None:
+    templates = MessageTemplate.objects.filter(app=ctx.app).select_related("channel_account")
+    ref = ctx.template_ref
+    template = None
+    if isinstance(ref, str):
+        template = templates.filter(code=ref).first()
+        if template is None and ref.isdigit():
+            template = templates.filter(pk=int(ref)).first()
+    else:
+        template = templates.filter(pk=ref).first()
+    if template is None:
+        raise invalid("template", f"unknown template {ref!r}")
+    if template.status != TemplateStatus.ACTIVE:
+        raise invalid("template", f"template {template.code!r} is disabled")
+    ctx.template = template
+    ctx.priority = ctx.priority or template.default_priority
+
+
+def resolve_account(ctx: SendContext) -> None:
+    template = ctx.template
+    account = template.channel_account
+    if account is None:
+        account = (
+            ChannelAccount.objects.filter(app=ctx.app, channel=template.channel, enabled=True)
+            .order_by("id")
+            .first()
+        )
+        if account is None:
+            raise invalid(
+                "template", f"no enabled channel account for channel {template.channel!r}"
+            )
+    elif not account.enabled:
+        raise invalid("template", f"channel account {account.name!r} is disabled")
+    ctx.account = account
+
+
+def render_content(ctx: SendContext) -> None:
+    """Fill placeholders; receivers whose variables are incomplete are rejected by name."""
+    content = ctx.template.content
+    required = placeholders(content)
+    shared_cache: dict[int, dict[str, Any]] = {}
+    kept: list[Item] = []
+    for item in ctx.items:
+        missing = missing_variables(required, item.variables)
+        if missing:
+            ctx.rejected.append(
+                {"receiver": item.receiver, "reason": f"missing variables: {', '.join(missing)}"}
+            )
+            continue
+        # Receivers sharing one variables dict (the "receivers" form) share one rendering.
+        key = id(item.variables)
+        rendered = shared_cache.get(key)
+        if rendered is None:
+            rendered = render(content, item.variables) if required else content
+            shared_cache[key] = rendered
+        kept.append(item)
+        ctx.contents.append(rendered)
+    _stop_if_none_left(ctx, kept, "variables")
+    ctx.items = kept
+
+
+def check_receivers(ctx: SendContext) -> None:
+    receiver_type = ctx.template.receiver_type
+    kept_items, kept_contents = [], []
+    for item, content in zip(ctx.items, ctx.contents, strict=True):
+        problem = receiver_problem(receiver_type, item.receiver)
+        if problem:
+            ctx.rejected.append({"receiver": item.receiver, "reason": problem})
+            continue
+        kept_items.append(item)
+        kept_contents.append(content)
+    _stop_if_none_left(ctx, kept_items, "receiver")
+    ctx.items, ctx.contents = kept_items, kept_contents
+
+
+def persist(ctx: SendContext) -> None:
+    """The request, one row per receiver and their ACCEPTED events, in one transaction."""
+    template, now = ctx.template, ctx.now
+    expires_at = now + timedelta(seconds=ctx.ttl_seconds) if ctx.ttl_seconds else None
+    with transaction.atomic():
+        ctx.request = SendRequest.objects.create(
+            app=ctx.app,
+            template=template,
+            idempotency_key=ctx.idempotency_key,
+            priority=ctx.priority,
+            accepted_count=len(ctx.items),
+            rejected_count=len(ctx.rejected),
+            rejected=ctx.rejected,
+        )
+        ctx.public_ids = [uuid.uuid4() for _ in ctx.items]
+        rows = [
+            (
+                None, public_id, ctx.app.pk, ctx.request.pk, template.pk, template.channel,
+                ctx.account.pk, item.receiver, item.biz_id, item.variables, content,
+                ctx.priority, MessageState.ACCEPTED, 0, "", "", now, now, expires_at,
+            )
+            for public_id, item, content in zip(ctx.public_ids, ctx.items, ctx.contents, strict=True)
+        ]  # fmt: skip
+        ctx.message_ids = messages_insert(rows)
+        events_record(EventRow(pk, MessageState.ACCEPTED, now) for pk in ctx.message_ids)
+        transaction.on_commit(
+            lambda: enqueue_accepted(
+                ctx.request.pk, ctx.message_ids, template.channel, ctx.priority
+            )
+        )
+
+
+STEPS: list[Callable[[SendContext], None]] = [
+    pre_check,
+    load_template,
+    resolve_account,
+    render_content,
+    check_receivers,
+    persist,
+]
+
+
+def _stop_if_none_left(ctx: SendContext, kept: list, field_name: str) -> None:
+    if kept or not ctx.rejected:
+        return
+    reasons = sorted({r["reason"] for r in ctx.rejected})
+    name = "messages" if len(ctx.rejected) > 1 else f"messages[0].{field_name}"
+    raise ApiError(
+        f"no receiver can be sent to: {reasons[0]}",
+        code="invalid_request",
+        fields={name: reasons},
+    )
+
+
+# --- after commit ---------------------------------------------------------------------------
+
+
+def enqueue_accepted(request_pk: int, message_ids: list[int], channel: str, priority: str) -> None:
+    """Publish the batches; a broker failure leaves them ACCEPTED for the sweeper, not lost."""
+    try:
+        enqueue_delivery(message_ids, channel, priority)
+    except Exception:
+        logger.exception(
+            "broker unavailable: %d messages stay ACCEPTED until re-enqueued", len(message_ids)
+        )
+        return
+    now = timezone.now()
+    Message.objects.filter(request_id=request_pk, state=MessageState.ACCEPTED).update(
+        state=MessageState.QUEUED, queued_at=now, updated_at=now
+    )
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+
+def message_send(ctx: SendContext) -> SendAnswer:
+    """Run the chain; a repeated idempotency key answers what the first call answered."""
+    if ctx.idempotency_key:
+        previous = _previous_request(ctx)
+        if previous is not None:
+            return SendAnswer(answer_for(previous), replayed=True)
+    try:
+        for step in STEPS:
+            step(ctx)
+    except IntegrityError:
+        # A concurrent call with the same idempotency key committed first.
+        previous = _previous_request(ctx) if ctx.idempotency_key else None
+        if previous is None:
+            raise
+        return SendAnswer(answer_for(previous), replayed=True)
+    body = {
+        "request_id": str(ctx.request.request_id),
+        "accepted": len(ctx.items),
+        "messages": [
+            {"message_id": str(public_id), "receiver": item.receiver, "biz_id": item.biz_id}
+            for public_id, item in zip(ctx.public_ids, ctx.items, strict=True)
+        ],
+        "rejected": ctx.rejected,
+    }
+    return SendAnswer(body)
+
+
+def _previous_request(ctx: SendContext) -> SendRequest | None:
+    previous = SendRequest.objects.filter(app=ctx.app, idempotency_key=ctx.idempotency_key).first()
+    if previous is None:
+        return None
+    if previous.created_at < ctx.now - timedelta(hours=settings.TIDINGS_IDEMPOTENCY_HOURS):
+        # Expired: free the key for this call.
+        SendRequest.objects.filter(pk=previous.pk).update(idempotency_key=None)
+        return None
+    return previous
+
+
+def answer_for(request: SendRequest) -> dict[str, Any]:
+    rows = (
+        Message.objects.filter(request=request)
+        .order_by("id")
+        .values_list("message_id", "receiver", "biz_id")
+    )
+    return {
+        "request_id": str(request.request_id),
+        "accepted": request.accepted_count,
+        "messages": [
+            {"message_id": str(message_id), "receiver": receiver, "biz_id": biz_id}
+            for message_id, receiver, biz_id in rows
+        ],
+        "rejected": request.rejected,
+    }

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from rest_framework import serializers, viewsets
+
+from channels_app.channels import Channel
+from channels_app.models import ChannelAccount
+from channels_app.providers.registry import get_adapter_class, providers_for_channel
+from templates_app.models import MessageTemplate
+from templates_app.selectors import template_list
+
+
+class MessageTemplateSerializer(serializers.ModelSerializer):
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    channel_account = serializers.PrimaryKeyRelatedField(
+        queryset=ChannelAccount.objects.none(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = MessageTemplate
+        fields = [
+            "id", "name", "code", "channel", "message_type", "receiver_type", "content",
+            "default_priority", "channel_account", "status", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        app = self.context["request"].auth
+        self.fields["channel_account"].queryset = ChannelAccount.objects.filter(app=app)
+
+    def validate_code(self, value: str) -> str:
+        app = self.context["request"].auth
+        clash = MessageTemplate.objects.filter(app=app, code=value)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError(f"a template with code {value!r} already exists")
+        return value
+
+    def validate_content(self, value):
+        if not isinstance(value, dict) or not value:
+            raise serializers.ValidationError("must be a non-empty JSON object")
+        return value
+
+    def validate(self, attrs):
+        channel = attrs.get("channel", getattr(self.instance, "channel", None))
+        account = attrs.get("channel_account", getattr(self.instance, "channel_account", None))
+        content = attrs.get("content", getattr(self.instance, "content", None))
+        if account is not None and account.channel != channel:
+            raise serializers.ValidationError(
+                {
+                    "channel_account": f"account {account.name!r} is for channel {account.channel!r}, not {channel!r}"
+                }
+            )
+        providers = [account.provider] if account is not None else providers_for_channel(channel)
+        for provider in providers:
+            get_adapter_class(provider).validate_content(channel, content)
+        return attrs
+
+
+class MessageTemplateViewSet(viewsets.ModelViewSet):
+    serializer_class = MessageTemplateSerializer
+    filterset_fields = ["channel", "status", "code"]
+
+    def get_queryset(self):
+        return template_list(self.request.auth)
+
+    def perform_create(self, serializer):
+        serializer.save(app=self.request.auth)

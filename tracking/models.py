@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class MessageState(models.TextChoices):
+    ACCEPTED = "ACCEPTED", "Accepted"
+    QUEUED = "QUEUED", "Queued"
+    SENDING = "SENDING", "Sending"
+    RETRYING = "RETRYING", "Retrying"
+    SENT = "SENT", "Sent"
+    FAILED = "FAILED", "Failed"
+    EXPIRED = "EXPIRED", "Expired"
+    DISCARDED = "DISCARDED", "Discarded"
+
+
+# States a worker may still act on; the rest are final.
+ACTIVE_STATES = (
+    MessageState.ACCEPTED,
+    MessageState.QUEUED,
+    MessageState.SENDING,
+    MessageState.RETRYING,
+)
+
+
+class Message(models.Model):
+    """One message to one receiver: the source of truth for its delivery."""
+
+    message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="+")
+    request = models.ForeignKey(
+        "notify.SendRequest", on_delete=models.CASCADE, related_name="messages"
+    )
+    template = models.ForeignKey(
+        "templates_app.MessageTemplate", on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.CharField(max_length=30)
+    account = models.ForeignKey(
+        "channels_app.ChannelAccount", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    receiver = models.CharField(max_length=320)
+    biz_id = models.CharField(max_length=128, blank=True, default="")
+    variables = models.JSONField(default=dict, blank=True)
+    content = models.JSONField(default=dict)
+    priority = models.CharField(max_length=10)
+    state = models.CharField(
+        max_length=20, choices=MessageState.choices, default=MessageState.ACCEPTED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    provider_message_id = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The claiming worker owns the message until then; a later claim means it died.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Set just before the provider call: a message found SENDING with this set after its
+    # lease ran out may or may not have reached the provider ("in doubt").
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["app", "receiver", "id"], name="message_app_receiver"),
+            models.Index(fields=["app", "biz_id"], name="message_app_biz_id"),
+            models.Index(fields=["app", "id"], name="message_app_id"),
+            models.Index(fields=["provider_message_id"], name="message_provider_id"),
+            models.Index(
+                fields=["state", "updated_at"],
+                name="message_active_state",
+                condition=Q(state__in=["ACCEPTED", "QUEUED", "SENDING", "RETRYING"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.message_id)
+
+
+class MessageEvent(models.Model):
+    """One step of a message's lifecycle trace."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    state = models.CharField(max_length=20)
+    at = models.DateTimeField()
+    detail = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.state} at {self.at:%Y-%m-%d %H:%M:%S}"
