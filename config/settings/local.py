@@ -23,3 +23,7 @@ if not CELERY_BROKER_URL:  # noqa: F405
         "store_processed": False,
     }
 VAR_DIR.mkdir(exist_ok=True)
+
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The filesystem transport has no fanout exchange for remote control.
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
