@@ -56,3 +56,15 @@ def email_template(tenant, sandbox_account):
         receiver_type="email",
         content={"subject": "Hi {$name}", "text": "Hello {$name}, code {$code}"},
     )
+
+
+@pytest.fixture
+def broker():
+    """The test broker's Redis database, emptied before and after the test."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()

@@ -1,0 +1,277 @@
+"""Shared by the ESP email adapters (SES, SendGrid, Mailgun), all sent through django-anymail.
+
+Each adapter names an anymail backend and turns its account config into the backend's
+kwargs; this module builds the messages, sends them one by one over one connection per
+batch, and turns anymail/botocore exceptions into DeliveryErrors.
+
+Receipts: every message carries `X-Tidings-Message-Id` and the anymail metadata
+`tidings_message_id` (SendGrid custom_args, Mailgun `v:` variables, SES `X-Metadata`
+header plus the SES message tag of the same name), and the provider id stored is
+`anymail_status.message_id`, which anymail's tracking webhooks report as `message_id`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from email.utils import parseaddr
+from typing import Any, ClassVar
+
+import requests
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailConfigurationError,
+    AnymailError,
+    AnymailInvalidAddress,
+    AnymailNotSupportedWarning,
+    AnymailRecipientsRefused,
+    AnymailRequestsAPIError,
+    AnymailSerializationError,
+    AnymailUnsupportedFeature,
+)
+from anymail.message import AnymailMessage
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from django.core.mail import get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from rest_framework import serializers
+
+from channels_app.channels import Channel
+from channels_app.providers.attachments import (
+    Attachment,
+    AttachmentConfig,
+    attach_from_content,
+    validate_attachments,
+)
+from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+
+METADATA_KEY = "tidings_message_id"
+
+# SES error codes (v2 names and the v1 names some endpoints still answer with).
+_SES_RATE_LIMITED = {
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "LimitExceededException",
+    "MaxSendingRateExceeded",
+}
+_SES_PERMANENT = {
+    "MessageRejected",
+    "MailFromDomainNotVerified",
+    "MailFromDomainNotVerifiedException",
+    "AccountSuspendedException",
+    "SendingPausedException",
+    "AccountSendingPausedException",
+    "ConfigurationSetDoesNotExist",
+    "NotFoundException",
+    "BadRequestException",
+    "InvalidParameterValue",
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+}
+
+
+def validate_from_email(value: str) -> str:
+    name, address = parseaddr(value)
+    if "@" not in address or address.startswith("@") or address.endswith("@"):
+        raise serializers.ValidationError('must be an address, e.g. "Acme <news@acme.com>"')
+    return value
+
+
+class EspConfig(AttachmentConfig):
+    """Fields every ESP account has; subclasses add the credentials."""
+
+    from_email = serializers.CharField(validators=[validate_from_email])
+    reply_to = serializers.EmailField(required=False, allow_blank=True, default="")
+
+
+def validate_email_content(content: dict[str, Any]) -> None:
+    """Subject, a text or html body, and a well-formed attachments list."""
+    errors: dict[str, str] = {}
+    if not str(content.get("subject") or "").strip():
+        errors["content.subject"] = "an email needs a subject"
+    if not (content.get("text") or content.get("html")):
+        errors["content.text"] = "an email needs a text or an html body"
+    errors.update(validate_attachments(content))
+    if errors:
+        raise serializers.ValidationError(errors)
+
+
+class AnymailAdapter(ProviderAdapter):
+    """Base for ESP adapters: set `backend_path` and implement `connection_kwargs`."""
+
+    channels = (Channel.EMAIL,)
+    max_batch_size = 100
+    backend_path: ClassVar[str]
+
+    @classmethod
+    def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
+        validate_email_content(content)
+
+    def connection_kwargs(self) -> dict[str, Any]:
+        """The anymail backend's ESP settings for this account."""
+        raise NotImplementedError
+
+    def esp_extra(self, message: OutboundMessage) -> dict[str, Any]:
+        return {}
+
+    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        with warnings.catch_warnings():
+            # anymail warns that SendGrid is community-supported; the API is unchanged.
+            warnings.simplefilter("ignore", AnymailNotSupportedWarning)
+            try:
+                connection = get_connection(
+                    self.backend_path, fail_silently=False, **self.connection_kwargs()
+                )
+                connection.open()
+            except Exception as exc:  # any failure here fails the whole batch
+                raise classify_error(exc) from None
+        cache: dict[str, Attachment | DeliveryError] = {}
+        try:
+            return [self._send_one(connection, message, cache) for message in messages]
+        finally:
+            try:
+                connection.close()
+            except Exception:  # noqa: S110 - the sends are done; closing is best effort
+                pass
+
+    def _send_one(
+        self,
+        connection: BaseEmailBackend,
+        message: OutboundMessage,
+        cache: dict[str, Attachment | DeliveryError],
+    ) -> SendResult:
+        email = build_email(message, self.config, connection)
+        email.esp_extra = self.esp_extra(message)
+        try:
+            attach_from_content(email, message.content, self.config, cache)
+        except DeliveryError as error:
+            return SendResult(error=error)
+        try:
+            sent = email.send()
+        except Exception as exc:  # classified, never lost
+            return SendResult(error=classify_error(exc))
+        status = getattr(email, "anymail_status", None)
+        provider_id = str(getattr(status, "message_id", "") or "") if status else ""
+        if not sent:
+            return SendResult(
+                error=DeliveryError("ESP accepted no recipient", permanent=True, code="not_sent")
+            )
+        return SendResult(provider_message_id=provider_id)
+
+
+def build_email(
+    message: OutboundMessage, config: dict[str, Any], connection: BaseEmailBackend
+) -> AnymailMessage:
+    """Text + HTML parts, From/Reply-To, and the ids receipts are matched on."""
+    content = message.content
+    email = AnymailMessage(
+        subject=str(content.get("subject", "")),
+        body=str(content.get("text") or ""),
+        from_email=config["from_email"],
+        to=[message.receiver],
+        reply_to=[config["reply_to"]] if config.get("reply_to") else None,
+        headers={"X-Tidings-Message-Id": message.message_id},
+        connection=connection,
+    )
+    if content.get("html"):
+        email.attach_alternative(str(content["html"]), "text/html")
+    email.metadata = {METADATA_KEY: message.message_id}
+    if message.template_code:
+        email.tags = [message.template_code]
+    return email
+
+
+def classify_error(exc: BaseException) -> DeliveryError:
+    """429 and throttling are rate limits, 5xx and network trouble transient, the rest of
+    4xx and refused recipients permanent."""
+    if isinstance(exc, DeliveryError):
+        return exc
+    if isinstance(exc, AnymailRecipientsRefused):
+        return DeliveryError("recipient refused by ESP", permanent=True, code="recipient_refused")
+    if isinstance(exc, AnymailRequestsAPIError):
+        return _classify_http(exc)
+    cause = exc if isinstance(exc, ClientError) else exc.__cause__
+    if isinstance(cause, ClientError):
+        return _classify_client_error(cause)
+    if isinstance(cause, ConnectTimeoutError | ReadTimeoutError):
+        return DeliveryError("ESP timed out", code="timeout")
+    if isinstance(cause, EndpointConnectionError):
+        return DeliveryError("cannot reach ESP", code="connection")
+    if isinstance(
+        exc,
+        AnymailInvalidAddress
+        | AnymailUnsupportedFeature
+        | AnymailSerializationError
+        | AnymailConfigurationError,
+    ):
+        return DeliveryError(_short(exc), permanent=True, code="invalid")
+    if isinstance(exc, AnymailAPIError):
+        return DeliveryError(f"ESP error: {_short(exc)}", code="esp_error")
+    if isinstance(exc, AnymailError):
+        return DeliveryError(_short(exc), permanent=True, code="invalid")
+    return DeliveryError(f"ESP call failed: {type(exc).__name__}", code="error")
+
+
+def _classify_http(exc: AnymailRequestsAPIError) -> DeliveryError:
+    status = exc.status_code
+    if status is None:
+        # No response: anymail re-raised a requests error (the class mixes in its type).
+        if isinstance(exc, requests.Timeout):
+            return DeliveryError("ESP timed out", code="timeout")
+        return DeliveryError("cannot reach ESP", code="connection")
+    body = _response_text(exc)
+    if status == 429:
+        return DeliveryError(
+            f"rate limited by ESP: {body}",
+            rate_limited=True,
+            retry_after=_retry_after(exc.response),
+            code="429",
+        )
+    if status == 408 or status >= 500:
+        return DeliveryError(f"ESP error HTTP {status}: {body}", code=str(status))
+    if 200 <= status < 300:
+        # e.g. Mailgun answering 200 with an unexpected body: the send may have happened.
+        return DeliveryError(f"unexpected ESP response: {body}", code="bad_response")
+    return DeliveryError(f"rejected by ESP HTTP {status}: {body}", permanent=True, code=str(status))
+
+
+def _classify_client_error(exc: ClientError) -> DeliveryError:
+    error = exc.response.get("Error", {}) if isinstance(exc.response, dict) else {}
+    code = str(error.get("Code") or "")
+    text = str(error.get("Message") or "")[:300]
+    status = (exc.response or {}).get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    reason = f"SES {code}: {text}" if code else f"SES error HTTP {status}: {text}"
+    if code in _SES_RATE_LIMITED or status == 429:
+        return DeliveryError(reason, rate_limited=True, code=code or "429")
+    if code in _SES_PERMANENT:
+        return DeliveryError(reason, permanent=True, code=code)
+    if status == 408 or status >= 500 or not status:
+        return DeliveryError(reason, code=code or str(status))
+    return DeliveryError(reason, permanent=True, code=code or str(status))
+
+
+def _response_text(exc: AnymailRequestsAPIError) -> str:
+    try:
+        return exc.response.text[:300].strip()
+    except AttributeError:
+        return ""
+
+
+def _retry_after(response: requests.Response | None) -> float | None:
+    try:
+        return float(response.headers.get("Retry-After", "")) if response is not None else None
+    except ValueError:
+        return None
+
+
+def _short(exc: BaseException) -> str:
+    # anymail's str() appends the response; the first line is the message.
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]

@@ -1,0 +1,136 @@
+"""DingTalk work notices (工作通知): one asyncsend_v2 call per distinct content with the
+receivers' userids comma-joined (DingTalk takes 5000; batches here are up to 1000).
+The call is asynchronous: task_id is the provider message id, also used to recall.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from channels_app.channels import Channel
+from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.dingtalk_work.common import (
+    TOKEN_ERRORS,
+    dingtalk_error,
+    error_code,
+    json_body,
+    msgtype_of,
+    validate_dingtalk_content,
+)
+from channels_app.providers.http import http_request
+from channels_app.providers.tokens import cached_token, token_invalidate
+from channels_app.providers.wecom_app.common import batch_by_content
+
+MSGTYPES = ("text", "markdown", "link", "action_card", "oa")
+MAX_USERS_PER_CALL = 1000
+
+
+class DingTalkWorkConfig(serializers.Serializer):
+    appkey = serializers.CharField(max_length=128)
+    appsecret = serializers.CharField(max_length=256)
+    agent_id = serializers.IntegerField(min_value=0)
+
+
+class DingTalkWorkAdapter(ProviderAdapter):
+    provider = "dingtalk_work"
+    label = "DingTalk work notice"
+    channels = (Channel.DINGTALK,)
+    max_batch_size = MAX_USERS_PER_CALL
+    default_base_url = "https://oapi.dingtalk.com"
+    config_serializer = DingTalkWorkConfig
+    secret_fields = ("appsecret",)
+
+    @classmethod
+    def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
+        validate_dingtalk_content(content, MSGTYPES, link_pic_required=True)
+
+    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        results: list[SendResult | None] = [None] * len(messages)
+        for group in batch_by_content(messages, self._msg, MAX_USERS_PER_CALL):
+            payload = {
+                "agent_id": self.config["agent_id"],
+                "userid_list": ",".join(messages[index].receiver for index in group),
+                "msg": self._msg(messages[group[0]]),
+            }
+            try:
+                body = self.call("/topapi/message/corpconversation/asyncsend_v2", payload)
+            except DeliveryError as error:
+                result = SendResult(error=error)  # other groups may already be delivered
+            else:
+                result = SendResult(provider_message_id=str(body.get("task_id", "")))
+            for index in group:
+                results[index] = result
+        return [result for result in results if result is not None]
+
+    def recall(self, provider_message_id: str) -> None:
+        """Withdraw a work notice by its task_id."""
+        self.call(
+            "/topapi/message/corpconversation/recall",
+            {"agent_id": self.config["agent_id"], "msg_task_id": provider_message_id},
+        )
+
+    def _msg(self, message: OutboundMessage) -> dict[str, Any]:
+        content = message.content
+        msgtype = msgtype_of(content)
+        if msgtype == "text":
+            inner: dict[str, Any] = {"content": str(content["content"])}
+        elif msgtype == "markdown":
+            inner = {"title": content["title"], "text": content["text"]}
+        elif msgtype == "link":
+            inner = {
+                "title": content["title"],
+                "text": content["text"],
+                "messageUrl": content["message_url"],
+                "picUrl": content["pic_url"],
+            }
+        elif msgtype == "action_card":
+            inner = {"title": content["title"], "markdown": content["text"]}
+            if content.get("buttons"):
+                inner["btn_orientation"] = str(content.get("btn_orientation", "0"))
+                inner["btn_json_list"] = [
+                    {"title": b["title"], "action_url": b["url"]} for b in content["buttons"]
+                ]
+            else:
+                inner["single_title"] = content["single_title"]
+                inner["single_url"] = content["single_url"]
+        else:
+            inner = {"message_url": content["message_url"], "body": content["body"]}
+            inner["head"] = content.get("head") or {"bgcolor": "FFBBBBBB", "text": ""}
+            if content.get("pc_message_url"):
+                inner["pc_message_url"] = content["pc_message_url"]
+        return {"msgtype": msgtype, msgtype: inner}
+
+    @property
+    def token_name(self) -> str:
+        return f"dingtalk:{self.config['appkey']}"
+
+    def _fetch_token(self) -> tuple[str, int]:
+        response = http_request(
+            "GET",
+            f"{self.base_url}/gettoken",
+            params={"appkey": self.config["appkey"], "appsecret": self.config["appsecret"]},
+        )
+        body = json_body(response)
+        code = error_code(body)
+        if code or not body.get("access_token"):
+            raise dingtalk_error(code or -1, str(body.get("errmsg", "no token")))
+        return str(body["access_token"]), int(body.get("expires_in") or 7200)
+
+    def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST with the cached token; a rejected token is refreshed and the call made once more."""
+        for attempt in range(2):
+            token = cached_token(self.token_name, self._fetch_token)
+            response = http_request(
+                "POST", f"{self.base_url}{path}", params={"access_token": token}, json=payload
+            )
+            body = json_body(response)
+            code = error_code(body)
+            if code == 0:
+                return body
+            if code in TOKEN_ERRORS and attempt == 0:
+                token_invalidate(self.token_name, token)
+                continue
+            raise dingtalk_error(code, str(body.get("errmsg", "")))
+        raise AssertionError("unreachable")

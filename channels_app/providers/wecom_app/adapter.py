@@ -1,0 +1,142 @@
+"""WeCom (企业微信) app messages: one /cgi-bin/message/send per distinct content, with up to
+1000 receivers joined by "|" in `touser`. Receivers are WeCom userids.
+
+Template content is flat: `{"msgtype": "text"|"markdown", "content": "..."}`,
+`{"msgtype": "textcard", "title", "description", "url", "btntxt"}` or
+`{"msgtype": "news", "articles": [{"title", "description", "url", "picurl"}]}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from rest_framework import serializers
+
+from channels_app.channels import Channel
+from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.http import http_request
+from channels_app.providers.tokens import cached_token, token_invalidate
+from channels_app.providers.wecom_app.common import (
+    TOKEN_ERRORS,
+    batch_by_content,
+    json_body,
+    message_body,
+    validate_wecom_content,
+    wecom_error,
+)
+
+MSGTYPES = ("text", "markdown", "textcard", "news")
+MAX_USERS_PER_CALL = 1000
+
+
+class WeComAppConfig(serializers.Serializer):
+    corpid = serializers.CharField(max_length=64)
+    corpsecret = serializers.CharField(max_length=128)
+    agentid = serializers.IntegerField(min_value=0)
+    safe = serializers.BooleanField(default=False, help_text="Confidential message (no forwarding)")
+    enable_duplicate_check = serializers.BooleanField(default=False)
+    duplicate_check_interval = serializers.IntegerField(min_value=1, max_value=14400, default=1800)
+
+
+class WeComAppAdapter(ProviderAdapter):
+    provider = "wecom_app"
+    label = "WeCom app message"
+    channels = (Channel.WECOM,)
+    max_batch_size = MAX_USERS_PER_CALL
+    default_base_url = "https://qyapi.weixin.qq.com"
+    config_serializer = WeComAppConfig
+    secret_fields = ("corpsecret",)
+
+    @classmethod
+    def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
+        validate_wecom_content(content, MSGTYPES, article_url_required=False)
+
+    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        results: list[SendResult | None] = [None] * len(messages)
+        for group in batch_by_content(messages, self._body, MAX_USERS_PER_CALL):
+            receivers = [messages[index].receiver for index in group]
+            try:
+                body = self.call(
+                    "/cgi-bin/message/send", self._payload(messages[group[0]], receivers)
+                )
+            except DeliveryError as error:
+                # Other groups may already be delivered: fail only this one.
+                for index in group:
+                    results[index] = SendResult(error=error)
+                continue
+            rejected = _rejected_users(body)
+            for index in group:
+                rejection = rejected.get(messages[index].receiver.lower())
+                results[index] = (
+                    SendResult(error=DeliveryError(rejection[1], permanent=True, code=rejection[0]))
+                    if rejection
+                    else SendResult(provider_message_id=str(body.get("msgid", "")))
+                )
+        return [result for result in results if result is not None]
+
+    def recall(self, provider_message_id: str) -> None:
+        """Withdraw a message sent within the last 24 hours (from every receiver of its call)."""
+        self.call("/cgi-bin/message/recall", {"msgid": provider_message_id})
+
+    def _body(self, message: OutboundMessage) -> dict[str, Any]:
+        return message_body(message.content)
+
+    def _payload(self, message: OutboundMessage, receivers: list[str]) -> dict[str, Any]:
+        return {
+            "touser": "|".join(receivers),
+            "agentid": self.config["agentid"],
+            **self._body(message),
+            "safe": int(bool(self.config.get("safe"))),
+            "enable_duplicate_check": int(bool(self.config.get("enable_duplicate_check"))),
+            "duplicate_check_interval": self.config.get("duplicate_check_interval", 1800),
+        }
+
+    @property
+    def token_name(self) -> str:
+        # One token per corp app; the secret's digest tells apps of one corp apart without
+        # putting the secret in a cache key.
+        digest = hashlib.sha256(self.config["corpsecret"].encode()).hexdigest()[:16]
+        return f"wecom:{self.config['corpid']}:{digest}"
+
+    def _fetch_token(self) -> tuple[str, int]:
+        response = http_request(
+            "GET",
+            f"{self.base_url}/cgi-bin/gettoken",
+            params={"corpid": self.config["corpid"], "corpsecret": self.config["corpsecret"]},
+        )
+        body = json_body(response)
+        code = int(body.get("errcode") or 0)
+        if code or not body.get("access_token"):
+            raise wecom_error(code or -1, str(body.get("errmsg", "no token")), token_fetch=True)
+        return str(body["access_token"]), int(body.get("expires_in") or 7200)
+
+    def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST with the cached token; a rejected token is refreshed and the call made once more."""
+        for attempt in range(2):
+            token = cached_token(self.token_name, self._fetch_token)
+            response = http_request(
+                "POST", f"{self.base_url}{path}", params={"access_token": token}, json=payload
+            )
+            body = json_body(response)
+            code = int(body.get("errcode") or 0)
+            if code == 0:
+                return body
+            if code in TOKEN_ERRORS and attempt == 0:
+                token_invalidate(self.token_name, token)
+                continue
+            raise wecom_error(code, str(body.get("errmsg", "")))
+        raise AssertionError("unreachable")
+
+
+def _rejected_users(body: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Lower-cased userid -> (code, reason) for receivers WeCom skipped in an accepted call."""
+    rejected: dict[str, tuple[str, str]] = {}
+    for field, why in (
+        ("invaliduser", "wecom: invaliduser (unknown userid or outside the app's range)"),
+        ("unlicenseduser", "wecom: unlicenseduser (user has no WeCom license)"),
+    ):
+        for user in str(body.get(field) or "").split("|"):
+            if user:
+                rejected[user.lower()] = (field, why)
+    return rejected
