@@ -35,7 +35,7 @@ _CLAIM_FIELDS = (
     "next_attempt_at", "dispatched_at",
 )  # fmt: skip
 # Countdown ETAs fire on the worker's clock; allow a little skew before a retry is "due".
-_DUE_SLACK = timedelta(seconds=2)
+_DUE_SLACK = timedelta(seconds=0.5)
 
 
 def _claimable(now: datetime) -> Q:
