@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -50,8 +51,10 @@ def _lease(now: datetime) -> datetime:
     return now + timedelta(seconds=settings.TIDINGS_CLAIM_LEASE_SECONDS)
 
 
-def messages_claim(message_ids: list[int], now: datetime) -> list[Message]:
-    """Atomically move the claimable messages to SENDING; a duplicate task gets none."""
+def messages_claim(message_ids: list[int], now: datetime) -> tuple[list[Message], uuid.UUID]:
+    """Atomically move the claimable messages to SENDING under a new claim token; a
+    duplicate task gets none."""
+    token = uuid.uuid4()
     with transaction.atomic():
         claimed = list(
             Message.objects.select_for_update(skip_locked=True)
@@ -61,14 +64,17 @@ def messages_claim(message_ids: list[int], now: datetime) -> list[Message]:
         )
         if claimed:
             Message.objects.filter(id__in=[m.id for m in claimed]).update(
-                state=MessageState.SENDING, lease_expires_at=_lease(now), updated_at=now
+                state=MessageState.SENDING,
+                lease_expires_at=_lease(now),
+                claim_token=token,
+                updated_at=now,
             )
-    return claimed
+    return claimed, token
 
 
 def batch_deliver(message_ids: list[int]) -> None:
     now = timezone.now()
-    claimed = messages_claim(message_ids, now)
+    claimed, token = messages_claim(message_ids, now)
     if not claimed:
         return
     events_record(_claim_events(claimed, now))
@@ -80,7 +86,7 @@ def batch_deliver(message_ids: list[int]) -> None:
     accounts = ChannelAccount.objects.in_bulk({m.account_id for m in passed})
     passed.sort(key=lambda m: m.account_id or 0)
     for account_id, group in groupby(passed, key=lambda m: m.account_id):
-        _deliver_via_account(accounts.get(account_id), list(group), templates)
+        _deliver_via_account(accounts.get(account_id), list(group), templates, token)
 
 
 def _claim_events(claimed: list[Message], now: datetime) -> list[EventRow]:
@@ -141,7 +147,10 @@ def _record_rule_outcome(outcome, now: datetime) -> None:
 
 
 def _deliver_via_account(
-    account: ChannelAccount | None, messages: list[Message], templates: dict[int, MessageTemplate]
+    account: ChannelAccount | None,
+    messages: list[Message],
+    templates: dict[int, MessageTemplate],
+    token: uuid.UUID,
 ) -> None:
     if account is None or not account.enabled:
         name = account.name if account else "none"
@@ -159,9 +168,17 @@ def _deliver_via_account(
         _record_results(messages, [SendResult(error=error)] * len(messages), timezone.now())
         return
     adapter = adapter_class(account.config, base_url=account.base_url, account_id=account.pk)
-    size = adapter_class.max_batch_size
-    for start in range(0, len(messages), size):
-        _dispatch(adapter, account, messages[start : start + size], templates)
+    try:
+        adapter.__enter__()
+    except DeliveryError as error:  # e.g. the SMTP server is down: nothing was dispatched
+        _record_results(messages, [SendResult(error=error)] * len(messages), timezone.now())
+        return
+    try:
+        size = adapter.batch_size
+        for start in range(0, len(messages), size):
+            _dispatch(adapter, account, messages[start : start + size], templates, token)
+    finally:
+        adapter.__exit__(None, None, None)
 
 
 def _dispatch(
@@ -169,11 +186,21 @@ def _dispatch(
     account: ChannelAccount,
     chunk: list[Message],
     templates: dict[int, MessageTemplate],
+    token: uuid.UUID,
 ) -> None:
     now = timezone.now()
-    ids = [m.id for m in chunk]
     with transaction.atomic():
-        Message.objects.filter(id__in=ids).update(
+        owned = set(
+            Message.objects.select_for_update()
+            .filter(id__in=[m.id for m in chunk], state=MessageState.SENDING, claim_token=token)
+            .values_list("id", flat=True)
+        )
+        # Messages whose lease ran out while they waited in this batch belong to another
+        # worker now: leave them to it.
+        chunk = [m for m in chunk if m.id in owned]
+        if not chunk:
+            return
+        Message.objects.filter(id__in=owned).update(
             dispatched_at=now,
             lease_expires_at=_lease(now),
             attempts=F("attempts") + 1,
@@ -237,6 +264,7 @@ def _record_results(chunk: list[Message], results: list[SendResult], now: dateti
         message.updated_at = now
         message.lease_expires_at = None
         message.dispatched_at = None
+        message.claim_token = None
         if result.ok:
             message.state, message.sent_at = MessageState.SENT, now
             message.provider_message_id, message.last_error = result.provider_message_id[:200], ""
@@ -269,7 +297,14 @@ def _record_results(chunk: list[Message], results: list[SendResult], now: dateti
                 message.id, MessageState.RETRYING, now, f"{error}; next attempt in {delay:.1f}s"
             )
         )
-    common = ["state", "updated_at", "lease_expires_at", "dispatched_at", "last_error"]
+    common = [
+        "state",
+        "updated_at",
+        "lease_expires_at",
+        "dispatched_at",
+        "claim_token",
+        "last_error",
+    ]
     with transaction.atomic():
         if sent:
             Message.objects.bulk_update(

@@ -4,7 +4,7 @@ from rest_framework import serializers, viewsets
 
 from channels_app.channels import Channel
 from channels_app.models import ChannelAccount
-from channels_app.providers.registry import get_adapter_class, providers_for_channel
+from channels_app.providers.registry import get_adapter_class
 from templates_app.models import MessageTemplate
 from templates_app.selectors import template_list
 
@@ -52,9 +52,16 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
                     "channel_account": f"account {account.name!r} is for channel {account.channel!r}, not {channel!r}"
                 }
             )
-        providers = [account.provider] if account is not None else providers_for_channel(channel)
-        for provider in providers:
-            get_adapter_class(provider).validate_content(channel, content)
+        if account is None:
+            # The account a send would route to (see notify.pipeline.resolve_account).
+            app = self.context["request"].auth
+            account = (
+                ChannelAccount.objects.filter(app=app, channel=channel, enabled=True)
+                .order_by("id")
+                .first()
+            )
+        if account is not None and content is not None:
+            get_adapter_class(account.provider).validate_content(channel, content)
         return attrs
 
 

@@ -90,11 +90,16 @@ def test_claim_skips_messages_another_worker_holds(send, email_template):
     [message] = send("welcome", ["ada@example.com"], {"name": "Ada", "code": "1"})
     now = timezone.now()
 
-    assert len(messages_claim([message.pk], now)) == 1
-    assert messages_claim([message.pk], now) == []
-    # Past the lease the holder is taken to be dead and the message can be claimed again.
+    claimed, first_token = messages_claim([message.pk], now)
+    assert len(claimed) == 1
+    assert messages_claim([message.pk], now)[0] == []
+    # Past the lease the holder is taken to be dead and the message can be claimed again,
+    # under a new token that fences the first holder out.
     later = now + timedelta(seconds=10_000)
-    assert len(messages_claim([message.pk], later)) == 1
+    reclaimed, second_token = messages_claim([message.pk], later)
+    assert len(reclaimed) == 1
+    assert second_token != first_token
+    assert Message.objects.get(pk=message.pk).claim_token == second_token
 
 
 def test_webhook_is_signed_and_carries_the_message_id(send, webhook, fake_http):
@@ -321,7 +326,7 @@ def test_sweeper_requeues_messages_the_broker_lost(
     send, email_template, broker, settings, django_capture_on_commit_callbacks
 ):
     settings.TIDINGS_STUCK_AFTER_SECONDS = 60
-    messages = send("welcome", ["a@example.com", "b@example.com"], {"name": "x", "code": "1"})
+    send("welcome", ["a@example.com", "b@example.com"], {"name": "x", "code": "1"})
     broker.flushdb()  # the broker lost its data
     assert messages_requeue_stuck() == 0  # not stuck yet
 

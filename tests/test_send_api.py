@@ -313,15 +313,21 @@ def test_after_commit_batches_are_published_on_the_channel_priority_lane(
     assert set(Message.objects.values_list("state", flat=True)) == {"QUEUED"}
 
 
+def _reset_broker_pools(celery_app):
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 def test_broker_down_keeps_messages_accepted_for_the_sweeper(
-    api, email_template, django_capture_on_commit_callbacks, settings
+    api, email_template, django_capture_on_commit_callbacks, monkeypatch
 ):
     from config.celery_app import app as celery_app
 
-    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
-    celery_app.conf.broker_connection_retry = False
-    celery_app.conf.broker_connection_max_retries = 0
-    celery_app.pool.force_close_all()
+    # A real broker address nothing listens on (Celery reads the variable before its conf).
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setitem(celery_app.conf, "broker_connection_retry", False)
+    monkeypatch.setitem(celery_app.conf, "broker_connection_max_retries", 0)
+    _reset_broker_pools(celery_app)
     try:
         with django_capture_on_commit_callbacks(execute=True):
             response = send(
@@ -333,8 +339,8 @@ def test_broker_down_keeps_messages_accepted_for_the_sweeper(
                 },
             )
     finally:
-        celery_app.conf.broker_url = settings.CELERY_BROKER_URL
-        celery_app.pool.force_close_all()
+        monkeypatch.undo()
+        _reset_broker_pools(celery_app)
 
     assert response.status_code == 202
     assert Message.objects.get().state == "ACCEPTED"

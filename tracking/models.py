@@ -60,6 +60,9 @@ class Message(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # The claiming worker owns the message until then; a later claim means it died.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Fencing token of the current claim: a worker dispatches only messages that still carry
+    # its token, so one whose lease ran out can never send what another worker now owns.
+    claim_token = models.UUIDField(null=True, blank=True)
     # Set just before the provider call: a message found SENDING with this set after its
     # lease ran out may or may not have reached the provider ("in doubt").
     dispatched_at = models.DateTimeField(null=True, blank=True)

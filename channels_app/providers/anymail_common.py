@@ -105,11 +105,16 @@ def validate_email_content(content: dict[str, Any]) -> None:
 
 
 class AnymailAdapter(ProviderAdapter):
-    """Base for ESP adapters: set `backend_path` and implement `connection_kwargs`."""
+    """Base for ESP adapters: set `backend_path` and implement `connection_kwargs`.
+
+    One API call per message, so each `send` takes one message (its result is recorded as
+    soon as the ESP took it); the connection opened in __enter__ serves the whole batch.
+    """
 
     channels = (Channel.EMAIL,)
-    max_batch_size = 100
+    max_batch_size = 1
     backend_path: ClassVar[str]
+    _connection: BaseEmailBackend | None = None
 
     @classmethod
     def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
@@ -122,7 +127,31 @@ class AnymailAdapter(ProviderAdapter):
     def esp_extra(self, message: OutboundMessage) -> dict[str, Any]:
         return {}
 
+    def __enter__(self) -> AnymailAdapter:
+        self._connection = self._open()
+        # A file shared by every receiver is fetched once per batch.
+        self._attachments: dict[str, Attachment | DeliveryError] = {}
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            _close(connection)
+
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        if self._connection is not None:
+            return [
+                self._send_one(self._connection, message, self._attachments) for message in messages
+            ]
+        # Called outside a `with` block: a connection for this call only.
+        connection = self._open()
+        cache: dict[str, Attachment | DeliveryError] = {}
+        try:
+            return [self._send_one(connection, message, cache) for message in messages]
+        finally:
+            _close(connection)
+
+    def _open(self) -> BaseEmailBackend:
         with warnings.catch_warnings():
             # anymail warns that SendGrid is community-supported; the API is unchanged.
             warnings.simplefilter("ignore", AnymailNotSupportedWarning)
@@ -133,14 +162,7 @@ class AnymailAdapter(ProviderAdapter):
                 connection.open()
             except Exception as exc:  # any failure here fails the whole batch
                 raise classify_error(exc) from None
-        cache: dict[str, Attachment | DeliveryError] = {}
-        try:
-            return [self._send_one(connection, message, cache) for message in messages]
-        finally:
-            try:
-                connection.close()
-            except Exception:  # noqa: S110 - the sends are done; closing is best effort
-                pass
+        return connection
 
     def _send_one(
         self,
@@ -165,6 +187,13 @@ class AnymailAdapter(ProviderAdapter):
                 error=DeliveryError("ESP accepted no recipient", permanent=True, code="not_sent")
             )
         return SendResult(provider_message_id=provider_id)
+
+
+def _close(connection: BaseEmailBackend) -> None:
+    try:
+        connection.close()
+    except Exception:  # noqa: S110 - the sends are done; closing is best effort
+        pass
 
 
 def build_email(

@@ -100,14 +100,16 @@ def is_public_address(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
     if isinstance(ip, ipaddress.IPv6Address):
+        # Mapped and NAT64 addresses are judged by the IPv4 address they carry (their
+        # prefixes count as "reserved", which would refuse every site behind DNS64).
         if ip.ipv4_mapped:
-            candidates.append(ip.ipv4_mapped)
+            candidates = [ip.ipv4_mapped]
+        elif any(ip in network for network in _NAT64):
+            candidates = [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
         if ip.sixtofour:
             candidates.append(ip.sixtofour)
         if ip.teredo:
             candidates.extend(ip.teredo)
-        if any(ip in network for network in _NAT64):
-            candidates.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
     return not any(
         c.is_loopback
         or c.is_private

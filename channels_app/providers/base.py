@@ -81,6 +81,20 @@ class ProviderAdapter:
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.account_id = account_id
 
+    @property
+    def batch_size(self) -> int:
+        """Messages per `send` call. Results are committed after each call, so this is also
+        how many messages a worker killed mid-call can leave "in doubt"; an adapter that
+        loops over single-message requests inside `send` must report 1 here."""
+        return self.max_batch_size
+
+    def __enter__(self) -> ProviderAdapter:
+        """Open what several `send` calls share (e.g. one SMTP connection)."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close what __enter__ opened."""
+
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
         """One result per message, in order; raise DeliveryError when the whole call failed."""
         raise NotImplementedError

@@ -75,9 +75,7 @@ class FakeAliyunSms:
                     "out_id": params.get("OutId", ""),
                 }
             )
-        return Reply(
-            body={"Message": "OK", "RequestId": request_id, "Code": "OK", "BizId": biz_id}
-        )
+        return Reply(body={"Message": "OK", "RequestId": request_id, "Code": "OK", "BizId": biz_id})
 
     def _check(self, request: Recorded, params: dict[str, str]) -> tuple[int, str, str] | None:
         for name in _COMMON:
@@ -98,16 +96,26 @@ class FakeAliyunSms:
         except ValueError:
             return 400, "InvalidTimeStamp.Format", "Specified time stamp is not valid."
         if abs((datetime.now(UTC).replace(tzinfo=None) - stamp).total_seconds()) > 900:
-            return 400, "InvalidTimeStamp.Expired", "Specified time stamp or date header is expired."
+            return (
+                400,
+                "InvalidTimeStamp.Expired",
+                "Specified time stamp or date header is expired.",
+            )
         signature = params.get("Signature", "")
         unsigned = {k: v for k, v in params.items() if k != "Signature"}
         canonical = "&".join(f"{_encode(k)}={_encode(v)}" for k, v in sorted(unsigned.items()))
         to_sign = f"{request.method}&%2F&{_encode(canonical)}"
         expected = base64.b64encode(
-            hmac.new((self.access_key_secret + "&").encode(), to_sign.encode(), hashlib.sha1).digest()
+            hmac.new(
+                (self.access_key_secret + "&").encode(), to_sign.encode(), hashlib.sha1
+            ).digest()
         ).decode()
         if not hmac.compare_digest(expected, signature):
-            return 400, "SignatureDoesNotMatch", f"Specified signature is not matched with our calculation. server string to sign is:{to_sign}"
+            return (
+                400,
+                "SignatureDoesNotMatch",
+                f"Specified signature is not matched with our calculation. server string to sign is:{to_sign}",
+            )
         nonce = params.get("SignatureNonce", "")
         if not nonce:
             return 400, "MissingSignatureNonce", "SignatureNonce is mandatory for this action."

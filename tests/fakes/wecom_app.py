@@ -126,7 +126,8 @@ class FakeWeCom:
         invalid = [
             user.lower()
             for user in users
-            if user.startswith("invalid") or (self.users is not None and user not in self.users)
+            if user.lower().startswith("invalid")
+            or (self.users is not None and user not in self.users)
         ]
         if len(invalid) == len(users):
             return wecom_err(81013, "user & party & tag all invalid")

@@ -41,7 +41,9 @@ _SPLIT_ON = {"isv.MOBILE_NUMBER_ILLEGAL", "isv.BUSINESS_LIMIT_CONTROL"}
 
 
 class AliyunSmsConfig(serializers.Serializer):
-    access_key_id = serializers.RegexField(r"^[A-Za-z0-9.]{8,128}$", help_text="AccessKey ID (LTAI...)")
+    access_key_id = serializers.RegexField(
+        r"^[A-Za-z0-9.]{8,128}$", help_text="AccessKey ID (LTAI...)"
+    )
     access_key_secret = serializers.CharField(max_length=128)
     sign_name = serializers.CharField(
         required=False,
@@ -79,6 +81,8 @@ def to_aliyun_number(receiver: str) -> str | None:
 
 
 def classify(code: str, message: str) -> DeliveryError:
+    # SignatureDoesNotMatch appends the whole string to sign (numbers, parameters): drop it.
+    message = message.split("server string to sign", 1)[0].strip(" :,.")
     reason = f"Aliyun SMS: {message}" if message else f"Aliyun SMS error {code}"
     if code == "isv.BUSINESS_LIMIT_CONTROL":
         # Per-number flow control (default 1/minute, 5/hour, 10/day); the message says which.
@@ -109,7 +113,9 @@ class AliyunSmsAdapter(ProviderAdapter):
     def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
         errors: dict[str, str] = {}
         if not re.fullmatch(r"SMS_\d+", str(content.get("template_code") or "").strip()):
-            errors["content.template_code"] = "the approved Aliyun template code, e.g. SMS_123456789"
+            errors["content.template_code"] = (
+                "the approved Aliyun template code, e.g. SMS_123456789"
+            )
         if "params" in content and not (
             isinstance(content["params"], list)
             and all(isinstance(name, str) and name.strip() for name in content["params"])

@@ -81,10 +81,12 @@ class AppriseAdapter(ProviderAdapter):
     provider = "apprise"
     label = "Apprise (any Apprise URL)"
     channels = (Channel.OTHER,)
-    # Apprise sleeps between calls to rate-limited services; keep a batch short.
-    max_batch_size = 20
+    # Apprise makes one notify() per message; the Apprise object built in __enter__ serves
+    # the whole batch (it also carries Apprise's per-service throttling between calls).
+    max_batch_size = 1
     config_serializer = AppriseConfig
     secret_fields = ("urls",)
+    _notifier: apprise.Apprise | None = None
 
     @classmethod
     def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
@@ -100,7 +102,18 @@ class AppriseAdapter(ProviderAdapter):
         if errors:
             raise serializers.ValidationError(errors)
 
+    def __enter__(self) -> AppriseAdapter:
+        self._notifier = self._build()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._notifier = None
+
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        notifier = self._notifier or self._build()
+        return [self._send_one(notifier, message) for message in messages]
+
+    def _build(self) -> apprise.Apprise:
         asset = apprise.AppriseAsset()
         notifier = apprise.Apprise(asset=asset)
         for entry in self.config["urls"]:
@@ -110,7 +123,7 @@ class AppriseAdapter(ProviderAdapter):
                 raise DeliveryError(
                     f"invalid Apprise URL: {exc}", permanent=True, code="config"
                 ) from None
-        return [self._send_one(notifier, message) for message in messages]
+        return notifier
 
     def _send_one(self, notifier: apprise.Apprise, message: OutboundMessage) -> SendResult:
         receiver = message.receiver.strip()

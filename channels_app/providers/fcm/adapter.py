@@ -24,7 +24,7 @@ from channels_app.providers.tokens import cached_token, token_invalidate
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
+DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
 
 # FcmError.errorCode -> how to treat it (https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode).
 _PERMANENT = {"UNREGISTERED", "INVALID_ARGUMENT", "SENDER_ID_MISMATCH", "THIRD_PARTY_AUTH_ERROR"}
@@ -99,7 +99,7 @@ class FcmAdapter(ProviderAdapter):
                 check_status=False,
             )
             if response.status_code == 200:
-                return str(response.json().get("name", ""))
+                return str(_json(response).get("name", ""))
             error = _classify(response)
             if error.code == "UNAUTHENTICATED" and attempt == 1:
                 # The access token expired or was revoked early: fetch a new one, once.
@@ -126,7 +126,9 @@ class FcmAdapter(ProviderAdapter):
             "iat": now,
             "exp": now + 3600,
         }
-        headers = {"kid": self.config["private_key_id"]} if self.config.get("private_key_id") else {}
+        headers = (
+            {"kid": self.config["private_key_id"]} if self.config.get("private_key_id") else {}
+        )
         assertion = jwt.encode(claims, self.config["private_key"], "RS256", headers=headers)
         response = http_request(
             "POST",
@@ -174,7 +176,9 @@ def _message(message: OutboundMessage) -> dict[str, Any]:
         notification["image"] = content["image"]
     body: dict[str, Any] = {"token": message.receiver, "notification": notification}
     # FCM data values must be strings; our message id lets the app deduplicate.
-    data = {str(k): v if isinstance(v, str) else str(v) for k, v in (content.get("data") or {}).items()}
+    data = {
+        str(k): v if isinstance(v, str) else str(v) for k, v in (content.get("data") or {}).items()
+    }
     data.setdefault("tidings_message_id", message.message_id)
     body["data"] = data
     return body

@@ -120,7 +120,8 @@ def test_token_rejected_after_refresh_is_permanent_without_looping(fcm, rsa_key)
     fcm.fake.valid_tokens = _NeverValid()
     [result] = _adapter(fcm, rsa_key).send([_message()])
 
-    assert result.error.permanent and result.error.code == "UNAUTHENTICATED"
+    assert result.error.permanent
+    assert result.error.code == "UNAUTHENTICATED"
     assert fcm.fake.token_calls == 2
     assert "ya29." not in str(result.error)
 
@@ -141,8 +142,10 @@ def test_unregistered_and_invalid_tokens_are_permanent(fcm, rsa_key):
         [_message(1, receiver="c" * 40), _message(2, receiver="short"), _message(3)]
     )
 
-    assert results[0].error.permanent and results[0].error.code == "UNREGISTERED"
-    assert results[1].error.permanent and results[1].error.code == "INVALID_ARGUMENT"
+    assert results[0].error.permanent
+    assert results[0].error.code == "UNREGISTERED"
+    assert results[1].error.permanent
+    assert results[1].error.code == "INVALID_ARGUMENT"
     assert results[2].ok
 
 
@@ -155,7 +158,8 @@ def test_quota_exceeded_is_rate_limited_with_retry_after(fcm, rsa_key):
 
     assert len([r for r in fcm.requests if r.path.endswith(":send")]) == 1
     for result in results:
-        assert result.error.rate_limited and result.error.retry_after == 60.0
+        assert result.error.rate_limited
+        assert result.error.retry_after == 60.0
         assert result.error.code == "QUOTA_EXCEEDED"
 
 
@@ -167,7 +171,8 @@ def test_server_errors_are_transient(fcm, rsa_key, status, grpc, code):
 
     [result] = _adapter(fcm, rsa_key).send([_message()])
 
-    assert not result.error.permanent and not result.error.rate_limited
+    assert not result.error.permanent
+    assert not result.error.rate_limited
     assert result.error.code == code
 
 
@@ -198,7 +203,11 @@ def test_config_validation():
 
 def test_config_accepts_escaped_newlines(rsa_key):
     config = FcmAdapter.validate_config(
-        {"project_id": PROJECT, "client_email": EMAIL, "private_key": _pem(rsa_key).replace("\n", "\\n")}
+        {
+            "project_id": PROJECT,
+            "client_email": EMAIL,
+            "private_key": _pem(rsa_key).replace("\n", "\\n"),
+        }
     )
     assert "\\n" not in config["private_key"]
     assert config["token_uri"] == "https://oauth2.googleapis.com/token"

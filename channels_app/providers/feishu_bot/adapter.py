@@ -60,7 +60,8 @@ class FeishuBotAdapter(ProviderAdapter):
     provider = "feishu_bot"
     label = "Feishu / Lark group bot"
     channels = (Channel.FEISHU,)
-    max_batch_size = 10
+    # One HTTP call per message: results are recorded after each, so nothing is left in doubt.
+    max_batch_size = 1
     default_base_url = "https://open.feishu.cn"
     config_serializer = FeishuBotConfig
     secret_fields = ("token", "secret")

@@ -99,7 +99,7 @@ class GetuiAdapter(ProviderAdapter):
                 "/push/single/cid",
                 {
                     # 10-32 chars, unique per push: our message id makes a retry idempotent.
-                    "request_id": uuid.UUID(group[0].message_id).hex,
+                    "request_id": hashlib.sha256(group[0].message_id.encode()).hexdigest()[:32],
                     "settings": settings,
                     "audience": {"cid": [group[0].receiver]},
                     "push_message": push_message,
@@ -194,12 +194,11 @@ def _per_cid(data: dict[str, Any], group: list[OutboundMessage]) -> list[SendRes
     """Answer shape: {"<taskid>": {"<cid>": "successed_online", …}}."""
     results: list[SendResult] = []
     for message in group:
-        for taskid, statuses in data.items():
+        taskid, status = "", ""
+        for task, statuses in data.items():
             if isinstance(statuses, dict) and message.receiver in statuses:
-                status = str(statuses[message.receiver])
+                taskid, status = task, str(statuses[message.receiver])
                 break
-        else:
-            taskid, status = "", ""
         if status in _DELIVERED:
             results.append(SendResult(provider_message_id=taskid))
         elif status == "successed_ignore":
@@ -212,7 +211,9 @@ def _per_cid(data: dict[str, Any], group: list[OutboundMessage]) -> list[SendRes
             )
         else:
             results.append(
-                SendResult(error=DeliveryError("Getui gave no result for the cid", code="no_result"))
+                SendResult(
+                    error=DeliveryError("Getui gave no result for the cid", code="no_result")
+                )
             )
     return results
 

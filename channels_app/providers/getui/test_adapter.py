@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from django.core.cache import cache
 from rest_framework import serializers
@@ -53,7 +55,7 @@ def test_single_push_payload_and_taskid(gt):
     request = gt.requests[1]
     assert request.headers["token"] in gt.fake.valid_tokens
     assert request.json == {
-        "request_id": "00000000000000000000000000000001",
+        "request_id": hashlib.sha256(b"00000000-0000-0000-0000-000000000001").hexdigest()[:32],
         "settings": {"ttl": 600000},
         "audience": {"cid": ["cid-a"]},
         "push_message": {
@@ -119,17 +121,22 @@ def test_wrong_master_secret_fails_auth_permanently(gt):
 
     assert _paths(gt) == ["/auth"]
     for result in results:
-        assert result.error.permanent and result.error.code == "auth_failed"
+        assert result.error.permanent
+        assert result.error.code == "auth_failed"
         assert "wrong" not in str(result.error)
 
 
 def test_per_cid_refusals_are_permanent(gt):
     gt.fake.statuses = {"cid-old": "successed_ignore", "cid-none": "no_user"}
 
-    results = _adapter(gt).send([_message(1, "cid-old"), _message(2, "cid-none"), _message(3, "ok")])
+    results = _adapter(gt).send(
+        [_message(1, "cid-old"), _message(2, "cid-none"), _message(3, "ok")]
+    )
 
-    assert results[0].error.permanent and results[0].error.code == "successed_ignore"
-    assert results[1].error.permanent and results[1].error.code == "no_user"
+    assert results[0].error.permanent
+    assert results[0].error.code == "successed_ignore"
+    assert results[1].error.permanent
+    assert results[1].error.code == "no_user"
     assert results[2].ok
 
 
@@ -140,26 +147,30 @@ def test_rate_limit_code_is_rate_limited(gt):
 
     assert _paths(gt) == ["/auth", "/push/single/cid"]  # the second group is not tried
     for result in results:
-        assert result.error.rate_limited and result.error.retry_after == 60.0
+        assert result.error.rate_limited
+        assert result.error.retry_after == 60.0
         assert result.error.code == "10005"
 
 
 def test_parameter_error_is_permanent(gt):
     [result] = _adapter(gt).send([_message(1, "cid-a", title="t" * 60)])
 
-    assert result.error.permanent and result.error.code == "20001"
+    assert result.error.permanent
+    assert result.error.code == "20001"
 
 
 def test_internal_error_and_5xx_are_transient(gt):
     gt.fake.fail_with = getui(50000, "系统内部异常")
     [result] = _adapter(gt).send([_message(1, "a")])
-    assert not result.error.permanent and result.error.code == "50000"
+    assert not result.error.permanent
+    assert result.error.code == "50000"
 
     from tests.fakes.http import Reply
 
     gt.fake.fail_with = Reply(status=503, body=b"Service Unavailable")
     [result] = _adapter(gt).send([_message(2, "a")])
-    assert not result.error.permanent and result.error.code == "503"
+    assert not result.error.permanent
+    assert result.error.code == "503"
 
 
 def test_timeout_is_transient(gt, settings):
@@ -169,7 +180,8 @@ def test_timeout_is_transient(gt, settings):
 
     [result] = _adapter(gt).send([_message(2, "a")])
 
-    assert result.error.code == "timeout" and not result.error.permanent
+    assert result.error.code == "timeout"
+    assert not result.error.permanent
 
 
 def test_config_validation():

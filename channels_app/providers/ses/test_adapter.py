@@ -108,14 +108,24 @@ def test_unknown_access_key_is_permanent(ses):
 @pytest.mark.parametrize(
     ("reply", "permanent", "rate_limited", "code"),
     [
-        (ses_error(400, "MessageRejected", "Email address is not verified."), True, False, "MessageRejected"),
+        (
+            ses_error(400, "MessageRejected", "Email address is not verified."),
+            True,
+            False,
+            "MessageRejected",
+        ),
         (
             ses_error(400, "MailFromDomainNotVerifiedException", "not verified"),
             True,
             False,
             "MailFromDomainNotVerifiedException",
         ),
-        (ses_error(429, "TooManyRequestsException", "Maximum sending rate exceeded."), False, True, "TooManyRequestsException"),
+        (
+            ses_error(429, "TooManyRequestsException", "Maximum sending rate exceeded."),
+            False,
+            True,
+            "TooManyRequestsException",
+        ),
         (ses_error(400, "Throttling", "Rate exceeded"), False, True, "Throttling"),
         (ses_error(500, "InternalFailure", "oops"), False, False, "InternalFailure"),
         (ses_error(503, "ServiceUnavailable", "try later"), False, False, "ServiceUnavailable"),
@@ -160,7 +170,9 @@ def test_attachment_from_private_url_is_refused_without_calling_ses(ses):
 
 def test_attachment_is_in_the_raw_message(ses):
     fake, server = ses
-    with FakeHTTPServer(lambda r: Reply(body=b"%PDF-1.4 fake", headers={"Content-Type": "application/pdf"})) as files:
+    with FakeHTTPServer(
+        lambda r: Reply(body=b"%PDF-1.4 fake", headers={"Content-Type": "application/pdf"})
+    ) as files:
         [result] = _adapter(server, allow_private_attachments=True).send(
             [_message(attachments=[{"url": f"{files.url}/r.pdf", "filename": "report.pdf"}])]
         )
@@ -190,7 +202,11 @@ def test_validate_content_names_fields():
     with pytest.raises(serializers.ValidationError) as info:
         SesAdapter.validate_content("email", {"attachments": [{"filename": "x"}]})
 
-    assert set(info.value.detail) == {"content.subject", "content.text", "content.attachments[0].url"}
+    assert set(info.value.detail) == {
+        "content.subject",
+        "content.text",
+        "content.attachments[0].url",
+    }
     SesAdapter.validate_content("email", {"subject": "s", "html": "<p>x</p>"})
 
 

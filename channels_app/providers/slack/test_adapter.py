@@ -62,7 +62,8 @@ def test_webhook_url_is_used_as_is_without_base_url():
 def test_bad_payload_fails_only_that_message(slack):
     results = _adapter(slack).send([_message(1, blocks=[{"text": "no type"}]), _message(2)])
 
-    assert results[0].error.permanent and results[0].error.code == "invalid_blocks"
+    assert results[0].error.permanent
+    assert results[0].error.code == "invalid_blocks"
     assert results[1].ok
 
 
@@ -76,7 +77,8 @@ def test_wrong_token_and_unknown_webhook_are_permanent_for_the_whole_batch(slack
 
     config = SlackAdapter.validate_config({"path": "/services/T9/B9/secret-token"})
     [result] = SlackAdapter(config, base_url=slack.url).send([_message()])
-    assert result.error.permanent and result.error.code == "no_service"
+    assert result.error.permanent
+    assert result.error.code == "no_service"
 
 
 def test_rate_limit_uses_retry_after(slack):
@@ -86,7 +88,8 @@ def test_rate_limit_uses_retry_after(slack):
 
     assert len(slack.requests) == 1
     for result in results:
-        assert result.error.rate_limited and result.error.retry_after == 30.0
+        assert result.error.rate_limited
+        assert result.error.retry_after == 30.0
         assert not result.error.permanent
 
 
@@ -94,7 +97,8 @@ def test_server_error_is_transient():
     with FakeHTTPServer(lambda r: Reply(status=500, body=b"internal_error")) as server:
         [result] = _adapter(server).send([_message()])
 
-    assert not result.error.permanent and result.error.code == "internal_error"
+    assert not result.error.permanent
+    assert result.error.code == "internal_error"
 
 
 def test_timeout_is_transient(slack, settings):
@@ -103,7 +107,8 @@ def test_timeout_is_transient(slack, settings):
 
     [result] = _adapter(slack).send([_message()])
 
-    assert result.error.code == "timeout" and not result.error.permanent
+    assert result.error.code == "timeout"
+    assert not result.error.permanent
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,15 @@ from django.core.mail.backends.smtp import EmailBackend
 from rest_framework import serializers
 
 from channels_app.channels import Channel
+from channels_app.providers.attachments import (
+    AttachmentConfig,
+    attach_from_content,
+    validate_attachments,
+)
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 
 
-class SmtpConfig(serializers.Serializer):
+class SmtpConfig(AttachmentConfig):
     host = serializers.CharField()
     port = serializers.IntegerField(min_value=1, max_value=65535, default=587)
     username = serializers.CharField(required=False, allow_blank=True, default="")
@@ -36,7 +41,6 @@ class SmtpAdapter(ProviderAdapter):
     provider = "smtp"
     label = "SMTP"
     channels = (Channel.EMAIL,)
-    max_batch_size = 100
     config_serializer = SmtpConfig
     secret_fields = ("password",)
 
@@ -47,13 +51,19 @@ class SmtpAdapter(ProviderAdapter):
             errors["content.subject"] = "an email needs a subject"
         if not (content.get("text") or content.get("html")):
             errors["content.text"] = "an email needs a text or an html body"
+        errors.update(validate_attachments(content))
         if errors:
             raise serializers.ValidationError(errors)
 
-    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
+    # One message per call, so each is recorded as soon as the server took it; the
+    # connection opened in __enter__ is shared by the whole batch.
+    max_batch_size = 1
+
+    def __enter__(self) -> SmtpAdapter:
         from django.conf import settings
 
-        connection = EmailBackend(
+        self._attachments: dict = {}  # each URL fetched once per batch
+        self._connection = EmailBackend(
             host=self.config["host"],
             port=self.config.get("port", 587),
             username=self.config.get("username") or None,
@@ -64,16 +74,19 @@ class SmtpAdapter(ProviderAdapter):
             fail_silently=False,
         )
         try:
-            connection.open()
+            self._connection.open()
         except (smtplib.SMTPException, OSError) as exc:
             raise _classify(exc) from None
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
         try:
-            return [self._send_one(connection, message) for message in messages]
-        finally:
-            try:
-                connection.close()
-            except (smtplib.SMTPException, OSError):
-                pass
+            self._connection.close()
+        except (smtplib.SMTPException, OSError):
+            pass
+
+    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        return [self._send_one(self._connection, message) for message in messages]
 
     def _send_one(self, connection: EmailBackend, message: OutboundMessage) -> SendResult:
         content = message.content
@@ -89,6 +102,10 @@ class SmtpAdapter(ProviderAdapter):
         )
         if content.get("html"):
             email.attach_alternative(content["html"], "text/html")
+        try:
+            attach_from_content(email, content, self.config, self._attachments)
+        except DeliveryError as error:
+            return SendResult(error=error)
         try:
             email.send()
         except (smtplib.SMTPException, OSError) as exc:

@@ -80,9 +80,11 @@ def test_unknown_chat_and_blocked_bot_fail_permanently_per_message(bot):
 
     results = adapter.send([_message("999", n=1), _message("-100200", n=2), _message("1001", n=3)])
 
-    assert results[0].error.permanent and results[0].error.code == "400"
+    assert results[0].error.permanent
+    assert results[0].error.code == "400"
     assert "chat not found" in results[0].error.reason
-    assert results[1].error.permanent and results[1].error.code == "403"
+    assert results[1].error.permanent
+    assert results[1].error.code == "403"
     assert "blocked" in results[1].error.reason
     assert results[2].provider_message_id == "1001:1"
 
@@ -95,7 +97,8 @@ def test_invalid_token_is_permanent_and_stops_the_batch(bot):
 
     assert len(bot.requests) == 1
     for result in results:
-        assert result.error.permanent and result.error.code == "401"
+        assert result.error.permanent
+        assert result.error.code == "401"
         assert "wrong-token" not in str(result.error)
 
 
@@ -107,7 +110,8 @@ def test_rate_limit_carries_retry_after_and_skips_the_rest(bot):
 
     assert len(bot.requests) == 1
     for result in results:
-        assert result.error.rate_limited and not result.error.permanent
+        assert result.error.rate_limited
+        assert not result.error.permanent
         assert result.error.retry_after == 7
 
 
@@ -118,7 +122,8 @@ def test_server_error_is_transient():
     with FakeHTTPServer(responder) as server:
         [result] = _adapter(server).send([_message("1001")])
 
-    assert not result.error.permanent and not result.error.rate_limited
+    assert not result.error.permanent
+    assert not result.error.rate_limited
     assert result.error.code == "502"
 
 
@@ -128,7 +133,8 @@ def test_timeout_is_transient(bot, settings):
 
     [result] = _adapter(bot).send([_message("1001")])
 
-    assert result.error.code == "timeout" and not result.error.permanent
+    assert result.error.code == "timeout"
+    assert not result.error.permanent
 
 
 def test_config_validation():

@@ -270,17 +270,22 @@ class TencentSmsAdapter(ProviderAdapter):
         response = http_request(
             "POST", self.base_url + "/", data=body, headers=headers, check_status=False
         )
-        if response.status_code >= 400:
-            raise_for_status(response)
         try:
             answer = response.json()["Response"]
         except (ValueError, KeyError, TypeError):
+            raise_for_status(response)
             raise DeliveryError(
                 f"unexpected Tencent SMS answer (HTTP {response.status_code})", code="bad_response"
             ) from None
         error = answer.get("Error")
         if error:
-            raise classify(str(error.get("Code", "")), str(error.get("Message", "")))
+            delivery_error = classify(str(error.get("Code", "")), str(error.get("Message", "")))
+            if response.status_code >= 500 and delivery_error.permanent:
+                # Whatever the code says, a server failure is worth another try.
+                delivery_error = DeliveryError(delivery_error.reason, code=delivery_error.code)
+            raise delivery_error
+        if response.status_code >= 400:
+            raise_for_status(response)
         return answer
 
 
@@ -310,13 +315,17 @@ def _match_statuses(phones: list[str], statuses: list[dict[str, Any]]) -> list[S
         if status is None:
             results.append(
                 SendResult(
-                    error=DeliveryError("Tencent SMS returned no status for this number", code="no_status")
+                    error=DeliveryError(
+                        "Tencent SMS returned no status for this number", code="no_status"
+                    )
                 )
             )
         elif status.get("Code") == "Ok":
             results.append(SendResult(provider_message_id=str(status.get("SerialNo", ""))))
         else:
             results.append(
-                SendResult(error=classify(str(status.get("Code", "")), str(status.get("Message", ""))))
+                SendResult(
+                    error=classify(str(status.get("Code", "")), str(status.get("Message", "")))
+                )
             )
     return results

@@ -101,13 +101,13 @@ def test_per_number_failures_in_a_batch(fake):
     }
     with FakeHTTPServer(fake) as server:
         adapter = TencentSmsAdapter(_config(fake), base_url=server.url)
-        ok, limited, blocked = adapter.send(
-            [_message(i, f"1380000000{i}") for i in (1, 2, 3)]
-        )
+        ok, limited, blocked = adapter.send([_message(i, f"1380000000{i}") for i in (1, 2, 3)])
 
     assert len(server.requests) == 1
-    assert ok.ok and ok.provider_message_id == fake.accepted[0]["serial"]
-    assert limited.error.rate_limited and not limited.error.permanent
+    assert ok.ok
+    assert ok.provider_message_id == fake.accepted[0]["serial"]
+    assert limited.error.rate_limited
+    assert not limited.error.permanent
     assert limited.error.code == "LimitExceeded.PhoneNumberThirtySecondLimit"
     assert limited.error.retry_after == 30.0
     assert blocked.error.permanent
@@ -150,7 +150,8 @@ def test_internal_error_is_transient(fake):
         [result] = TencentSmsAdapter(_config(fake), base_url=server.url).send(
             [_message(1, "13800000001")]
         )
-    assert not result.error.permanent and not result.error.rate_limited
+    assert not result.error.permanent
+    assert not result.error.rate_limited
     assert result.error.code == "InternalError.Timeout"
 
 
@@ -161,6 +162,16 @@ def test_server_error_is_transient(fake):
         )
     assert not result.error.permanent
     assert result.error.code == "502"
+
+
+def test_server_error_with_a_tencent_error_body_keeps_its_code(fake):
+    body = {"Response": {"Error": {"Code": "InternalError", "Message": "busy"}, "RequestId": "r"}}
+    with FakeHTTPServer(lambda request: Reply(status=500, body=body)) as server:
+        [result] = TencentSmsAdapter(_config(fake), base_url=server.url).send(
+            [_message(1, "13800000001")]
+        )
+    assert not result.error.permanent
+    assert result.error.code == "InternalError"
 
 
 def test_timeout_is_transient(fake, settings):
@@ -184,8 +195,10 @@ def test_bad_receiver_and_missing_variable_fail_without_a_request(fake):
         )
         bad, no_var = adapter.send([_message(1, "not-a-phone"), missing])
     assert server.requests == []
-    assert bad.error.permanent and bad.error.code == "invalid_receiver"
-    assert no_var.error.permanent and no_var.error.code == "missing_variable"
+    assert bad.error.permanent
+    assert bad.error.code == "invalid_receiver"
+    assert no_var.error.permanent
+    assert no_var.error.code == "missing_variable"
     assert "minutes" in no_var.error.reason
 
 

@@ -40,8 +40,12 @@ class WebhookAdapter(ProviderAdapter):
     config_serializer = WebhookConfig
     secret_fields = ("secret",)
 
+    @property
+    def batch_size(self) -> int:
+        return self.config.get("batch_size", 1)
+
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        batch_size = self.config.get("batch_size", 1)
+        batch_size = self.batch_size
         results: list[SendResult] = []
         for start in range(0, len(messages), batch_size):
             chunk = messages[start : start + batch_size]

@@ -94,8 +94,8 @@ class WeChatAdapter(ProviderAdapter):
 
     send_path: ClassVar[str]
     default_base_url = "https://api.weixin.qq.com"
-    # One call per message: keep a batch well inside the claim lease even with slow answers.
-    max_batch_size = 20
+    # One HTTP call per message: results are recorded after each, so nothing is left in doubt.
+    max_batch_size = 1
     secret_fields = ("secret",)
 
     def payload(self, message: OutboundMessage) -> dict[str, Any]:

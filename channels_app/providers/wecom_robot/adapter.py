@@ -33,8 +33,8 @@ class WeComRobotAdapter(ProviderAdapter):
     provider = "wecom_robot"
     label = "WeCom group robot"
     channels = (Channel.WECOM,)
-    # A robot takes 20 messages a minute: a small batch is all it can use.
-    max_batch_size = 10
+    # One HTTP call per message: results are recorded after each, so nothing is left in doubt.
+    max_batch_size = 1
     default_base_url = "https://qyapi.weixin.qq.com"
     config_serializer = WeComRobotConfig
     secret_fields = ("key",)
