@@ -7,14 +7,33 @@ from django.db.models import Q
 
 
 class MessageState(models.TextChoices):
+    """Every state of the one lifecycle all channels share (and every trace event name)."""
+
+    SCHEDULED = "SCHEDULED", "Scheduled"
     ACCEPTED = "ACCEPTED", "Accepted"
     QUEUED = "QUEUED", "Queued"
     SENDING = "SENDING", "Sending"
     RETRYING = "RETRYING", "Retrying"
     SENT = "SENT", "Sent"
+    DELIVERED = "DELIVERED", "Delivered"
+    UNDELIVERED = "UNDELIVERED", "Undelivered"
+    READ = "READ", "Read"
+    CLICKED = "CLICKED", "Clicked"
     FAILED = "FAILED", "Failed"
     EXPIRED = "EXPIRED", "Expired"
+    RECALLED = "RECALLED", "Recalled"
+    CANCELLED = "CANCELLED", "Cancelled"
+    # Consumer rule outcomes
     DISCARDED = "DISCARDED", "Discarded"
+    FILTERED_WHITELIST = "FILTERED_WHITELIST", "Filtered (not whitelisted)"
+    SENSITIVE_MASKED = "SENSITIVE_MASKED", "Sensitive words masked"
+    SENSITIVE_REJECTED = "SENSITIVE_REJECTED", "Rejected (sensitive words)"
+    NIGHT_DROPPED = "NIGHT_DROPPED", "Dropped (quiet hours)"
+    NIGHT_DEFERRED = "NIGHT_DEFERRED", "Deferred (quiet hours)"
+    DEDUP_CONTENT = "DEDUP_CONTENT", "Duplicate content"
+    DEDUP_FREQUENCY = "DEDUP_FREQUENCY", "Frequency cap"
+    THROTTLED = "THROTTLED", "Throttled"
+    OPTED_OUT = "OPTED_OUT", "Opted out"
 
 
 # States a worker may still act on; the rest are final.

@@ -1,0 +1,1 @@
+"""Models for campaigns (see the issue that builds them)."""

@@ -1,0 +1,1 @@
+"""Models for profiles (see the issue that builds them)."""

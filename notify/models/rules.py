@@ -1,0 +1,1 @@
+"""Models for rules (see the issue that builds them)."""

@@ -1,0 +1,17 @@
+from rest_framework.routers import SimpleRouter
+
+from tracking.api import MessageViewSet
+
+
+class OptionalSlashRouter(SimpleRouter):
+    """Both /api/v1/messages and /api/v1/messages/ answer: callers get no redirect."""
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
+router.register("messages", MessageViewSet, basename="message")
+
+urlpatterns = router.urls
