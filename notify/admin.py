@@ -73,3 +73,7 @@ class SendRequestAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# Each area registers its own admin pages in its own module.
+from notify import admin_campaigns, admin_rules  # noqa: E402,F401

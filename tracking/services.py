@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import connection, transaction
 
-from tracking.models import Message, MessageEvent
+from tracking.models import Message, MessageEvent, MessageState
 
 
 class EventRow(NamedTuple):
@@ -77,6 +77,34 @@ def messages_insert(rows: Sequence[tuple[Any, ...]]) -> list[int]:
     objects = [Message(**dict(zip(fields, row[1:], strict=True))) for row in rows]
     Message.objects.bulk_create(objects, batch_size=2000)
     return [obj.pk for obj in objects]
+
+
+# Forward-only order of the delivery states after SENT: a late or duplicate receipt never
+# moves a message backwards (a DELIVERED receipt arriving after READ changes nothing).
+STATE_RANK = {
+    MessageState.SENT: 10,
+    MessageState.UNDELIVERED: 20,
+    MessageState.DELIVERED: 20,
+    MessageState.READ: 30,
+    MessageState.CLICKED: 40,
+    MessageState.RECALLED: 50,
+}
+
+
+def messages_advance(
+    message_ids: Sequence[int], state: str, at: datetime, detail: str = ""
+) -> list[int]:
+    """Move messages forward to `state` (receipts, reads, clicks, recalls); returns the ids
+    that moved. Each that moved gets its event; the others are left as they are."""
+    lower = [s for s, rank in STATE_RANK.items() if rank < STATE_RANK[state]]
+    moved = list(
+        Message.objects.filter(id__in=message_ids, state__in=lower).values_list("id", flat=True)
+    )
+    if moved:
+        with transaction.atomic():
+            Message.objects.filter(id__in=moved, state__in=lower).update(state=state, updated_at=at)
+            events_record(EventRow(pk, state, at, detail) for pk in moved)
+    return moved
 
 
 def events_record(events: Iterable[EventRow]) -> None:

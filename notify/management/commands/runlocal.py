@@ -30,9 +30,11 @@ class Command(BaseCommand):
         python = sys.executable
         queues = ",".join([*all_lanes(), settings.TIDINGS_HOUSEKEEPING_QUEUE])
         celery = [python, "-m", "celery", "-A", "config"]
+        # Without a Redis server, rule state lives in one process: run one threaded worker.
+        pool = [] if settings.REDIS_URL else ["--pool", "threads"]
         commands = {
             "web": [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            "worker": [*celery, "worker", "-Q", queues, "-c", str(concurrency), "-l", "info",
+            "worker": [*celery, "worker", "-Q", queues, "-c", str(concurrency), *pool, "-l", "info",
                        "--without-gossip", "--without-mingle", "--without-heartbeat"],
             "beat": [*celery, "beat", "-l", "info", "--schedule", str(settings.VAR_DIR / "beat-schedule")],
         }  # fmt: skip

@@ -1,0 +1,1 @@
+"""Admin pages for consumer rules, profiles and preferences."""

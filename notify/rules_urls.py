@@ -1,0 +1,3 @@
+"""API routes for rule settings, profiles and preferences."""
+
+urlpatterns: list = []
