@@ -173,7 +173,7 @@ def persist(ctx: SendContext) -> None:
             (
                 None, public_id, ctx.app.pk, ctx.request.pk, template.pk, template.channel,
                 ctx.account.pk, item.receiver, item.biz_id, item.variables, content,
-                ctx.priority, MessageState.ACCEPTED, 0, "", "", now, now, expires_at,
+                ctx.priority, MessageState.QUEUED, 0, "", "", now, now, now, expires_at,
             )
             for public_id, item, content in zip(ctx.public_ids, ctx.items, ctx.contents, strict=True)
         ]  # fmt: skip
@@ -212,18 +212,18 @@ def _stop_if_none_left(ctx: SendContext, kept: list, field_name: str) -> None:
 
 
 def enqueue_accepted(request_pk: int, message_ids: list[int], channel: str, priority: str) -> None:
-    """Publish the batches; a broker failure leaves them ACCEPTED for the sweeper, not lost."""
+    """Publish the batches. Rows are written QUEUED (saving an UPDATE of every row after
+    publishing); if the broker refuses, they go back to ACCEPTED for the sweeper. A crash
+    between commit and publish leaves them QUEUED, which the sweeper also re-publishes."""
     try:
         enqueue_delivery(message_ids, channel, priority)
     except Exception:
         logger.exception(
             "broker unavailable: %d messages stay ACCEPTED until re-enqueued", len(message_ids)
         )
-        return
-    now = timezone.now()
-    Message.objects.filter(request_id=request_pk, state=MessageState.ACCEPTED).update(
-        state=MessageState.QUEUED, queued_at=now, updated_at=now
-    )
+        Message.objects.filter(
+            request_id=request_pk, state=MessageState.QUEUED, next_attempt_at__isnull=True
+        ).update(state=MessageState.ACCEPTED, updated_at=timezone.now())
 
 
 # --- entry point ----------------------------------------------------------------------------

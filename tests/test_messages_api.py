@@ -29,7 +29,7 @@ def test_get_message_shows_state_content_and_ordered_events(api, email_template)
     assert body["receiver"] == "ada@example.com"
     assert body["template"] == "welcome"
     assert body["content"]["subject"] == "Hi n"
-    assert body["state"] == "ACCEPTED"
+    assert body["state"] == "QUEUED"
     assert [e["state"] for e in body["events"]][0] == "ACCEPTED"
 
 
@@ -57,7 +57,7 @@ def test_list_filters_and_cursor_pagination(api, email_template):
     assert len(api.get("/api/v1/messages", {"biz_id": "b2"}).json()["results"]) == 1
     assert (
         len(
-            api.get("/api/v1/messages", {"template": "welcome", "state": "ACCEPTED"}).json()[
+            api.get("/api/v1/messages", {"template": "welcome", "state": "QUEUED"}).json()[
                 "results"
             ]
         )

@@ -49,16 +49,24 @@ class Message(models.Model):
     """One message to one receiver: the source of truth for its delivery."""
 
     message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="+")
+    # FK indexes that composite indexes below already cover are left out: every index is
+    # written for each of up to 100k rows a send inserts.
+    app = models.ForeignKey(
+        "notify.App", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     request = models.ForeignKey(
         "notify.SendRequest", on_delete=models.CASCADE, related_name="messages"
     )
     template = models.ForeignKey(
-        "templates_app.MessageTemplate", on_delete=models.PROTECT, related_name="+"
+        "templates_app.MessageTemplate", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     channel = models.CharField(max_length=30)
     account = models.ForeignKey(
-        "channels_app.ChannelAccount", on_delete=models.PROTECT, null=True, related_name="+"
+        "channels_app.ChannelAccount",
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        db_index=False,
     )
     receiver = models.CharField(max_length=320)
     biz_id = models.CharField(max_length=128, blank=True, default="")
@@ -89,9 +97,16 @@ class Message(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["app", "receiver", "id"], name="message_app_receiver"),
-            models.Index(fields=["app", "biz_id"], name="message_app_biz_id"),
+            models.Index(
+                fields=["app", "biz_id"], name="message_app_biz_id", condition=~Q(biz_id="")
+            ),
             models.Index(fields=["app", "id"], name="message_app_id"),
-            models.Index(fields=["provider_message_id"], name="message_provider_id"),
+            models.Index(fields=["template", "id"], name="message_template_id"),
+            models.Index(
+                fields=["provider_message_id"],
+                name="message_provider_id",
+                condition=~Q(provider_message_id=""),
+            ),
             models.Index(
                 fields=["state", "updated_at"],
                 name="message_active_state",

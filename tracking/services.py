@@ -39,6 +39,7 @@ MESSAGE_COLUMNS = (
     "provider_message_id",
     "created_at",
     "updated_at",
+    "queued_at",
     "expires_at",
 )
 _JSON_COLUMNS = {MESSAGE_COLUMNS.index("variables"), MESSAGE_COLUMNS.index("content")}
