@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -24,6 +25,15 @@ def invalid(field: str, problem: str, *, code: str = "invalid_request") -> ApiEr
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, ProtectedError | RestrictedError):
+        return Response(
+            {
+                "error": "in_use",
+                "message": "it is still referenced (e.g. by messages or templates); disable it instead",
+                "fields": {},
+            },
+            status=status.HTTP_409_CONFLICT,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
