@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers, viewsets
 
+from channels_app.breaker import breaker_health
 from channels_app.channels import Channel
 from channels_app.models import ChannelAccount
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
@@ -15,17 +16,29 @@ class ChannelAccountSerializer(serializers.ModelSerializer):
     provider = serializers.ChoiceField(choices=sorted(PROVIDERS))
     config = serializers.JSONField(write_only=True, required=False)
     config_keys = serializers.SerializerMethodField()
+    weight = serializers.IntegerField(min_value=1, required=False)
+    breaker = serializers.SerializerMethodField()
 
     class Meta:
         model = ChannelAccount
         fields = [
             "id", "name", "channel", "provider", "config", "config_keys", "base_url",
-            "enabled", "created_at", "updated_at",
+            "enabled", "weight", "type_weights", "breaker", "last_success_at",
+            "last_failure_at", "last_error", "consecutive_failures", "created_at", "updated_at",
         ]  # fmt: skip
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = [
+            "id", "last_success_at", "last_failure_at", "last_error", "consecutive_failures",
+            "created_at", "updated_at",
+        ]  # fmt: skip
 
     def get_config_keys(self, account: ChannelAccount) -> list[str]:
         return sorted(account.config)
+
+    def get_breaker(self, account: ChannelAccount) -> dict:
+        health = self.context.get("breakers", {}).get(account.pk)
+        if health is None:
+            health = breaker_health([account])[account.pk]
+        return {"state": health.state, "failures": health.failures, "retry_in": health.retry_in}
 
     def validate_name(self, value: str) -> str:
         app = self.context["request"].auth
@@ -66,6 +79,14 @@ class ChannelAccountViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         return channel_account_list(self.request.auth)
+
+    def list(self, request, *args, **kwargs):
+        self._breakers = breaker_health(list(self.filter_queryset(self.get_queryset())))
+        return super().list(request, *args, **kwargs)
+
+    def get_serializer_context(self):
+        # The list reads every breaker in one Redis round trip.
+        return {**super().get_serializer_context(), "breakers": getattr(self, "_breakers", {})}
 
     def perform_create(self, serializer):
         serializer.save(app=self.request.auth)

@@ -1,9 +1,25 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from channels_app.channels import Channel
 from channels_app.fields import EncryptedJSONField
+
+
+def validate_type_weights(value: object) -> None:
+    from templates_app.models import MessageType  # templates_app imports this module
+
+    if not isinstance(value, dict):
+        raise ValidationError("an object of message type -> weight")
+    for key, weight in value.items():
+        if key not in MessageType.values:
+            raise ValidationError(
+                f"unknown message type {key!r}: use {', '.join(MessageType.values)}"
+            )
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+            raise ValidationError(f"the weight for {key!r} must be an integer >= 0")
 
 
 class ChannelAccount(models.Model):
@@ -20,6 +36,24 @@ class ChannelAccount(models.Model):
         help_text="Overrides the provider's API address (private gateways, tests).",
     )
     enabled = models.BooleanField(default=True)
+    # Routing: a template that names no account sends through the App's enabled accounts
+    # for its channel, chosen by weight (per message type when `type_weights` names it).
+    weight = models.PositiveIntegerField(
+        default=100,
+        validators=[MinValueValidator(1)],
+        help_text="Share of routed traffic, relative to the channel's other accounts.",
+    )
+    type_weights = models.JSONField(
+        blank=True,
+        default=dict,
+        validators=[validate_type_weights],
+        help_text='Per message type, e.g. {"verification": 80, "marketing": 0}; 0 excludes.',
+    )
+    # Health, written after each provider call; the breaker state itself lives in Redis.
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_failure_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, default="", editable=False)
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -32,6 +66,37 @@ class ChannelAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.provider})"
+
+    def weight_for(self, message_type: str) -> int:
+        return int(self.type_weights.get(message_type, self.weight))
+
+
+class InboxItem(models.Model):
+    """One message in a user's in-app inbox, written by the `inbox` provider."""
+
+    app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="+")
+    user_id = models.CharField(max_length=320)
+    message = models.OneToOneField(
+        "tracking.Message", on_delete=models.CASCADE, related_name="inbox_item"
+    )
+    title = models.CharField(max_length=500, blank=True, default="")
+    body = models.TextField()
+    data = models.JSONField(blank=True, default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["app", "user_id", "-id"], name="inbox_user_newest"),
+            models.Index(
+                fields=["app", "user_id"],
+                name="inbox_user_unread",
+                condition=models.Q(read_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.title or self.body[:40]}"
 
 
 class SandboxDelivery(models.Model):

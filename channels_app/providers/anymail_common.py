@@ -196,6 +196,19 @@ def _close(connection: BaseEmailBackend) -> None:
         pass
 
 
+def content_headers(content: dict[str, Any]) -> dict[str, str]:
+    """Extra headers a message carries in content["headers"] (e.g. List-Unsubscribe, added
+    by the preferences rule); values with line breaks are dropped (header injection)."""
+    headers = content.get("headers")
+    if not isinstance(headers, dict):
+        return {}
+    return {
+        str(name): str(value)
+        for name, value in headers.items()
+        if isinstance(value, str | int) and not any(c in f"{name}{value}" for c in "\r\n")
+    }
+
+
 def build_email(
     message: OutboundMessage, config: dict[str, Any], connection: BaseEmailBackend
 ) -> AnymailMessage:
@@ -207,7 +220,7 @@ def build_email(
         from_email=config["from_email"],
         to=[message.receiver],
         reply_to=[config["reply_to"]] if config.get("reply_to") else None,
-        headers={"X-Tidings-Message-Id": message.message_id},
+        headers={**content_headers(content), "X-Tidings-Message-Id": message.message_id},
         connection=connection,
     )
     if content.get("html"):

@@ -32,6 +32,7 @@ PROVIDERS: dict[str, str] = {
     "slack": "channels_app.providers.slack.adapter.SlackAdapter",
     "telegram": "channels_app.providers.telegram.adapter.TelegramAdapter",
     "apprise": "channels_app.providers.apprise.adapter.AppriseAdapter",
+    "inbox": "channels_app.providers.inbox.adapter.InboxAdapter",
 }
 
 

@@ -11,6 +11,7 @@ from django.core.mail.backends.smtp import EmailBackend
 from rest_framework import serializers
 
 from channels_app.channels import Channel
+from channels_app.providers.anymail_common import content_headers
 from channels_app.providers.attachments import (
     AttachmentConfig,
     attach_from_content,
@@ -97,7 +98,11 @@ class SmtpAdapter(ProviderAdapter):
             from_email=self.config["from_email"],
             to=[message.receiver],
             reply_to=[self.config["reply_to"]] if self.config.get("reply_to") else None,
-            headers={"Message-ID": message_id_header, "X-Tidings-Message-Id": message.message_id},
+            headers={
+                **content_headers(content),
+                "Message-ID": message_id_header,
+                "X-Tidings-Message-Id": message.message_id,
+            },
             connection=connection,
         )
         if content.get("html"):
