@@ -1,0 +1,160 @@
+"""Services and selectors for user profiles, opt-outs and signed unsubscribe links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.urls import reverse
+
+from notify.models import App, OptOut, UserProfile
+from templates_app.models import MessageType
+
+_UNSUBSCRIBE_SALT = "tidings.unsubscribe"
+USER_PREFIX = "user:"
+
+
+class OptOutNotAllowed(ValueError):
+    pass
+
+
+# --- selectors ------------------------------------------------------------------------------
+
+
+def profiles_by_external_id(app: App, external_ids: set[str]) -> dict[str, UserProfile]:
+    return {
+        p.external_id: p for p in UserProfile.objects.filter(app=app, external_id__in=external_ids)
+    }
+
+
+def opted_out(app_ids: set[int], receivers: set[str]) -> set[tuple[int, str, str, str]]:
+    """(app, channel, receiver, message type) of every opt-out among these receivers."""
+    return set(
+        OptOut.objects.filter(app_id__in=app_ids, receiver__in=receivers).values_list(
+            "app_id", "channel", "receiver", "message_type"
+        )
+    )
+
+
+def profile_opt_outs(profile: UserProfile) -> list[dict[str, str]]:
+    return [
+        {"channel": channel, "message_type": message_type}
+        for channel, message_type in profile.opt_outs.order_by(
+            "channel", "message_type"
+        ).values_list("channel", "message_type")
+    ]
+
+
+# --- services -------------------------------------------------------------------------------
+
+
+def _opt_out_receiver(profile: UserProfile, channel: str) -> str:
+    # A user without an address on the channel yet is kept by user id, re-pointed later.
+    return profile.address_for(channel) or f"{USER_PREFIX}{profile.external_id}"
+
+
+@transaction.atomic
+def profile_upsert(app: App, external_id: str, fields: dict[str, Any]) -> tuple[UserProfile, bool]:
+    profile, created = UserProfile.objects.update_or_create(
+        app=app, external_id=external_id, defaults=fields
+    )
+    if not created:
+        # The user's opt-outs follow the new addresses.
+        for opt_out in profile.opt_outs.all():
+            receiver = _opt_out_receiver(profile, opt_out.channel)
+            if receiver != opt_out.receiver:
+                OptOut.objects.filter(
+                    app=app,
+                    channel=opt_out.channel,
+                    receiver=receiver,
+                    message_type=opt_out.message_type,
+                ).exclude(pk=opt_out.pk).delete()
+                OptOut.objects.filter(pk=opt_out.pk).update(receiver=receiver)
+    return profile, created
+
+
+def opt_out_add(
+    app: App,
+    *,
+    channel: str,
+    receiver: str,
+    message_type: str,
+    profile: UserProfile | None = None,
+    source: str = "api",
+) -> OptOut:
+    if message_type == MessageType.VERIFICATION:
+        raise OptOutNotAllowed("verification codes cannot be opted out of")
+    opt_out, _ = OptOut.objects.update_or_create(
+        app=app,
+        channel=channel,
+        receiver=receiver,
+        message_type=message_type,
+        defaults={"profile": profile, "source": source},
+    )
+    return opt_out
+
+
+@transaction.atomic
+def profile_preferences_set(profile: UserProfile, opt_outs: list[tuple[str, str]]) -> None:
+    """Replace the user's opt-outs with `opt_outs` [(channel, message type)]."""
+    if any(message_type == MessageType.VERIFICATION for _, message_type in opt_outs):
+        raise OptOutNotAllowed("verification codes cannot be opted out of")
+    profile.opt_outs.all().delete()
+    for channel, message_type in dict.fromkeys(opt_outs):
+        opt_out_add(
+            profile.app,
+            channel=channel,
+            receiver=_opt_out_receiver(profile, channel),
+            message_type=message_type,
+            profile=profile,
+        )
+
+
+# --- unsubscribe links ----------------------------------------------------------------------
+
+
+def unsubscribe_token(app_id: int, channel: str, receiver: str, message_type: str) -> str:
+    return signing.dumps(
+        {"a": app_id, "c": channel, "r": receiver, "t": message_type},
+        salt=_UNSUBSCRIBE_SALT,
+        compress=True,
+    )
+
+
+def unsubscribe_url(app_id: int, channel: str, receiver: str, message_type: str) -> str:
+    token = unsubscribe_token(app_id, channel, receiver, message_type)
+    base = getattr(settings, "TIDINGS_PUBLIC_URL", "http://127.0.0.1:8000")
+    return base.rstrip("/") + reverse("unsubscribe", args=[token])
+
+
+def unsubscribe_read(token: str) -> dict[str, Any]:
+    """Raises signing.BadSignature for a forged or damaged token; links do not expire."""
+    data = signing.loads(token, salt=_UNSUBSCRIBE_SALT)
+    if not isinstance(data, dict) or not {"a", "c", "r", "t"} <= data.keys():
+        raise signing.BadSignature("incomplete token")
+    return data
+
+
+def unsubscribe(token: str) -> OptOut:
+    data = unsubscribe_read(token)
+    app = App.objects.get(pk=data["a"])
+    profile = _profile_with_address(app, data["c"], data["r"])
+    return opt_out_add(
+        app,
+        channel=data["c"],
+        receiver=data["r"],
+        message_type=data["t"],
+        profile=profile,
+        source="link",
+    )
+
+
+def _profile_with_address(app: App, channel: str, receiver: str) -> UserProfile | None:
+    from notify.models.profiles import PROFILE_CHANNEL_FIELDS
+
+    field = PROFILE_CHANNEL_FIELDS.get(channel)
+    if not field:
+        return None
+    return UserProfile.objects.filter(app=app, **{field: receiver}).order_by("id").first()
