@@ -19,7 +19,8 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
         model = MessageTemplate
         fields = [
             "id", "name", "code", "channel", "message_type", "receiver_type", "content",
-            "default_priority", "channel_account", "status", "created_at", "updated_at",
+            "default_priority", "channel_account", "status", "track_clicks", "created_at",
+            "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
 

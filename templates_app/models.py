@@ -55,6 +55,10 @@ class MessageTemplate(models.Model):
     status = models.CharField(
         max_length=10, choices=TemplateStatus.choices, default=TemplateStatus.ACTIVE
     )
+    track_clicks = models.BooleanField(
+        default=False,
+        help_text="Rewrite http(s) links to a short /t/<token> redirect that records CLICKED.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

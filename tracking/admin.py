@@ -1,6 +1,14 @@
 from django.contrib import admin
+from django.utils import timezone
 
-from tracking.models import Message, MessageEvent
+from tracking.models import (
+    CallbackDelivery,
+    CallbackEndpoint,
+    CallbackOutbox,
+    DailyStat,
+    Message,
+    MessageEvent,
+)
 
 
 class MessageEventInline(admin.TabularInline):
@@ -33,9 +41,72 @@ class MessageAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [MessageEventInline]
     show_full_result_count = False
+    raw_id_fields = ["resent_from"]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Message._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CallbackEndpoint)
+class CallbackEndpointAdmin(admin.ModelAdmin):
+    list_display = ["app", "url", "enabled", "updated_at"]
+    list_filter = ["enabled"]
+    # The signing secret is write-only: never shown back.
+    exclude = ["secret"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def has_add_permission(self, request):
+        return False  # Apps register their URL and secret through PUT /api/v1/callback
+
+
+@admin.register(CallbackDelivery)
+class CallbackDeliveryAdmin(admin.ModelAdmin):
+    """The status-callback delivery log."""
+
+    list_display = ["at", "app", "url", "events", "ok", "status_code", "duration_ms", "error"]
+    list_filter = ["ok", "app"]
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CallbackOutbox)
+class CallbackOutboxAdmin(admin.ModelAdmin):
+    list_display = ["id", "app", "message", "state", "at", "attempts", "next_attempt_at", "dead"]
+    list_filter = ["dead", "state", "app"]
+    raw_id_fields = ["message"]
+    actions = ["retry_now"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Retry now (also revives dead events)")
+    def retry_now(self, request, queryset):
+        count = queryset.update(dead=False, next_attempt_at=timezone.now())
+        self.message_user(request, f"{count} event(s) will be posted on the next drain.")
+
+
+@admin.register(DailyStat)
+class DailyStatAdmin(admin.ModelAdmin):
+    list_display = ["day", "app", "template", "channel", "priority", "state", "count"]
+    list_filter = ["state", "channel", "priority", "app"]
+    date_hierarchy = "day"
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False

@@ -1,15 +1,35 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime, time, timedelta
 
 import django_filters
 from django.db.models import Q
-from rest_framework import mixins, serializers, viewsets
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from tracking.models import Message, MessageEvent, MessageState
-from tracking.selectors import message_get, message_list
+from channels_app.models import ChannelAccount
+from notify.errors import ApiError, invalid
+from notify.models import Priority, SendRequest
+from tracking.models import CallbackEndpoint, Message, MessageEvent, MessageState
+from tracking.receipts.base import receipt_url
+from tracking.receipts.push import SIGNED
+from tracking.selectors import (
+    StatsFilter,
+    message_get,
+    message_list,
+    receiver_messages,
+    stats_rows,
+    stats_totals,
+)
+from tracking.services import NotResendable, message_resend, messages_recall
 
 
 class MessageEventSerializer(serializers.ModelSerializer):
@@ -31,11 +51,27 @@ class MessageSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class MessageDetailSerializer(MessageSerializer):
+class MessageTraceSerializer(MessageSerializer):
+    """A message with its final state and full trace (no content)."""
+
     events = MessageEventSerializer(many=True)
+    resent_from = serializers.SlugRelatedField(slug_field="message_id", read_only=True)
 
     class Meta(MessageSerializer.Meta):
-        fields = [*MessageSerializer.Meta.fields, "variables", "content", "events"]
+        fields = [*MessageSerializer.Meta.fields, "resent_from", "events"]
+
+
+class MessageDetailSerializer(MessageTraceSerializer):
+    resends = serializers.SerializerMethodField()
+
+    class Meta(MessageSerializer.Meta):
+        fields = [
+            *MessageSerializer.Meta.fields, "variables", "content", "resent_from", "resends",
+            "events",
+        ]  # fmt: skip
+
+    def get_resends(self, message: Message) -> list[str]:
+        return [str(i) for i in message.resends.order_by("id").values_list("message_id", flat=True)]
 
 
 class MessageFilter(django_filters.FilterSet):
@@ -91,3 +127,204 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             return message_get(self.request.auth, str(uuid.UUID(self.kwargs["message_id"])))
         except (ValueError, Message.DoesNotExist):
             raise NotFound("no such message") from None
+
+    @action(detail=True, methods=["post"])
+    def recall(self, request, message_id=None):
+        """Withdraw a sent message at its provider (DingTalk work notice, WeCom app message,
+        Telegram, ...): 200 with the message, 409 not_recallable, 502 recall_failed."""
+        message = self.get_object()
+        outcome = messages_recall([message])
+        if outcome.not_recallable:
+            raise ApiError(outcome.not_recallable[0][1], code="not_recallable", status_code=409)
+        if outcome.failed:
+            raise ApiError(outcome.failed[0][1], code="recall_failed", status_code=502)
+        return Response(MessageDetailSerializer(self.get_object()).data)
+
+    @action(detail=True, methods=["post"])
+    def resend(self, request, message_id=None):
+        """Send the message again as a new message linked to this one (202)."""
+        message = self.get_object()
+        try:
+            copy = message_resend(message)
+        except NotResendable as error:
+            raise ApiError(str(error), code="not_resendable", status_code=409) from None
+        return Response(
+            {"message_id": str(copy.message_id), "resent_from": str(message.message_id)},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class RequestRecallView(APIView):
+    """POST /requests/{request_id}/recall: withdraw every recallable message of one send."""
+
+    def post(self, request, request_id: str):
+        try:
+            send_request = SendRequest.objects.get(
+                app=request.auth, request_id=uuid.UUID(request_id)
+            )
+        except (ValueError, SendRequest.DoesNotExist):
+            raise NotFound("no such request") from None
+        messages = list(Message.objects.filter(request=send_request).order_by("id"))
+        outcome = messages_recall(messages)
+        body = {
+            "request_id": str(send_request.request_id),
+            "recalled": [str(m.message_id) for m in outcome.recalled],
+            "not_recallable": [
+                {"message_id": str(m.message_id), "reason": r} for m, r in outcome.not_recallable
+            ],
+            "failed": [{"message_id": str(m.message_id), "reason": r} for m, r in outcome.failed],
+        }
+        if not outcome.recalled and not outcome.failed:
+            reasons = sorted({r for _, r in outcome.not_recallable})
+            return Response(
+                {"error": "not_recallable", "message": "; ".join(reasons), "fields": {}, **body},
+                status=status.HTTP_409_CONFLICT,
+            )
+        code = status.HTTP_200_OK if outcome.recalled else status.HTTP_502_BAD_GATEWAY
+        return Response(body, status=code)
+
+
+def _when(params, name: str, *, end: bool = False) -> datetime | None:
+    """A date (whole day; date_to inclusive) or an ISO datetime; 400 naming the field."""
+    raw = params.get(name)
+    if not raw:
+        return None
+    day = parse_date(raw) if len(raw) == 10 else None
+    if day is not None:
+        moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
+        return timezone.make_aware(moment)
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise invalid(name, "a date (YYYY-MM-DD) or an ISO 8601 datetime")
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+
+class ReceiverMessagesView(ListAPIView):
+    """Every message to one receiver over a date range, with its final state and trace."""
+
+    serializer_class = MessageTraceSerializer
+    pagination_class = MessagePagination
+
+    def get_queryset(self):
+        params = self.request.query_params
+        start, end = _when(params, "date_from"), _when(params, "date_to", end=True)
+        if start and end and start >= end:
+            raise invalid("date_to", "must not be before date_from")
+        return receiver_messages(self.request.auth, self.kwargs["receiver"], start, end)
+
+
+def _day(params, name: str, default: date) -> date:
+    raw = params.get(name)
+    if not raw:
+        return default
+    day = parse_date(raw) if len(raw) == 10 else None
+    if day is None:
+        raise invalid(name, "a date, YYYY-MM-DD")
+    return day
+
+
+MAX_STATS_DAYS = 366
+
+
+def stats_filter_from(params, apps: list[int] | None) -> StatsFilter:
+    today = timezone.localdate()
+    date_to = _day(params, "date_to", today)
+    date_from = _day(params, "date_from", date_to - timedelta(days=6))
+    if date_from > date_to:
+        raise invalid("date_from", "must not be after date_to")
+    if (date_to - date_from).days >= MAX_STATS_DAYS:
+        raise invalid("date_from", f"at most {MAX_STATS_DAYS} days per query")
+    state = params.get("state", "")
+    if state and state not in MessageState.values:
+        raise invalid("state", f"unknown state {state!r}")
+    priority = params.get("priority", "")
+    if priority and priority not in Priority.values:
+        raise invalid("priority", f"one of {', '.join(Priority.values)}")
+    return StatsFilter(
+        date_from=date_from,
+        date_to=date_to,
+        apps=apps,
+        template=params.get("template", ""),
+        channel=params.get("channel", ""),
+        state=state,
+        priority=priority,
+    )
+
+
+class StatsView(APIView):
+    """GET /stats?template=&channel=&state=&priority=&date_from=&date_to=: trace events per
+    day / template / channel / state, read from the incremental daily aggregates."""
+
+    def get(self, request):
+        filters = stats_filter_from(request.query_params, [request.auth.pk])
+        rows = stats_rows(filters)
+        for row in rows:
+            del row["template_id"]
+        return Response(
+            {
+                "date_from": filters.date_from.isoformat(),
+                "date_to": filters.date_to.isoformat(),
+                "rows": rows,
+                "totals": stats_totals(rows),
+            }
+        )
+
+
+class CallbackEndpointSerializer(serializers.ModelSerializer):
+    secret = serializers.CharField(write_only=True, min_length=16, max_length=200)
+    states = serializers.ListField(
+        child=serializers.ChoiceField(choices=MessageState.values), required=False
+    )
+
+    class Meta:
+        model = CallbackEndpoint
+        fields = ["url", "secret", "states", "enabled", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class CallbackEndpointView(APIView):
+    """The App's status-callback URL: GET, PUT (secret write-only), DELETE."""
+
+    def _endpoint(self, app) -> CallbackEndpoint:
+        endpoint = CallbackEndpoint.objects.filter(app=app).first()
+        if endpoint is None:
+            raise NotFound("no callback URL registered")
+        return endpoint
+
+    def get(self, request):
+        return Response(CallbackEndpointSerializer(self._endpoint(request.auth)).data)
+
+    def put(self, request):
+        endpoint = CallbackEndpoint.objects.filter(app=request.auth).first()
+        serializer = CallbackEndpointSerializer(
+            endpoint, data=request.data, partial=endpoint is not None
+        )
+        serializer.is_valid(raise_exception=True)
+        serializer.save(app=request.auth)
+        return Response(serializer.data)
+
+    def delete(self, request):
+        self._endpoint(request.auth).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReceiptUrlsView(APIView):
+    """Where each of the App's channel accounts should send delivery receipts."""
+
+    def get(self, request):
+        accounts = ChannelAccount.objects.filter(app=request.auth).order_by("id")
+        return Response(
+            [
+                {
+                    "account": account.pk,
+                    "name": account.name,
+                    "provider": account.provider,
+                    "url": receipt_url(account),
+                    "signature_checked": account.provider in SIGNED,
+                }
+                for account in accounts
+            ]
+        )

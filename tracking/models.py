@@ -93,6 +93,10 @@ class Message(models.Model):
     # Set just before the provider call: a message found SENDING with this set after its
     # lease ran out may or may not have reached the provider ("in doubt").
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # Set on a message created by POST /messages/{id}/resend: the message it repeats.
+    resent_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resends"
+    )
 
     class Meta:
         indexes = [
@@ -131,3 +135,132 @@ class MessageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.state} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class DailyStat(models.Model):
+    """Trace events counted per App / template / channel / priority / day / state.
+
+    events_record INSERTs one row per key per batch, in the transaction of the events (so
+    stats and traces always agree) and without touching existing rows: no hot row is locked
+    for the rest of the caller's transaction, so concurrent writers never wait on or
+    deadlock over a counter. Readers SUM(count) per key; beat folds a key's rows into one
+    (stats_compact). Stats never COUNT(*) the message table and outlive retention."""
+
+    app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="+")
+    template = models.ForeignKey(
+        "templates_app.MessageTemplate", on_delete=models.CASCADE, related_name="+"
+    )
+    channel = models.CharField(max_length=30)
+    priority = models.CharField(max_length=10)
+    day = models.DateField()
+    state = models.CharField(max_length=20)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "app"], name="daily_stat_day_app")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel} {self.state}: {self.count}"
+
+
+class FailureStat(models.Model):
+    """Failure reasons (FAILED / UNDELIVERED / EXPIRED event details) counted per day;
+    written and folded like DailyStat."""
+
+    app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="+")
+    template = models.ForeignKey(
+        "templates_app.MessageTemplate", on_delete=models.CASCADE, related_name="+"
+    )
+    channel = models.CharField(max_length=30)
+    priority = models.CharField(max_length=10)
+    day = models.DateField()
+    state = models.CharField(max_length=20)
+    reason = models.CharField(max_length=200)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "app"], name="failure_stat_day_app")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.reason}: {self.count}"
+
+
+class TrackedLink(models.Model):
+    """A link of a click-tracked message, served as /t/<token>."""
+
+    token = models.CharField(max_length=32, unique=True)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    url = models.TextField()
+    clicks = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+    first_clicked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.token
+
+
+class CallbackEndpoint(models.Model):
+    """Where an App wants status events of its messages POSTed (signed, batched)."""
+
+    app = models.OneToOneField(
+        "notify.App", on_delete=models.CASCADE, related_name="callback_endpoint"
+    )
+    url = models.URLField(max_length=500)
+    # HMAC-SHA256 key of X-Tidings-Signature; write-only in the API.
+    secret = models.CharField(max_length=200)
+    # Only these states are sent; empty: every state.
+    states = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class CallbackOutbox(models.Model):
+    """A status event waiting to be POSTed to its App's callback URL; written in the same
+    transaction as the event, deleted once delivered."""
+
+    app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=20)
+    at = models.DateTimeField()
+    detail = models.TextField(blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    dead = models.BooleanField(default=False)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        verbose_name_plural = "callback outbox"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="callback_outbox_due",
+                condition=Q(dead=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.state} of message {self.message_id}"
+
+
+class CallbackDelivery(models.Model):
+    """One POST to an App's callback URL: the delivery log shown in the admin."""
+
+    app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="+")
+    url = models.URLField(max_length=500)
+    at = models.DateTimeField()
+    events = models.PositiveIntegerField()
+    ok = models.BooleanField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "callback deliveries"
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.url} {'ok' if self.ok else 'failed'}"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from notify.models import App
-from tracking.models import Message
+from tracking.models import DailyStat, FailureStat, Message, MessageEvent, MessageState
 
 
 def message_list(app: App) -> QuerySet[Message]:
@@ -19,3 +22,145 @@ def message_get(app: App, message_id: str) -> Message:
         .prefetch_related("events")
         .get(app=app, message_id=message_id)
     )
+
+
+def receiver_messages(
+    app: App, receiver: str, start: datetime | None, end: datetime | None
+) -> QuerySet[Message]:
+    """Every message of `app` to `receiver` created in [start, end), newest first, with its
+    trace. Served by the (app, receiver, id) index; the date range filters that handful."""
+    messages = Message.objects.filter(app=app, receiver=receiver)
+    if start is not None:
+        messages = messages.filter(created_at__gte=start)
+    if end is not None:
+        messages = messages.filter(created_at__lt=end)
+    return messages.select_related("template", "request", "resent_from").prefetch_related(
+        Prefetch("events", queryset=MessageEvent.objects.order_by("at", "id"))
+    )
+
+
+@dataclass
+class StatsFilter:
+    date_from: date
+    date_to: date  # inclusive
+    apps: list[int] | None = None  # None: every App (the admin dashboard)
+    template: str = ""  # code or id
+    channel: str = ""
+    state: str = ""
+    priority: str = ""
+
+    def apply(self, rows: QuerySet) -> QuerySet:
+        rows = rows.filter(day__gte=self.date_from, day__lte=self.date_to)
+        if self.apps is not None:
+            rows = rows.filter(app_id__in=self.apps)
+        if self.template:
+            condition = Q(template__code=self.template)
+            if self.template.isdigit():
+                condition |= Q(template_id=int(self.template))
+            rows = rows.filter(condition)
+        if self.channel:
+            rows = rows.filter(channel=self.channel)
+        if self.state:
+            rows = rows.filter(state=self.state)
+        if self.priority:
+            rows = rows.filter(priority=self.priority)
+        return rows
+
+
+def stats_rows(filters: StatsFilter) -> list[dict]:
+    """Counts per day / template / channel / state from the daily aggregates."""
+    rows = (
+        filters.apply(DailyStat.objects.all())
+        .values("day", "template_id", "template__code", "channel", "state")
+        .annotate(total=Sum("count"))
+        .order_by("day", "template__code", "channel", "state")
+    )
+    return [
+        {
+            "day": row["day"].isoformat(),
+            "template": row["template__code"],
+            "template_id": row["template_id"],
+            "channel": row["channel"],
+            "state": row["state"],
+            "count": row["total"],
+        }
+        for row in rows
+    ]
+
+
+def stats_totals(rows: list[dict]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for row in rows:
+        totals[row["state"]] = totals.get(row["state"], 0) + row["count"]
+    return totals
+
+
+def failure_top(filters: StatsFilter, limit: int = 10) -> list[dict]:
+    rows = (
+        filters.apply(FailureStat.objects.all())
+        .values("reason", "state")
+        .annotate(total=Sum("count"))
+        .order_by("-total", "reason")[:limit]
+    )
+    return [{"reason": r["reason"], "state": r["state"], "count": r["total"]} for r in rows]
+
+
+# The delivery funnel's steps, in order.
+FUNNEL_STATES = [
+    MessageState.ACCEPTED,
+    MessageState.SENT,
+    MessageState.DELIVERED,
+    MessageState.READ,
+    MessageState.CLICKED,
+]
+TABLE_STATES = [
+    *FUNNEL_STATES,
+    MessageState.UNDELIVERED,
+    MessageState.FAILED,
+    MessageState.RECALLED,
+]
+
+
+def dashboard_data(filters: StatsFilter, top: int = 10) -> dict:
+    """Everything the admin dashboard draws, from the aggregates only."""
+    rows = stats_rows(filters)
+    days = []
+    day = filters.date_from
+    while day <= filters.date_to:
+        days.append(day.isoformat())
+        day += timedelta(days=1)
+    funnel: dict[tuple[str, str], dict[str, int]] = {}
+    series: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts = funnel.setdefault((row["template"], row["day"]), {})
+        counts[row["state"]] = counts.get(row["state"], 0) + row["count"]
+        per_day = series.setdefault(row["channel"], {})
+        if row["state"] == (filters.state or MessageState.SENT):
+            per_day[row["day"]] = per_day.get(row["day"], 0) + row["count"]
+    funnel_totals: dict[str, dict[str, int]] = {}
+    for (template, _), counts in funnel.items():
+        into = funnel_totals.setdefault(template, {})
+        for state, count in counts.items():
+            into[state] = into.get(state, 0) + count
+    return {
+        "days": days,
+        "funnel_states": [str(s) for s in FUNNEL_STATES],
+        "table_states": [str(s) for s in TABLE_STATES],
+        "funnel": [
+            {
+                "template": template,
+                "day": day,
+                "counts": counts,
+                "cells": [(str(s), counts.get(s, 0)) for s in TABLE_STATES],
+            }
+            for (template, day), counts in sorted(funnel.items())
+        ],
+        "funnel_totals": funnel_totals,
+        "series_state": str(filters.state or MessageState.SENT),
+        "series": {
+            channel: [per_day.get(d, 0) for d in days]
+            for channel, per_day in sorted(series.items())
+        },
+        "failures": failure_top(filters, top),
+        "totals": stats_totals(rows),
+    }

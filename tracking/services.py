@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
+from django.utils import timezone
 
-from tracking.models import Message, MessageEvent, MessageState
+from tracking.models import (
+    ACTIVE_STATES,
+    CallbackEndpoint,
+    CallbackOutbox,
+    DailyStat,
+    FailureStat,
+    Message,
+    MessageEvent,
+    MessageState,
+)
 
 
 class EventRow(NamedTuple):
@@ -17,6 +28,19 @@ class EventRow(NamedTuple):
     state: str
     at: datetime
     detail: str = ""
+
+
+# What the stats are keyed on besides day and state: (app_id, template_id, channel, priority).
+Meta = tuple[int, int, str, str]
+# Event states whose detail is a failure reason worth a top-N.
+FAILURE_STATES = frozenset({MessageState.FAILED, MessageState.UNDELIVERED, MessageState.EXPIRED})
+# Sent to an App's callback URL unless its endpoint lists states: the steps a caller acts
+# on, not the internal ones (ACCEPTED is the API's answer; QUEUED/SENDING are plumbing).
+DEFAULT_CALLBACK_STATES = frozenset(MessageState.values) - {
+    MessageState.ACCEPTED,
+    MessageState.QUEUED,
+    MessageState.SENDING,
+}
 
 
 # The columns a new message is written with, in COPY order.
@@ -92,36 +116,216 @@ STATE_RANK = {
 }
 
 
+class Advance(NamedTuple):
+    message_id: int  # Message.pk
+    state: str
+    at: datetime
+    detail: str = ""
+
+
 def messages_advance(
     message_ids: Sequence[int], state: str, at: datetime, detail: str = ""
 ) -> list[int]:
     """Move messages forward to `state` (receipts, reads, clicks, recalls); returns the ids
     that moved. Each that moved gets its event; the others are left as they are."""
-    lower = [s for s, rank in STATE_RANK.items() if rank < STATE_RANK[state]]
-    moved = list(
-        Message.objects.filter(id__in=message_ids, state__in=lower).values_list("id", flat=True)
-    )
-    if moved:
-        with transaction.atomic():
-            Message.objects.filter(id__in=moved, state__in=lower).update(state=state, updated_at=at)
-            events_record(EventRow(pk, state, at, detail) for pk in moved)
-    return moved
+    return messages_advance_many([Advance(pk, state, at, detail) for pk in message_ids])
+
+
+def messages_advance_many(advances: Sequence[Advance]) -> list[int]:
+    """Apply many receipts at once (each its own state, time and detail) with one read,
+    one UPDATE per target state and one bulk event write; returns the ids that moved.
+
+    A receipt that would not move its message forward (late, duplicate, or the message
+    failed/recalled) is dropped: a message never goes backwards."""
+    if not advances:
+        return []
+    now = timezone.now()
+    ids = sorted({a.message_id for a in advances})
+    with transaction.atomic():
+        current = dict(
+            Message.objects.select_for_update()
+            .filter(id__in=ids, state__in=list(STATE_RANK))
+            .order_by("id")
+            .values_list("id", "state")
+        )
+        events: list[EventRow] = []
+        for advance in sorted(advances, key=lambda a: (a.at, STATE_RANK.get(a.state, 0))):
+            state = current.get(advance.message_id)
+            if state is None or STATE_RANK[advance.state] <= STATE_RANK[state]:
+                continue
+            current[advance.message_id] = advance.state
+            events.append(
+                EventRow(advance.message_id, advance.state, advance.at, advance.detail[:2000])
+            )
+        # Each moved message ends in the last state it reached; one UPDATE per such state.
+        moved: dict[str, list[int]] = {}
+        for pk in {e.message_id for e in events}:
+            moved.setdefault(current[pk], []).append(pk)
+        for state, pks in moved.items():
+            Message.objects.filter(id__in=pks).update(state=state, updated_at=now)
+        events_record(events)
+    return sorted({e.message_id for e in events})
 
 
 def events_record(events: Iterable[EventRow]) -> None:
+    """Write trace events in bulk and, in the same transaction, count them into the daily
+    aggregates and queue them for the Apps' status callbacks."""
     events = list(events)
     if not events:
         return
-    if connection.vendor == "postgresql" and len(events) > 200:
-        _copy(MessageEvent._meta.db_table, ("message_id", "state", "at", "detail"), events)
-        return
-    MessageEvent.objects.bulk_create(
-        [
-            MessageEvent(message_id=e.message_id, state=e.state, at=e.at, detail=e.detail)
-            for e in events
-        ],
-        batch_size=2000,
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and len(events) > 200:
+            _copy(MessageEvent._meta.db_table, ("message_id", "state", "at", "detail"), events)
+        else:
+            MessageEvent.objects.bulk_create(
+                [
+                    MessageEvent(message_id=e.message_id, state=e.state, at=e.at, detail=e.detail)
+                    for e in events
+                ],
+                batch_size=2000,
+            )
+        meta = message_meta({e.message_id for e in events})
+        _stats_add(events, meta)
+        _outbox_add(events, meta)
+
+
+def message_meta(message_ids: Iterable[int]) -> dict[int, Meta]:
+    """(app, template, channel, priority) of each message, in one query per 50k ids."""
+    ids = list(message_ids)
+    out: dict[int, Meta] = {}
+    table = Message._meta.db_table
+    if connection.vendor == "postgresql":
+        sql = f"SELECT id, app_id, template_id, channel, priority FROM {table} WHERE id = ANY(%s)"  # noqa: S608
+        step = 50_000
+        with connection.cursor() as cursor:
+            for start in range(0, len(ids), step):
+                cursor.execute(sql, [ids[start : start + step]])
+                out.update({row[0]: row[1:] for row in cursor.fetchall()})
+        return out
+    for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+        rows = Message.objects.filter(id__in=ids[start : start + 900]).values_list(
+            "id", "app_id", "template_id", "channel", "priority"
+        )
+        out.update({row[0]: row[1:] for row in rows})
+    return out
+
+
+def failure_reason(detail: str) -> str:
+    """The part of a failure detail that groups well: no per-attempt suffix, 200 chars."""
+    reason = detail.split("; next attempt in", 1)[0].strip() or "(no detail)"
+    return reason[:200]
+
+
+def _stats_add(events: list[EventRow], meta: dict[int, Meta]) -> None:
+    counts: Counter[tuple[Any, ...]] = Counter()
+    failures: Counter[tuple[Any, ...]] = Counter()
+    days: dict[datetime, date] = {}
+    for event in events:
+        key = meta.get(event.message_id)
+        if key is None:
+            continue
+        day = days.get(event.at)
+        if day is None:
+            day = days[event.at] = timezone.localdate(event.at)
+        counts[(*key, day, event.state)] += 1
+        if event.state in FAILURE_STATES:
+            failures[(*key, day, event.state, failure_reason(event.detail))] += 1
+    _increment(
+        DailyStat._meta.db_table,
+        ("app_id", "template_id", "channel", "priority", "day", "state"),
+        counts,
     )
+    _increment(
+        FailureStat._meta.db_table,
+        ("app_id", "template_id", "channel", "priority", "day", "state", "reason"),
+        failures,
+    )
+
+
+def _increment(table: str, key_columns: Sequence[str], counts: Counter) -> None:
+    """One multi-row INSERT per 500 keys: deltas, summed by readers and folded by beat."""
+    if not counts:
+        return
+    columns = ", ".join(f'"{c}"' for c in key_columns)
+    row_sql = "(" + ", ".join(["%s"] * (len(key_columns) + 1)) + ")"
+    rows = list(counts.items())
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            sql = f'INSERT INTO "{table}" ({columns}, "count") VALUES ' + ", ".join(  # noqa: S608 - names are ours
+                [row_sql] * len(chunk)
+            )
+            params: list[Any] = []
+            for key, count in chunk:
+                params.extend(key)
+                params.append(count)
+            cursor.execute(sql, params)
+
+
+STAT_KEYS = {
+    DailyStat: ("app_id", "template_id", "channel", "priority", "day", "state"),
+    FailureStat: ("app_id", "template_id", "channel", "priority", "day", "state", "reason"),
+}
+
+
+def stats_compact() -> int:
+    """Fold each key's delta rows into one row; returns how many rows went.
+
+    DELETE ... RETURNING (PostgreSQL, SQLite >= 3.35) hands each row to exactly one
+    transaction, so concurrent compactions and concurrent inserts never double-count."""
+    removed = 0
+    for model, keys in STAT_KEYS.items():
+        table = model._meta.db_table
+        columns = ", ".join(f'"{c}"' for c in keys)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f'SELECT max(id) FROM "{table}"')  # noqa: S608
+            (last,) = cursor.fetchone()
+            if last is None:
+                continue
+            cursor.execute(
+                f'DELETE FROM "{table}" WHERE id <= %s RETURNING {columns}, "count"',  # noqa: S608
+                [last],
+            )
+            folded: Counter[tuple[Any, ...]] = Counter()
+            rows = cursor.fetchall()
+            for row in rows:
+                key = tuple(row[:-1])
+                if isinstance(key[4], str):  # SQLite returns dates as text
+                    key = (*key[:4], date.fromisoformat(key[4]), *key[5:])
+                folded[key] += row[-1]
+            _increment(table, keys, folded)
+            removed += len(rows) - len(folded)
+    return removed
+
+
+def _outbox_add(events: list[EventRow], meta: dict[int, Meta]) -> None:
+    apps = {key[0] for key in meta.values()}
+    endpoints = dict(
+        CallbackEndpoint.objects.filter(enabled=True, app_id__in=apps).values_list(
+            "app_id", "states"
+        )
+    )
+    if not endpoints:
+        return
+    now = timezone.now()
+    rows = []
+    for event in events:
+        key = meta.get(event.message_id)
+        if key is None or key[0] not in endpoints:
+            continue
+        wanted = endpoints[key[0]] or DEFAULT_CALLBACK_STATES
+        if event.state in wanted:
+            rows.append(
+                CallbackOutbox(
+                    app_id=key[0],
+                    message_id=event.message_id,
+                    state=event.state,
+                    at=event.at,
+                    detail=event.detail,
+                    next_attempt_at=now,
+                )
+            )
+    CallbackOutbox.objects.bulk_create(rows, batch_size=2000)
 
 
 def _copy(
@@ -140,3 +344,135 @@ def _copy(
                     for index, value in enumerate(row)
                 ]
             copy.write_row(row)
+
+
+# --- recall and resend ----------------------------------------------------------------------
+
+# A message the provider has (or may have) shown to its receiver.
+RECALLABLE_STATES = (
+    MessageState.SENT,
+    MessageState.DELIVERED,
+    MessageState.READ,
+    MessageState.CLICKED,
+)
+
+
+class RecallOutcome(NamedTuple):
+    recalled: list[Message]
+    # (message, reason): cannot be withdrawn (state, or a provider without recall)
+    not_recallable: list[tuple[Message, str]]
+    # (message, reason): the provider refused or failed the withdrawal
+    failed: list[tuple[Message, str]]
+
+
+def recall_problem(message: Message, accounts: dict[int, Any]) -> str:
+    """Why `message` cannot be withdrawn, or "" when it can."""
+    from channels_app.providers.registry import UnknownProvider, get_adapter_class
+
+    if message.state == MessageState.RECALLED:
+        return "the message is already recalled"
+    if message.state not in RECALLABLE_STATES:
+        return f"a {message.state} message has nothing to withdraw"
+    account = accounts.get(message.account_id)
+    if account is None:
+        return "the message has no channel account"
+    try:
+        adapter_class = get_adapter_class(account.provider)
+    except UnknownProvider:
+        return f"unknown provider {account.provider!r}"
+    if not callable(getattr(adapter_class, "recall", None)):
+        return f"{adapter_class.label} ({account.provider}) cannot withdraw sent messages"
+    if not message.provider_message_id:
+        return "the provider returned no message id to withdraw by"
+    return ""
+
+
+def messages_recall(messages: list[Message], now: datetime | None = None) -> RecallOutcome:
+    """Withdraw sent messages at their provider, one call per provider message id, and mark
+    them RECALLED. A provider id that covers several receivers (DingTalk task_id, WeCom
+    msgid) is withdrawn from all of them, so all of their messages become RECALLED."""
+    from channels_app.models import ChannelAccount
+    from channels_app.providers.base import DeliveryError
+    from channels_app.providers.registry import get_adapter_class
+
+    now = now or timezone.now()
+    accounts = ChannelAccount.objects.in_bulk({m.account_id for m in messages if m.account_id})
+    outcome = RecallOutcome([], [], [])
+    groups: dict[tuple[int, str], list[Message]] = {}
+    for message in messages:
+        problem = recall_problem(message, accounts)
+        if problem:
+            outcome.not_recallable.append((message, problem))
+        else:
+            groups.setdefault((message.account_id, message.provider_message_id), []).append(message)
+    for (account_id, provider_id), group in groups.items():
+        account = accounts[account_id]
+        adapter = get_adapter_class(account.provider)(
+            account.config, base_url=account.base_url, account_id=account.pk
+        )
+        try:
+            adapter.recall(provider_id)
+        except DeliveryError as error:
+            outcome.failed.extend((m, str(error)) for m in group)
+            continue
+        siblings = list(
+            Message.objects.filter(account_id=account_id, provider_message_id=provider_id)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        detail = f"withdrawn via {account.provider}"
+        if len(siblings) > 1:
+            detail += f" (provider id {provider_id} covers {len(siblings)} receivers)"
+        messages_advance(siblings, MessageState.RECALLED, now, detail)
+        outcome.recalled.extend(group)
+    return outcome
+
+
+class NotResendable(Exception):
+    pass
+
+
+def message_resend(message: Message, now: datetime | None = None) -> Message:
+    """A new message with the original's receiver, content and priority, linked to it,
+    accepted and enqueued like any other."""
+    from notify.models import SendRequest
+    from notify.pipeline import enqueue_accepted
+    from tracking.clicks import content_restore
+
+    if message.state in (*ACTIVE_STATES, MessageState.SCHEDULED):
+        raise NotResendable(f"the message is still {message.state}; wait for a final state")
+    now = now or timezone.now()
+    ttl = message.expires_at - message.created_at if message.expires_at else None
+    with transaction.atomic():
+        request = SendRequest.objects.create(
+            app_id=message.app_id,
+            template_id=message.template_id,
+            priority=message.priority,
+            accepted_count=1,
+        )
+        copy = Message.objects.create(
+            app_id=message.app_id,
+            request=request,
+            template_id=message.template_id,
+            channel=message.channel,
+            account_id=message.account_id,
+            receiver=message.receiver,
+            biz_id=message.biz_id,
+            variables=message.variables,
+            # Tracked links point at the original's tokens: send the real URLs again, the
+            # click-tracking rule gives the copy its own.
+            content=content_restore(message),
+            priority=message.priority,
+            state=MessageState.ACCEPTED,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + ttl if ttl else None,
+            resent_from=message,
+        )
+        events_record(
+            [EventRow(copy.pk, MessageState.ACCEPTED, now, f"resend of {message.message_id}")]
+        )
+        transaction.on_commit(
+            lambda: enqueue_accepted(request.pk, [copy.pk], copy.channel, copy.priority)
+        )
+    return copy
