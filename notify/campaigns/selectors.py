@@ -1,0 +1,77 @@
+"""Reads for campaigns: scoped lookups and live progress."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+
+from notify.models import App, Campaign, CampaignBatch, CampaignRun, UserGroup
+from tracking.models import Message, MessageState
+
+# Progress buckets over message states (a message counts in every bucket it has passed).
+DELIVERED_STATES = (MessageState.DELIVERED, MessageState.READ, MessageState.CLICKED)
+SENT_STATES = (MessageState.SENT, MessageState.UNDELIVERED, *DELIVERED_STATES)
+FAILED_STATES = (MessageState.FAILED, MessageState.UNDELIVERED, MessageState.EXPIRED)
+WAITING_STATES = (
+    MessageState.SCHEDULED,
+    MessageState.ACCEPTED,
+    MessageState.QUEUED,
+    MessageState.SENDING,
+    MessageState.RETRYING,
+    MessageState.NIGHT_DEFERRED,
+)
+
+
+def campaign_list(app: App) -> QuerySet[Campaign]:
+    return (
+        Campaign.objects.filter(app=app)
+        .select_related("template", "audience_file", "audience_group")
+        .order_by("-id")
+    )
+
+
+def campaign_get(app: App, pk: int) -> Campaign | None:
+    return campaign_list(app).filter(pk=pk).first()
+
+
+def user_group_list(app: App) -> QuerySet[UserGroup]:
+    return UserGroup.objects.filter(app=app).annotate(member_count=Count("members")).order_by("id")
+
+
+def campaign_message_ids(campaign: Campaign, run: CampaignRun | None = None) -> QuerySet:
+    """A subquery of the campaign's message ids (of one run when given)."""
+    batches = CampaignBatch.objects.filter(request__isnull=False)
+    batches = batches.filter(run=run) if run else batches.filter(run__campaign=campaign)
+    return Message.objects.filter(request_id__in=batches.values("request_id")).values("id")
+
+
+def campaign_progress(campaign: Campaign) -> dict:
+    """The latest run: total, accepted, sent, delivered, failed, and a state breakdown."""
+    run = CampaignRun.objects.filter(campaign=campaign).order_by("-number").first()
+    if run is None:
+        return {"run": None, "total": 0, "processed": 0, "accepted": 0, "rejected": 0,
+                "sent": 0, "delivered": 0, "failed": 0, "states": {}, "percent": 0}  # fmt: skip
+    states = dict(
+        Message.objects.filter(id__in=campaign_message_ids(campaign, run))
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    total = max(run.total, run.rows_done)
+    return {
+        "run": run.number,
+        "run_status": run.status,
+        "total": total,
+        "processed": run.rows_done,
+        "accepted": run.accepted,
+        "rejected": run.rejected,
+        "sent": sum(states.get(s, 0) for s in SENT_STATES),
+        "delivered": sum(states.get(s, 0) for s in DELIVERED_STATES),
+        "failed": sum(states.get(s, 0) for s in FAILED_STATES),
+        "waiting": sum(states.get(s, 0) for s in WAITING_STATES),
+        "states": states,
+        "percent": round(100 * run.rows_done / total, 1) if total else 100.0,
+        "problems": run.problems,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "error": run.error,
+    }
