@@ -62,8 +62,18 @@ class Processes:
     def __init__(self) -> None:
         self.running: list[subprocess.Popen] = []
 
-    def start(self, cmd: list[str], wait_for: str | None = None, timeout: float = 60) -> subprocess.Popen:
-        process = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)  # noqa: S603
+    def start(
+        self, cmd: list[str], wait_for: str | None = None, timeout: float = 60
+    ) -> subprocess.Popen:
+        process = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )  # noqa: S603
         self.running.append(process)
         if wait_for:
             ready = threading.Event()
@@ -130,7 +140,9 @@ class FakeProvider:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
 
 def setup_database() -> None:
@@ -143,11 +155,15 @@ def setup_database() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--p1-calls", type=int, default=6, help="10k-receiver API calls for P1")
     parser.add_argument("--p2-messages", type=int, default=30_000)
     parser.add_argument("--floor-tasks", type=int, default=20_000)
-    parser.add_argument("--concurrency", type=int, default=2, help="worker processes (P2 and its floor)")
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="worker processes (P2 and its floor)"
+    )
     args = parser.parse_args()
 
     setup_database()
@@ -167,15 +183,45 @@ def main() -> None:
     counter.flushdb()
     provider = FakeProvider()
     app, key = app_create("bench")
-    account = ChannelAccount.objects.create(app=app, name="hook", channel="webhook", provider="webhook", config={"url": provider.url, "secret": "s", "batch_size": 500})
-    MessageTemplate.objects.create(app=app, name="bench", code="bench", channel="webhook", receiver_type="user_id", content={"text": "Order {$order} shipped"}, channel_account=account)
+    account = ChannelAccount.objects.create(
+        app=app,
+        name="hook",
+        channel="webhook",
+        provider="webhook",
+        config={"url": provider.url, "secret": "s", "batch_size": 500},
+    )
+    MessageTemplate.objects.create(
+        app=app,
+        name="bench",
+        code="bench",
+        channel="webhook",
+        receiver_type="user_id",
+        content={"text": "Order {$order} shipped"},
+        channel_account=account,
+    )
     headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
     procs = Processes()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     results: dict[str, float] = {}
     try:
-        procs.start([sys.executable, "-m", "gunicorn", "config.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "info"], wait_for="Booting worker")
+        procs.start(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "120",
+                "--log-level",
+                "info",
+            ],
+            wait_for="Booting worker",
+        )
         for _ in range(300):
             try:
                 requests.get(f"{base}/healthz", timeout=5)
@@ -185,8 +231,16 @@ def main() -> None:
 
         # --- P1: ingest -----------------------------------------------------------------
         def call(n: int, offset: int) -> requests.Response:
-            body = {"template": "bench", "messages": [{"receiver": f"user-{offset + i}", "variables": {"order": str(offset + i)}} for i in range(n)]}
-            return requests.post(f"{base}/api/v1/send", data=json.dumps(body), headers=headers, timeout=120)
+            body = {
+                "template": "bench",
+                "messages": [
+                    {"receiver": f"user-{offset + i}", "variables": {"order": str(offset + i)}}
+                    for i in range(n)
+                ],
+            }
+            return requests.post(
+                f"{base}/api/v1/send", data=json.dumps(body), headers=headers, timeout=120
+            )
 
         call(1000, 0)  # warm-up
         accepted = 0
@@ -224,13 +278,18 @@ def main() -> None:
 
         # --- floor for P2: raw Celery end to end ------------------------------------------
         started = time.perf_counter()
-        floor_worker = procs.start(worker_cmd("bench.noop", args.concurrency, include="bench.noop_tasks"), wait_for=" ready.")
+        floor_worker = procs.start(
+            worker_cmd("bench.noop", args.concurrency, include="bench.noop_tasks"),
+            wait_for=" ready.",
+        )
         ready_at = time.perf_counter()
         while int(counter.get("bench:noop:done") or 0) < args.floor_tasks:
             time.sleep(0.05)
         # Publishing rate is measured above; here, the rate of a worker draining the tasks.
         drain = time.perf_counter() - ready_at
-        results["p2_floor_tasks_per_s"] = args.floor_tasks / (args.floor_tasks / results["p1_floor_publish_per_s"] + drain)
+        results["p2_floor_tasks_per_s"] = args.floor_tasks / (
+            args.floor_tasks / results["p1_floor_publish_per_s"] + drain
+        )
         results["floor_worker_drain_per_s"] = args.floor_tasks / drain
         procs.stop(floor_worker)
 
@@ -264,9 +323,15 @@ def main() -> None:
         provider.server.shutdown()
 
     print()
-    print(f"P1 ingest      {results['p1_receivers_per_s']:>10,.0f} receivers/s   floor (raw Celery publish, 1 task/message) {results['p1_floor_publish_per_s']:>8,.0f}/s   = {results['p1_receivers_per_s'] / results['p1_floor_publish_per_s']:.1f}x   target >= 25,000/s")
-    print(f"P2 end-to-end  {results['p2_messages_per_s']:>10,.0f} messages/s    floor (raw Celery publish+no-op, 1 task/message) {results['p2_floor_tasks_per_s']:>6,.0f}/s   = {results['p2_messages_per_s'] / results['p2_floor_tasks_per_s']:.1f}x   target >= 8x")
-    print(f"               latency API call -> provider: p50 {results['p2_latency_p50_ms']:,.0f} ms, p99 {results['p2_latency_p99_ms']:,.0f} ms ({results['p2_delivered']:,}/{results['p2_sent']:,} delivered)")
+    print(
+        f"P1 ingest      {results['p1_receivers_per_s']:>10,.0f} receivers/s   floor (raw Celery publish, 1 task/message) {results['p1_floor_publish_per_s']:>8,.0f}/s   = {results['p1_receivers_per_s'] / results['p1_floor_publish_per_s']:.1f}x   target >= 25,000/s"
+    )
+    print(
+        f"P2 end-to-end  {results['p2_messages_per_s']:>10,.0f} messages/s    floor (raw Celery publish+no-op, 1 task/message) {results['p2_floor_tasks_per_s']:>6,.0f}/s   = {results['p2_messages_per_s'] / results['p2_floor_tasks_per_s']:.1f}x   target >= 8x"
+    )
+    print(
+        f"               latency API call -> provider: p50 {results['p2_latency_p50_ms']:,.0f} ms, p99 {results['p2_latency_p99_ms']:,.0f} ms ({results['p2_delivered']:,}/{results['p2_sent']:,} delivered)"
+    )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))

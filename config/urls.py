@@ -30,6 +30,9 @@ urlpatterns = [
         ),
         name="swagger-ui",
     ),
+    # Click redirects, provider receipts, the admin dashboard and /metrics (before the
+    # admin's catch-all and django_prometheus's own /metrics).
+    path("", include("tracking.public_urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz),
     path("", include("django_prometheus.urls")),

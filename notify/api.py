@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -50,6 +51,17 @@ class SendInputSerializer(serializers.Serializer):
         max_value=30 * 24 * 3600,
         help_text="Seconds; never sent after.",
     )
+    send_at = serializers.DateTimeField(
+        required=False,
+        help_text="ISO 8601 with a time zone: hold the send until then (cancellable until it "
+        "starts: DELETE /api/v1/requests/{request_id}).",
+    )
+
+    def validate_send_at(self, value):
+        raw = self.initial_data.get("send_at")
+        if isinstance(raw, str) and parse_datetime(raw) and parse_datetime(raw).tzinfo is None:
+            raise serializers.ValidationError("give a time zone, e.g. 2030-01-01T09:00:00+08:00")
+        return value
 
 
 class SendOutputItemSerializer(serializers.Serializer):
@@ -148,7 +160,7 @@ class SendView(APIView):
             data={
                 k: v
                 for k, v in data.items()
-                if k in ("template", "priority", "idempotency_key", "ttl")
+                if k in ("template", "priority", "idempotency_key", "ttl", "send_at")
             }
         )
         options.is_valid(raise_exception=True)
@@ -168,6 +180,7 @@ class SendView(APIView):
                 priority=options.validated_data.get("priority"),
                 idempotency_key=idempotency_key,
                 ttl_seconds=options.validated_data.get("ttl"),
+                send_at=options.validated_data.get("send_at"),
             )
         )
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}

@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
-from itertools import groupby
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from channels_app.models import ChannelAccount
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.registry import UnknownProvider, get_adapter_class
+from channels_app.routing import Leg, Route, account_health_record, routes_plan
 from notify.queueing import enqueue_delivery, lane, lane_backlog
 from notify.rules.base import rules_run
 from templates_app.models import MessageTemplate
+from tracking.metrics import PROVIDER_LATENCY
 from tracking.models import Message, MessageState
 from tracking.services import EventRow, events_record
 
@@ -80,13 +82,30 @@ def batch_deliver(message_ids: list[int]) -> None:
     events_record(_claim_events(claimed, now))
     passed, outcome = rules_run(claimed, now)
     _record_rule_outcome(outcome, now)
-    templates = MessageTemplate.objects.only("code", "message_type").in_bulk(
+    templates = MessageTemplate.objects.only("code", "message_type", "channel_account_id").in_bulk(
         {m.template_id for m in passed}
     )
-    accounts = ChannelAccount.objects.in_bulk({m.account_id for m in passed})
-    passed.sort(key=lambda m: m.account_id or 0)
-    for account_id, group in groupby(passed, key=lambda m: m.account_id):
-        _deliver_via_account(accounts.get(account_id), list(group), templates, token)
+    pinned = {t.channel_account_id for t in templates.values() if t.channel_account_id}
+    accounts = ChannelAccount.objects.in_bulk({m.account_id for m in passed} | pinned)
+    # Routing happens here, at send time: see channels_app.routing.
+    for route in routes_plan(passed, templates, accounts):
+        for leg in route:
+            _deliver_via_account(leg.account, leg.messages, templates, token, leg)
+        if route.stranded:
+            _record_stranded(route)
+
+
+def _record_stranded(route: Route) -> None:
+    """Messages no account took in this attempt (open breakers, every account failing):
+    recorded as one attempt, retried or failed like any other."""
+    messages = [message for message, _ in route.stranded]
+    fresh = [message for message in messages if route.count_attempt(message)]
+    if fresh:
+        Message.objects.filter(id__in=[m.id for m in fresh]).update(attempts=F("attempts") + 1)
+        for message in fresh:
+            message.attempts += 1
+    results = [SendResult(error=error) for _, error in route.stranded]
+    _record_results(messages, results, timezone.now())
 
 
 def _claim_events(claimed: list[Message], now: datetime) -> list[EventRow]:
@@ -128,17 +147,23 @@ def _record_rule_outcome(outcome, now: datetime) -> None:
             Message.objects.filter(id__in=ids).update(
                 state=state, last_error=detail, lease_expires_at=None, updated_at=now
             )
-        requeue: dict[tuple[str, str, float], list[int]] = defaultdict(list)
+        deferred: dict[datetime, list[Message]] = defaultdict(list)
         for message, not_before, state, detail in outcome.deferred:
-            Message.objects.filter(id=message.id).update(
+            deferred[not_before].append(message)
+            events.append(EventRow(message.id, state, now, detail))
+        requeue: dict[tuple[str, str, float], list[int]] = defaultdict(list)
+        for not_before, messages in deferred.items():
+            Message.objects.filter(id__in=[m.id for m in messages]).update(
                 state=MessageState.QUEUED,
                 next_attempt_at=not_before,
                 lease_expires_at=None,
                 updated_at=now,
             )
-            events.append(EventRow(message.id, state, now, detail))
             delay = max(0.0, (not_before - now).total_seconds())
-            requeue[(message.channel, message.priority, round(delay, 1))].append(message.id)
+            if delay > settings.TIDINGS_COUNTDOWN_MAX_SECONDS:
+                continue  # hours-long (quiet hours): the sweeper releases it when due
+            for message in messages:
+                requeue[(message.channel, message.priority, round(delay, 1))].append(message.id)
         events_record(events)
         for (channel, priority, delay), ids in requeue.items():
             transaction.on_commit(
@@ -151,6 +176,7 @@ def _deliver_via_account(
     messages: list[Message],
     templates: dict[int, MessageTemplate],
     token: uuid.UUID,
+    leg: Leg | None = None,
 ) -> None:
     if account is None or not account.enabled:
         name = account.name if account else "none"
@@ -171,12 +197,21 @@ def _deliver_via_account(
     try:
         adapter.__enter__()
     except DeliveryError as error:  # e.g. the SMTP server is down: nothing was dispatched
+        if leg is not None and not error.permanent:
+            account_health_record(account, [SendResult(error=error)], timezone.now())
+            leg.hand_over(messages, error)  # to the next account, or retried later
+            return
         _record_results(messages, [SendResult(error=error)] * len(messages), timezone.now())
         return
     try:
         size = adapter.batch_size
         for start in range(0, len(messages), size):
-            _dispatch(adapter, account, messages[start : start + size], templates, token)
+            if leg is not None and start and not leg.allowed():
+                # The breaker opened during this batch: stop calling a provider that is down.
+                error = DeliveryError(f"circuit open for {account.name}", code="circuit_open")
+                leg.hand_over(messages[start:], error)
+                break
+            _dispatch(adapter, account, messages[start : start + size], templates, token, leg)
     finally:
         adapter.__exit__(None, None, None)
 
@@ -187,6 +222,7 @@ def _dispatch(
     chunk: list[Message],
     templates: dict[int, MessageTemplate],
     token: uuid.UUID,
+    leg: Leg | None = None,
 ) -> None:
     now = timezone.now()
     with transaction.atomic():
@@ -200,23 +236,28 @@ def _dispatch(
         chunk = [m for m in chunk if m.id in owned]
         if not chunk:
             return
-        Message.objects.filter(id__in=owned).update(
-            dispatched_at=now,
-            lease_expires_at=_lease(now),
-            attempts=F("attempts") + 1,
-            updated_at=now,
-        )
+        # Failing over to another account continues the same attempt.
+        bump = {m.id for m in chunk if leg is None or leg.route.count_attempt(m)}
+        for ids, step in ((bump, 1), (owned - bump, 0)):
+            if ids:
+                Message.objects.filter(id__in=ids).update(
+                    dispatched_at=now,
+                    lease_expires_at=_lease(now),
+                    attempts=F("attempts") + step,
+                    updated_at=now,
+                )
+        for message in chunk:
+            message.attempts += message.id in bump
+        note = leg.sending_note() if leg is not None else ""
         events_record(
             EventRow(
                 m.id,
                 MessageState.SENDING,
                 now,
-                f"attempt {m.attempts + 1} via {account.name} ({account.provider})",
+                f"attempt {m.attempts} via {account.name} ({account.provider}){note}",
             )
             for m in chunk
         )
-    for message in chunk:
-        message.attempts += 1
     outbound = [
         OutboundMessage(
             id=m.id,
@@ -232,8 +273,10 @@ def _dispatch(
         )
         for m in chunk
     ]
+    started, outcome = time.monotonic(), "error"
     try:
         results = adapter.send(outbound)
+        outcome = "ok"
         if len(results) != len(chunk):
             raise DeliveryError(
                 f"{account.provider} adapter answered {len(results)} results for {len(chunk)} messages"
@@ -244,6 +287,10 @@ def _dispatch(
         logger.exception("provider adapter %s crashed", account.provider)
         error = DeliveryError(f"internal error in {account.provider} adapter: {type(exc).__name__}")
         results = [SendResult(error=error)] * len(chunk)
+    finally:
+        PROVIDER_LATENCY.labels(account.provider, outcome).observe(time.monotonic() - started)
+    if leg is not None:  # breaker, account health; transient failures go to the next account
+        chunk, results = leg.after_call(chunk, results, timezone.now())
     _record_results(chunk, results, timezone.now())
 
 
@@ -257,69 +304,80 @@ def retry_delay(attempts: int, error: DeliveryError | None = None) -> float:
 
 
 def _record_results(chunk: list[Message], results: list[SendResult], now: datetime) -> None:
-    sent, failed, retrying = [], [], []
+    sent: list[tuple[int, str]] = []
+    # Same outcome and reason share one UPDATE: a batch has few distinct ones.
+    finished: dict[tuple[str, str, datetime | None], list[int]] = defaultdict(list)
     events: list[EventRow] = []
     retry_groups: dict[tuple[str, str, float], list[int]] = defaultdict(list)
     for message, result in zip(chunk, results, strict=True):
-        message.updated_at = now
-        message.lease_expires_at = None
-        message.dispatched_at = None
-        message.claim_token = None
         if result.ok:
-            message.state, message.sent_at = MessageState.SENT, now
-            message.provider_message_id, message.last_error = result.provider_message_id[:200], ""
-            message.next_attempt_at = None
-            sent.append(message)
+            sent.append((message.id, result.provider_message_id[:200]))
             events.append(EventRow(message.id, MessageState.SENT, now, result.provider_message_id))
             continue
         error = result.error
-        message.last_error = str(error)[:2000]
         if error.permanent or message.attempts >= settings.TIDINGS_MAX_ATTEMPTS:
-            message.state = MessageState.FAILED
             reason = (
                 str(error)
                 if error.permanent
                 else f"gave up after {message.attempts} attempts: {error}"
             )
-            message.last_error = reason[:2000]
-            failed.append(message)
+            finished[(MessageState.FAILED, reason[:2000], None)].append(message.id)
             events.append(EventRow(message.id, MessageState.FAILED, now, reason))
             continue
         delay = round(retry_delay(message.attempts, error), 1)
-        message.state, message.next_attempt_at = (
-            MessageState.RETRYING,
-            now + timedelta(seconds=delay),
-        )
-        retrying.append(message)
+        next_attempt_at = now + timedelta(seconds=delay)
+        finished[(MessageState.RETRYING, str(error)[:2000], next_attempt_at)].append(message.id)
         retry_groups[(message.channel, message.priority, delay)].append(message.id)
         events.append(
             EventRow(
                 message.id, MessageState.RETRYING, now, f"{error}; next attempt in {delay:.1f}s"
             )
         )
-    common = [
-        "state",
-        "updated_at",
-        "lease_expires_at",
-        "dispatched_at",
-        "claim_token",
-        "last_error",
-    ]
+    released = {
+        "updated_at": now,
+        "lease_expires_at": None,
+        "dispatched_at": None,
+        "claim_token": None,
+    }
     with transaction.atomic():
         if sent:
-            Message.objects.bulk_update(
-                sent, [*common, "sent_at", "provider_message_id", "next_attempt_at"]
+            ids = [pk for pk, _ in sent]
+            Message.objects.filter(id__in=ids).update(
+                state=MessageState.SENT,
+                sent_at=now,
+                last_error="",
+                next_attempt_at=None,
+                **released,
             )
-        if failed:
-            Message.objects.bulk_update(failed, common)
-        if retrying:
-            Message.objects.bulk_update(retrying, [*common, "next_attempt_at"])
+            _set_provider_ids(sent)
+        for (state, reason, next_attempt_at), ids in finished.items():
+            Message.objects.filter(id__in=ids).update(
+                state=state, last_error=reason, next_attempt_at=next_attempt_at, **released
+            )
         events_record(events)
     for (channel, priority, delay), ids in retry_groups.items():
         try:
             enqueue_delivery(ids, channel, priority, countdown=delay)
         except Exception:
             logger.exception("broker unavailable: %d retries left for the sweeper", len(ids))
+
+
+def _set_provider_ids(pairs: list[tuple[int, str]]) -> None:
+    """One statement for a whole batch of per-message provider ids."""
+    pairs = [(pk, pid) for pk, pid in pairs if pid]
+    if not pairs:
+        return
+    table = Message._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f'UPDATE "{table}" AS m SET provider_message_id = v.pid '  # noqa: S608 - our table name
+                "FROM unnest(%s::bigint[], %s::text[]) AS v(id, pid) WHERE m.id = v.id",
+                [[pk for pk, _ in pairs], [pid for _, pid in pairs]],
+            )
+        else:
+            sql = f'UPDATE "{table}" SET provider_message_id = %s WHERE id = %s'  # noqa: S608
+            cursor.executemany(sql, [(pid, pk) for pk, pid in pairs])
 
 
 def messages_requeue_stuck(now: datetime | None = None, limit: int = 100_000) -> int:
@@ -336,7 +394,10 @@ def messages_requeue_stuck(now: datetime | None = None, limit: int = 100_000) ->
         next_attempt_at__isnull=True,
         updated_at__lt=stale,
     )
-    overdue = Q(state__in=[MessageState.QUEUED, MessageState.RETRYING], next_attempt_at__lt=stale)
+    # Deferred (quiet hours, throttling) or retrying messages whose time has come: long
+    # deferrals have no countdown task at all, and a lost countdown is caught here too.
+    due = now - timedelta(seconds=settings.TIDINGS_RELEASE_GRACE_SECONDS)
+    overdue = Q(state__in=[MessageState.QUEUED, MessageState.RETRYING], next_attempt_at__lt=due)
     abandoned = Q(state=MessageState.SENDING, lease_expires_at__lt=now)
     rows = list(
         Message.objects.filter(waiting | overdue | abandoned)

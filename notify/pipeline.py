@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from channels_app.models import ChannelAccount
+from notify.campaigns.holds import approval_needed, hold_answer, send_hold_create
 from notify.errors import ApiError, invalid
 from notify.models import App, SendRequest
 from notify.queueing import enqueue_delivery
@@ -55,6 +56,12 @@ class SendContext:
     request: SendRequest | None = None
     message_ids: list[int] = field(default_factory=list)
     public_ids: list[str] = field(default_factory=list)
+    # Campaigns: hold until this time (persisted SCHEDULED; a beat task releases it).
+    send_at: datetime | None = None
+    # False: answer counts only, no per-message list (campaign batches of thousands).
+    respond: bool = True
+    # The caller was approved already (a campaign): no approval hold over the threshold.
+    pre_approved: bool = False
 
 
 @dataclass
@@ -140,6 +147,38 @@ def render_content(ctx: SendContext) -> None:
     ctx.items = kept
 
 
+def resolve_profiles(ctx: SendContext) -> None:
+    """`user:<id>` receivers become the profile's address for the template's channel."""
+    from notify.profiles import USER_PREFIX, profiles_by_external_id
+
+    wanted = {
+        i.receiver[len(USER_PREFIX) :] for i in ctx.items if i.receiver.startswith(USER_PREFIX)
+    }
+    if not wanted:
+        return
+    channel = ctx.template.channel
+    profiles = profiles_by_external_id(ctx.app, wanted)
+    kept_items, kept_contents = [], []
+    for item, content in zip(ctx.items, ctx.contents, strict=True):
+        if item.receiver.startswith(USER_PREFIX):
+            user = item.receiver[len(USER_PREFIX) :]
+            profile = profiles.get(user)
+            address = profile.address_for(channel) if profile else ""
+            if not address:
+                reason = (
+                    f"user {user!r} has no {channel} address in their profile"
+                    if profile
+                    else f"unknown user {user!r}: no profile with this id"
+                )
+                ctx.rejected.append({"receiver": item.receiver, "reason": reason})
+                continue
+            item.receiver = address
+        kept_items.append(item)
+        kept_contents.append(content)
+    _stop_if_none_left(ctx, kept_items, "receiver")
+    ctx.items, ctx.contents = kept_items, kept_contents
+
+
 def check_receivers(ctx: SendContext) -> None:
     receiver_type = ctx.template.receiver_type
     kept_items, kept_contents = [], []
@@ -157,7 +196,14 @@ def check_receivers(ctx: SendContext) -> None:
 def persist(ctx: SendContext) -> None:
     """The request, one row per receiver and their ACCEPTED events, in one transaction."""
     template, now = ctx.template, ctx.now
-    expires_at = now + timedelta(seconds=ctx.ttl_seconds) if ctx.ttl_seconds else None
+    # No ttl given: the message type's default (verification codes go stale in minutes).
+    ttl = ctx.ttl_seconds or settings.TIDINGS_DEFAULT_TTL_SECONDS.get(template.message_type)
+    # Held: a future send_at, or over the approval threshold (notify.campaigns.holds).
+    send_at = ctx.send_at if ctx.send_at and ctx.send_at > now else None
+    needs_approval = not ctx.pre_approved and approval_needed(len(ctx.items))
+    held = bool(send_at or needs_approval)
+    state, queued_at = (MessageState.SCHEDULED, None) if held else (MessageState.QUEUED, now)
+    expires_at = (send_at or now) + timedelta(seconds=ttl) if ttl else None
     with transaction.atomic():
         ctx.request = SendRequest.objects.create(
             app=ctx.app,
@@ -173,11 +219,16 @@ def persist(ctx: SendContext) -> None:
             (
                 None, public_id, ctx.app.pk, ctx.request.pk, template.pk, template.channel,
                 ctx.account.pk, item.receiver, item.biz_id, item.variables, content,
-                ctx.priority, MessageState.QUEUED, 0, "", "", now, now, now, expires_at,
+                ctx.priority, state, 0, "", "", now, now, queued_at, expires_at,
             )
             for public_id, item, content in zip(ctx.public_ids, ctx.items, ctx.contents, strict=True)
         ]  # fmt: skip
         ctx.message_ids = messages_insert(rows)
+        if held:
+            detail = "waiting for approval" if needs_approval else f"send at {send_at.isoformat()}"
+            events_record(EventRow(pk, state, now, detail) for pk in ctx.message_ids)
+            send_hold_create(ctx.request, len(ctx.items), send_at, needs_approval)
+            return
         events_record(EventRow(pk, MessageState.ACCEPTED, now) for pk in ctx.message_ids)
         transaction.on_commit(
             lambda: enqueue_accepted(
@@ -191,6 +242,7 @@ STEPS: list[Callable[[SendContext], None]] = [
     load_template,
     resolve_account,
     render_content,
+    resolve_profiles,
     check_receivers,
     persist,
 ]
@@ -234,7 +286,7 @@ def message_send(ctx: SendContext) -> SendAnswer:
     if ctx.idempotency_key:
         previous = _previous_request(ctx)
         if previous is not None:
-            return SendAnswer(answer_for(previous), replayed=True)
+            return SendAnswer(answer_for(previous, messages=ctx.respond), replayed=True)
     try:
         for step in STEPS:
             step(ctx)
@@ -243,16 +295,20 @@ def message_send(ctx: SendContext) -> SendAnswer:
         previous = _previous_request(ctx) if ctx.idempotency_key else None
         if previous is None:
             raise
-        return SendAnswer(answer_for(previous), replayed=True)
+        return SendAnswer(answer_for(previous, messages=ctx.respond), replayed=True)
     body = {
         "request_id": str(ctx.request.request_id),
         "accepted": len(ctx.items),
         "messages": [
             {"message_id": str(public_id), "receiver": item.receiver, "biz_id": item.biz_id}
             for public_id, item in zip(ctx.public_ids, ctx.items, strict=True)
-        ],
+        ]
+        if ctx.respond
+        else [],
         "rejected": ctx.rejected,
     }
+    if ctx.send_at or (not ctx.pre_approved and approval_needed(len(ctx.items))):
+        body.update(hold_answer(ctx.request))
     return SendAnswer(body)
 
 
@@ -267,12 +323,14 @@ def _previous_request(ctx: SendContext) -> SendRequest | None:
     return previous
 
 
-def answer_for(request: SendRequest) -> dict[str, Any]:
+def answer_for(request: SendRequest, *, messages: bool = True) -> dict[str, Any]:
     rows = (
         Message.objects.filter(request=request)
         .order_by("id")
         .values_list("message_id", "receiver", "biz_id")
     )
+    if not messages:
+        rows = []
     return {
         "request_id": str(request.request_id),
         "accepted": request.accepted_count,
@@ -281,4 +339,5 @@ def answer_for(request: SendRequest) -> dict[str, Any]:
             for message_id, receiver, biz_id in rows
         ],
         "rejected": request.rejected,
+        **hold_answer(request),
     }

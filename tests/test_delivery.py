@@ -136,7 +136,9 @@ def test_webhook_batch_mode_posts_many_messages_per_request(send, webhook, fake_
     assert set(states(messages)) == {"SENT"}
 
 
-def test_transient_error_retries_with_backoff_then_succeeds(send, webhook, fake_http, broker, settings):
+def test_transient_error_retries_with_backoff_then_succeeds(
+    send, webhook, fake_http, broker, settings
+):
     settings.TIDINGS_RETRY_BASE_SECONDS = 30
     answers = iter([Reply(503, {"error": "busy"}), Reply(200, {})])
     fake_http.responder = lambda request: next(answers)

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -180,6 +181,116 @@ TIDINGS_SWEEP_INTERVAL_SECONDS = env.int("TIDINGS_SWEEP_INTERVAL_SECONDS", defau
 TIDINGS_IDEMPOTENCY_HOURS = env.int("TIDINGS_IDEMPOTENCY_HOURS", default=24)
 TIDINGS_PROVIDER_TIMEOUT_SECONDS = env.float("TIDINGS_PROVIDER_TIMEOUT_SECONDS", default=10.0)
 # Consumer rules, run in order on every batch before the provider is called.
-TIDINGS_RULES = env.list("TIDINGS_RULES", default=["notify.rules.expiry.ExpiryRule"])
+TIDINGS_RULES = env.list(
+    "TIDINGS_RULES",
+    default=[
+        "notify.rules.expiry.ExpiryRule",
+        "notify.rules.discard.DiscardRule",
+        "notify.rules.whitelist.WhitelistRule",
+        "notify.rules.preferences.PreferencesRule",
+        "notify.rules.night.NightShieldRule",
+        "notify.rules.sensitive.SensitiveWordsRule",
+        "notify.rules.dedup.ContentDedupRule",
+        "notify.rules.frequency.FrequencyCapRule",
+        "notify.rules.flow.FlowControlRule",
+        # Last: only messages that will really be sent get tracked links.
+        "tracking.clicks.ClickTrackingRule",
+    ],
+)
 # Fernet keys for channel credentials at rest; the first encrypts, all decrypt (rotation).
 TIDINGS_ENCRYPTION_KEYS = env.list("TIDINGS_ENCRYPTION_KEYS", default=[])
+
+# --- Channels routing ---------------------------------------------------------------------
+# A channel account's circuit breaker opens after this many consecutive failed provider
+# calls, stays open this long, then lets one probe call through (success closes it).
+TIDINGS_BREAKER_FAILURES = env.int("TIDINGS_BREAKER_FAILURES", default=5)
+TIDINGS_BREAKER_OPEN_SECONDS = env.float("TIDINGS_BREAKER_OPEN_SECONDS", default=30.0)
+# In-app inbox tokens (POST /api/v1/inbox-tokens): default and longest lifetime.
+TIDINGS_INBOX_TOKEN_SECONDS = env.int("TIDINGS_INBOX_TOKEN_SECONDS", default=24 * 3600)
+TIDINGS_INBOX_TOKEN_MAX_SECONDS = env.int("TIDINGS_INBOX_TOKEN_MAX_SECONDS", default=30 * 24 * 3600)
+
+# --- Consumer rules -----------------------------------------------------------------------
+# The per-App rule settings live in the database (notify.models.rules); these are the knobs
+# of the machinery around them.
+# "production" turns the whitelist rule off whatever an App's settings say.
+TIDINGS_ENVIRONMENT = env("TIDINGS_ENVIRONMENT", default="development")
+# Workers re-read rule settings this often: an edit takes effect within these seconds.
+TIDINGS_RULES_CACHE_SECONDS = env.float("TIDINGS_RULES_CACHE_SECONDS", default=5.0)
+TIDINGS_RULES_REDIS_PREFIX = env("TIDINGS_RULES_REDIS_PREFIX", default="tidings:rules:")
+# Time to live per message type when a send gives no `ttl` (seconds; 0 = none).
+TIDINGS_DEFAULT_TTL_SECONDS = {
+    "verification": env.int("TIDINGS_VERIFICATION_TTL_SECONDS", default=300),
+    "notice": env.int("TIDINGS_NOTICE_TTL_SECONDS", default=0),
+    "marketing": env.int("TIDINGS_MARKETING_TTL_SECONDS", default=0),
+}
+# Unsubscribe links are built on TIDINGS_PUBLIC_URL (defined with tracking's settings).
+# Deferred messages (quiet hours, throttled) whose countdown was lost are re-enqueued by
+# beat this often, once they are this late.
+# The sweeper releases deferred or retrying messages this long after they fell due.
+TIDINGS_RELEASE_GRACE_SECONDS = env.int("TIDINGS_RELEASE_GRACE_SECONDS", default=30)
+# Longer deferrals get no countdown task (it would outlive the broker's visibility timeout).
+TIDINGS_COUNTDOWN_MAX_SECONDS = env.int("TIDINGS_COUNTDOWN_MAX_SECONDS", default=900)
+
+# --- Campaigns ----------------------------------------------------------------------------
+# Uploaded crowd files live under MEDIA_ROOT (never served publicly: no URL route for them).
+MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_URL = "media/"
+# Campaign fan-outs run on their own queue so a million-row file never delays housekeeping.
+TIDINGS_CAMPAIGN_QUEUE = env("TIDINGS_CAMPAIGN_QUEUE", default="campaigns")
+# Rows per pipeline call (one transaction, one checkpoint); pause/cancel act between batches.
+TIDINGS_CAMPAIGN_BATCH_SIZE = env.int("TIDINGS_CAMPAIGN_BATCH_SIZE", default=5000)
+# Optional pause between batches, to trickle a low-priority campaign out.
+TIDINGS_CAMPAIGN_BATCH_DELAY_SECONDS = env.float(
+    "TIDINGS_CAMPAIGN_BATCH_DELAY_SECONDS", default=0.0
+)
+# A run whose executor has not committed a batch for this long is taken as dead and resumed
+# from its checkpoint by beat (every TIDINGS_CAMPAIGN_RESUME_INTERVAL_SECONDS).
+TIDINGS_CAMPAIGN_STALL_SECONDS = env.int("TIDINGS_CAMPAIGN_STALL_SECONDS", default=120)
+TIDINGS_CAMPAIGN_RESUME_INTERVAL_SECONDS = env.int(
+    "TIDINGS_CAMPAIGN_RESUME_INTERVAL_SECONDS", default=30
+)
+# Four-eyes: campaigns and API sends above this many receivers wait for a staff user's
+# approval in the admin (0 turns approval off).
+TIDINGS_APPROVAL_THRESHOLD = env.int("TIDINGS_APPROVAL_THRESHOLD", default=50_000)
+# Beat releases due `send_at` sends this often.
+TIDINGS_SCHEDULED_RELEASE_SECONDS = env.int("TIDINGS_SCHEDULED_RELEASE_SECONDS", default=5)
+
+# --- Tracking -----------------------------------------------------------------------------
+# Where receivers and providers reach this server: click redirects (/t/<token>) and
+# receipt URLs (/r/<provider>/...) are built on it.
+TIDINGS_PUBLIC_URL = env("TIDINGS_PUBLIC_URL", default="http://127.0.0.1:8000")
+# Receipt polling for providers that keep statuses to be pulled.
+TIDINGS_RECEIPT_PULL_PROVIDERS = env.list(
+    "TIDINGS_RECEIPT_PULL_PROVIDERS", default=["tencent_sms", "aliyun_sms"]
+)
+TIDINGS_RECEIPT_PULL_INTERVAL_SECONDS = env.int("TIDINGS_RECEIPT_PULL_INTERVAL_SECONDS", default=60)
+TIDINGS_RECEIPT_PULL_LIMIT = env.int("TIDINGS_RECEIPT_PULL_LIMIT", default=500)  # per account/run
+TIDINGS_RECEIPT_PULL_HOURS = env.int("TIDINGS_RECEIPT_PULL_HOURS", default=72)
+TIDINGS_RECEIPT_PULL_DELAY_SECONDS = env.int("TIDINGS_RECEIPT_PULL_DELAY_SECONDS", default=30)
+# Status callbacks to the Apps' URLs.
+TIDINGS_CALLBACK_INTERVAL_SECONDS = env.int("TIDINGS_CALLBACK_INTERVAL_SECONDS", default=5)
+TIDINGS_CALLBACK_BATCH_SIZE = env.int("TIDINGS_CALLBACK_BATCH_SIZE", default=200)
+TIDINGS_CALLBACK_TIMEOUT_SECONDS = env.float("TIDINGS_CALLBACK_TIMEOUT_SECONDS", default=5.0)
+TIDINGS_CALLBACK_MAX_ATTEMPTS = env.int("TIDINGS_CALLBACK_MAX_ATTEMPTS", default=12)
+TIDINGS_CALLBACK_RETRY_BASE_SECONDS = env.float("TIDINGS_CALLBACK_RETRY_BASE_SECONDS", default=10.0)
+TIDINGS_CALLBACK_RETRY_MAX_SECONDS = env.float("TIDINGS_CALLBACK_RETRY_MAX_SECONDS", default=3600.0)
+# Retention of messages and traces (0 keeps them forever); the daily aggregates stay.
+TIDINGS_RETENTION_DAYS = env.int("TIDINGS_RETENTION_DAYS", default=90)
+TIDINGS_RETENTION_BATCH_SIZE = env.int("TIDINGS_RETENTION_BATCH_SIZE", default=5000)
+TIDINGS_RETENTION_INTERVAL_SECONDS = env.int("TIDINGS_RETENTION_INTERVAL_SECONDS", default=3600)
+# Beat folds the stats' per-batch delta rows into one row per key this often.
+TIDINGS_STATS_COMPACT_INTERVAL_SECONDS = env.int(
+    "TIDINGS_STATS_COMPACT_INTERVAL_SECONDS", default=60
+)
+# /metrics computes the Tidings gauges at most this often.
+TIDINGS_METRICS_CACHE_SECONDS = env.float("TIDINGS_METRICS_CACHE_SECONDS", default=5.0)
+# Email receipts through django-anymail's tracking webhooks (/r/anymail/<esp>/tracking/):
+# basic-auth "user:password" in the webhook URL, and Mailgun's signing key.
+ANYMAIL = {
+    key: value
+    for key, value in {
+        "WEBHOOK_SECRET": env("TIDINGS_ANYMAIL_WEBHOOK_SECRET", default=""),
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env("TIDINGS_MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+    }.items()
+    if value
+}

@@ -28,7 +28,9 @@ class Command(BaseCommand):
         call_command("setup_periodic_tasks", verbosity=0)
         info = demo_setup()
         python = sys.executable
-        queues = ",".join([*all_lanes(), settings.TIDINGS_HOUSEKEEPING_QUEUE])
+        queues = ",".join(
+            [*all_lanes(), settings.TIDINGS_HOUSEKEEPING_QUEUE, settings.TIDINGS_CAMPAIGN_QUEUE]
+        )
         celery = [python, "-m", "celery", "-A", "config"]
         # Without a Redis server, rule state lives in one process: run one threaded worker.
         pool = [] if settings.REDIS_URL else ["--pool", "threads"]
