@@ -12,7 +12,6 @@ from rest_framework import serializers
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.dingtalk_work.common import (
-    TOKEN_ERRORS,
     dingtalk_error,
     error_code,
     json_body,
@@ -20,7 +19,7 @@ from channels_app.providers.dingtalk_work.common import (
     validate_dingtalk_content,
 )
 from channels_app.providers.http import http_request
-from channels_app.providers.tokens import cached_token, token_invalidate
+from channels_app.providers.token_api import AccessTokenApi
 from channels_app.providers.wecom_app.common import batch_by_content
 
 MSGTYPES = ("text", "markdown", "link", "action_card", "oa")
@@ -33,7 +32,7 @@ class DingTalkWorkConfig(serializers.Serializer):
     agent_id = serializers.IntegerField(min_value=0)
 
 
-class DingTalkWorkAdapter(ProviderAdapter):
+class DingTalkWorkAdapter(AccessTokenApi, ProviderAdapter):
     provider = "dingtalk_work"
     label = "DingTalk work notice"
     channels = (Channel.DINGTALK,)
@@ -106,6 +105,12 @@ class DingTalkWorkAdapter(ProviderAdapter):
     def token_name(self) -> str:
         return f"dingtalk:{self.config['appkey']}"
 
+    def api_error(self, code: int, message: str) -> DeliveryError:
+        return dingtalk_error(code, message)
+
+    def error_code(self, body: dict[str, Any]) -> int:
+        return error_code(body)
+
     def _fetch_token(self) -> tuple[str, int]:
         response = http_request(
             "GET",
@@ -117,20 +122,3 @@ class DingTalkWorkAdapter(ProviderAdapter):
         if code or not body.get("access_token"):
             raise dingtalk_error(code or -1, str(body.get("errmsg", "no token")))
         return str(body["access_token"]), int(body.get("expires_in") or 7200)
-
-    def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """POST with the cached token; a rejected token is refreshed and the call made once more."""
-        for attempt in range(2):
-            token = cached_token(self.token_name, self._fetch_token)
-            response = http_request(
-                "POST", f"{self.base_url}{path}", params={"access_token": token}, json=payload
-            )
-            body = json_body(response)
-            code = error_code(body)
-            if code == 0:
-                return body
-            if code in TOKEN_ERRORS and attempt == 0:
-                token_invalidate(self.token_name, token)
-                continue
-            raise dingtalk_error(code, str(body.get("errmsg", "")))
-        raise AssertionError("unreachable")

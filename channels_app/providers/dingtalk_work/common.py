@@ -14,8 +14,8 @@ from typing import Any
 from rest_framework import serializers
 
 from channels_app.providers.base import DeliveryError
+from channels_app.providers.token_api import json_object
 
-TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 # 90002 the app's calls are temporarily banned; 90018 org QPS limit; 130101 and 410100 robot
 # "send too fast" (20 a minute).
 RATE_LIMITED = frozenset({90002, 90018, 130101, 410100})
@@ -60,13 +60,7 @@ def error_code(body: dict[str, Any]) -> int:
 
 
 def json_body(response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise DeliveryError("dingtalk: answer is not a JSON object", code="bad_response")
-    return body
+    return json_object(response, "dingtalk")
 
 
 def validate_dingtalk_content(

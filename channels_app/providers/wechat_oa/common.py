@@ -12,10 +12,9 @@ from rest_framework import serializers
 
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.http import http_request
-from channels_app.providers.tokens import cached_token, token_invalidate
+from channels_app.providers.token_api import AccessTokenApi, json_object
 
 # The token was replaced (fetching a new one retires the old after 5 min), expired or is wrong.
-TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 # 45009 daily/minute API quota; 45011 API minute quota; 45047 customer-service message limit.
 RATE_LIMITED = frozenset({45009, 45011, 45047})
 PERMANENT = frozenset(
@@ -54,13 +53,7 @@ def wechat_error(code: int, errmsg: str) -> DeliveryError:
 
 
 def json_body(response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise DeliveryError("wechat: answer is not a JSON object", code="bad_response")
-    return body
+    return json_object(response, "wechat")
 
 
 def data_payload(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -89,7 +82,7 @@ def validate_template_fields(content: dict[str, Any]) -> dict[str, str]:
     return errors
 
 
-class WeChatAdapter(ProviderAdapter):
+class WeChatAdapter(AccessTokenApi, ProviderAdapter):
     """One POST per message to `send_path` with the appid's cached access token."""
 
     send_path: ClassVar[str]
@@ -100,6 +93,9 @@ class WeChatAdapter(ProviderAdapter):
 
     def payload(self, message: OutboundMessage) -> dict[str, Any]:
         raise NotImplementedError
+
+    def api_error(self, code: int, message: str) -> DeliveryError:
+        return wechat_error(code, message)
 
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
         results: list[SendResult] = []
@@ -134,20 +130,3 @@ class WeChatAdapter(ProviderAdapter):
         if not body.get("access_token"):
             raise wechat_error(int(body.get("errcode") or -1), str(body.get("errmsg", "no token")))
         return str(body["access_token"]), int(body.get("expires_in") or 7200)
-
-    def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """POST with the cached token; a rejected token is refreshed and the call made once more."""
-        for attempt in range(2):
-            token = cached_token(self.token_name, self._fetch_token)
-            response = http_request(
-                "POST", f"{self.base_url}{path}", params={"access_token": token}, json=payload
-            )
-            body = json_body(response)
-            code = int(body.get("errcode") or 0)
-            if code == 0:
-                return body
-            if code in TOKEN_ERRORS and attempt == 0:
-                token_invalidate(self.token_name, token)
-                continue
-            raise wechat_error(code, str(body.get("errmsg", "")))
-        raise AssertionError("unreachable")

@@ -16,9 +16,8 @@ from rest_framework import serializers
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.http import http_request
-from channels_app.providers.tokens import cached_token, token_invalidate
+from channels_app.providers.token_api import AccessTokenApi
 from channels_app.providers.wecom_app.common import (
-    TOKEN_ERRORS,
     batch_by_content,
     json_body,
     message_body,
@@ -39,7 +38,7 @@ class WeComAppConfig(serializers.Serializer):
     duplicate_check_interval = serializers.IntegerField(min_value=1, max_value=14400, default=1800)
 
 
-class WeComAppAdapter(ProviderAdapter):
+class WeComAppAdapter(AccessTokenApi, ProviderAdapter):
     provider = "wecom_app"
     label = "WeCom app message"
     channels = (Channel.WECOM,)
@@ -99,6 +98,9 @@ class WeComAppAdapter(ProviderAdapter):
         digest = hashlib.sha256(self.config["corpsecret"].encode()).hexdigest()[:16]
         return f"wecom:{self.config['corpid']}:{digest}"
 
+    def api_error(self, code: int, message: str) -> DeliveryError:
+        return wecom_error(code, message)
+
     def _fetch_token(self) -> tuple[str, int]:
         response = http_request(
             "GET",
@@ -110,23 +112,6 @@ class WeComAppAdapter(ProviderAdapter):
         if code or not body.get("access_token"):
             raise wecom_error(code or -1, str(body.get("errmsg", "no token")), token_fetch=True)
         return str(body["access_token"]), int(body.get("expires_in") or 7200)
-
-    def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """POST with the cached token; a rejected token is refreshed and the call made once more."""
-        for attempt in range(2):
-            token = cached_token(self.token_name, self._fetch_token)
-            response = http_request(
-                "POST", f"{self.base_url}{path}", params={"access_token": token}, json=payload
-            )
-            body = json_body(response)
-            code = int(body.get("errcode") or 0)
-            if code == 0:
-                return body
-            if code in TOKEN_ERRORS and attempt == 0:
-                token_invalidate(self.token_name, token)
-                continue
-            raise wecom_error(code, str(body.get("errmsg", "")))
-        raise AssertionError("unreachable")
 
 
 def _rejected_users(body: dict[str, Any]) -> dict[str, tuple[str, str]]:

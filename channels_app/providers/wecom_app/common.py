@@ -14,8 +14,8 @@ from typing import Any
 from rest_framework import serializers
 
 from channels_app.providers.base import DeliveryError, OutboundMessage
+from channels_app.providers.token_api import AccessTokenApi, json_object
 
-TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 # 45009 API frequency; 45033 too many concurrent calls; 45035 robot minute quota.
 RATE_LIMITED = frozenset({45009, 45033, 45035})
 PERMANENT = frozenset(
@@ -52,18 +52,12 @@ def wecom_error(code: int, errmsg: str, *, token_fetch: bool = False) -> Deliver
     if code in RATE_LIMITED:
         return DeliveryError(reason, rate_limited=True, code=str(code))
     # From gettoken 40001 means a wrong corpsecret; from a send call it is a stale token.
-    permanent = code in PERMANENT or (token_fetch and code in TOKEN_ERRORS)
+    permanent = code in PERMANENT or (token_fetch and code in AccessTokenApi.token_errors)
     return DeliveryError(reason, permanent=permanent, code=str(code))
 
 
 def json_body(response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise DeliveryError("wecom: answer is not a JSON object", code="bad_response")
-    return body
+    return json_object(response, "wecom")
 
 
 def as_list(value: Any) -> list[str]:
