@@ -48,30 +48,10 @@ def _django() -> None:
 
 
 def child_migrate() -> None:
-    """Migrate. While model changes still wait for their migrations (the lead generates them
-    when integrating), build the schema from the models instead, as `pytest --no-migrations`
-    does."""
     from django.core.management import call_command
 
     _django()
-    try:
-        call_command("makemigrations", check=True, dry_run=True, verbosity=0)
-    except SystemExit:
-        from django.conf import settings
-
-        print("  migrations pending: schema built from the models", file=sys.stderr)
-        settings.MIGRATION_MODULES = _NoMigrations()
-        call_command("migrate", run_syncdb=True, verbosity=0)
-        return
     call_command("migrate", verbosity=0)
-
-
-class _NoMigrations(dict):
-    def __contains__(self, item: object) -> bool:
-        return True
-
-    def __getitem__(self, item: str) -> None:
-        return None
 
 
 def child_setup(csv_path: str, media: str) -> None:

@@ -82,29 +82,9 @@ def reset_database() -> None:
 
 
 def migrate() -> None:
-    from django.apps import apps
     from django.core.management import call_command
-    from django.db import connection
 
     call_command("migrate", verbosity=0)
-    # Models whose migration is not generated yet (before integration) get their tables here.
-    existing = set(connection.introspection.table_names())
-    with connection.schema_editor() as editor:
-        for model in apps.get_models():
-            table = model._meta.db_table
-            if not model._meta.managed:
-                continue
-            if table not in existing:
-                editor.create_model(model)
-                existing.add(table)
-                continue
-            with connection.cursor() as cursor:
-                columns = {
-                    c.name for c in connection.introspection.get_table_description(cursor, table)
-                }
-            for field in model._meta.local_fields:
-                if field.column and field.column not in columns:
-                    editor.add_field(model, field)
 
 
 class Workers:

@@ -224,12 +224,17 @@ def persist(ctx: SendContext) -> None:
             for public_id, item, content in zip(ctx.public_ids, ctx.items, ctx.contents, strict=True)
         ]  # fmt: skip
         ctx.message_ids = messages_insert(rows)
+        meta = (ctx.app.pk, template.pk, template.channel, ctx.priority)
         if held:
             detail = "waiting for approval" if needs_approval else f"send at {send_at.isoformat()}"
-            events_record(EventRow(pk, state, now, detail) for pk in ctx.message_ids)
+            events_record(
+                (EventRow(pk, state, now, detail) for pk in ctx.message_ids), shared_meta=meta
+            )
             send_hold_create(ctx.request, len(ctx.items), send_at, needs_approval)
             return
-        events_record(EventRow(pk, MessageState.ACCEPTED, now) for pk in ctx.message_ids)
+        events_record(
+            (EventRow(pk, MessageState.ACCEPTED, now) for pk in ctx.message_ids), shared_meta=meta
+        )
         transaction.on_commit(
             lambda: enqueue_accepted(
                 ctx.request.pk, ctx.message_ids, template.channel, ctx.priority

@@ -167,9 +167,11 @@ def messages_advance_many(advances: Sequence[Advance]) -> list[int]:
     return sorted({e.message_id for e in events})
 
 
-def events_record(events: Iterable[EventRow]) -> None:
+def events_record(events: Iterable[EventRow], *, shared_meta: Meta | None = None) -> None:
     """Write trace events in bulk and, in the same transaction, count them into the daily
-    aggregates and queue them for the Apps' status callbacks."""
+    aggregates and queue them for the Apps' status callbacks. `shared_meta`: the (app,
+    template, channel, priority) every event's message shares, when the caller knows it
+    (a send), which saves reading back rows just written."""
     events = list(events)
     if not events:
         return
@@ -184,7 +186,8 @@ def events_record(events: Iterable[EventRow]) -> None:
                 ],
                 batch_size=2000,
             )
-        meta = message_meta({e.message_id for e in events})
+        ids = {e.message_id for e in events}
+        meta = dict.fromkeys(ids, shared_meta) if shared_meta else message_meta(ids)
         _stats_add(events, meta)
         _outbox_add(events, meta)
 
