@@ -8,7 +8,6 @@ A step raises ApiError to stop the request; nothing is written before `persist`.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +25,7 @@ from notify.queueing import enqueue_delivery
 from templates_app.models import MessageTemplate, TemplateStatus
 from templates_app.receivers import receiver_problem
 from templates_app.rendering import missing_variables, placeholders, render
-from tracking.models import Message, MessageState
+from tracking.models import Message, MessageState, new_message_id
 from tracking.services import EventRow, events_record, messages_insert
 
 logger = logging.getLogger(__name__)
@@ -214,7 +213,7 @@ def persist(ctx: SendContext) -> None:
             rejected_count=len(ctx.rejected),
             rejected=ctx.rejected,
         )
-        ctx.public_ids = [uuid.uuid4() for _ in ctx.items]
+        ctx.public_ids = [new_message_id() for _ in ctx.items]
         rows = [
             (
                 None, public_id, ctx.app.pk, ctx.request.pk, template.pk, template.channel,
