@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv run test lint format bench clean
+.PHONY: venv run test lint format bench bench-trace clean
 
 venv: $(STAMP)
 
@@ -31,8 +31,15 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Benchmarks, not timed tests: throughput (P1/P2), priority lanes, campaign fan-out.
 bench: venv
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/priority.py
+	$(BIN)/python bench/campaign.py
+
+# Trace lookups over 10M messages (loading them takes a while; --reuse skips the load).
+bench-trace: venv
+	$(BIN)/python bench/trace_lookup.py
 
 clean:
 	rm -rf var

@@ -79,7 +79,7 @@ def batch_deliver(message_ids: list[int]) -> None:
     claimed, token = messages_claim(message_ids, now)
     if not claimed:
         return
-    events_record(_claim_events(claimed, now))
+    events_record(_claim_events(claimed, now), messages=claimed)
     passed, outcome = rules_run(claimed, now)
     _record_rule_outcome(outcome, now)
     templates = MessageTemplate.objects.only("code", "message_type", "channel_account_id").in_bulk(
@@ -164,7 +164,8 @@ def _record_rule_outcome(outcome, now: datetime) -> None:
                 continue  # hours-long (quiet hours): the sweeper releases it when due
             for message in messages:
                 requeue[(message.channel, message.priority, round(delay, 1))].append(message.id)
-        events_record(events)
+        involved = [m for m, *_ in (*outcome.noted, *outcome.stopped, *outcome.deferred)]
+        events_record(events, messages=involved)
         for (channel, priority, delay), ids in requeue.items():
             transaction.on_commit(
                 lambda c=channel, p=priority, d=delay, i=ids: enqueue_delivery(i, c, p, countdown=d)
@@ -250,13 +251,16 @@ def _dispatch(
             message.attempts += message.id in bump
         note = leg.sending_note() if leg is not None else ""
         events_record(
-            EventRow(
-                m.id,
-                MessageState.SENDING,
-                now,
-                f"attempt {m.attempts} via {account.name} ({account.provider}){note}",
-            )
-            for m in chunk
+            (
+                EventRow(
+                    m.id,
+                    MessageState.SENDING,
+                    now,
+                    f"attempt {m.attempts} via {account.name} ({account.provider}){note}",
+                )
+                for m in chunk
+            ),
+            messages=chunk,
         )
     outbound = [
         OutboundMessage(
@@ -354,7 +358,7 @@ def _record_results(chunk: list[Message], results: list[SendResult], now: dateti
             Message.objects.filter(id__in=ids).update(
                 state=state, last_error=reason, next_attempt_at=next_attempt_at, **released
             )
-        events_record(events)
+        events_record(events, messages=chunk)
     for (channel, priority, delay), ids in retry_groups.items():
         try:
             enqueue_delivery(ids, channel, priority, countdown=delay)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -167,11 +169,17 @@ def messages_advance_many(advances: Sequence[Advance]) -> list[int]:
     return sorted({e.message_id for e in events})
 
 
-def events_record(events: Iterable[EventRow], *, shared_meta: Meta | None = None) -> None:
+def events_record(
+    events: Iterable[EventRow],
+    *,
+    shared_meta: Meta | None = None,
+    messages: Iterable[Message] = (),
+) -> None:
     """Write trace events in bulk and, in the same transaction, count them into the daily
     aggregates and queue them for the Apps' status callbacks. `shared_meta`: the (app,
     template, channel, priority) every event's message shares, when the caller knows it
-    (a send), which saves reading back rows just written."""
+    (a send), which saves reading back rows just written; `messages`: loaded Message rows
+    the events are about (the consumer has them), for the same reason."""
     events = list(events)
     if not events:
         return
@@ -187,7 +195,16 @@ def events_record(events: Iterable[EventRow], *, shared_meta: Meta | None = None
                 batch_size=2000,
             )
         ids = {e.message_id for e in events}
-        meta = dict.fromkeys(ids, shared_meta) if shared_meta else message_meta(ids)
+        if shared_meta:
+            meta = dict.fromkeys(ids, shared_meta)
+        else:
+            meta = {
+                m.id: (m.app_id, m.template_id, m.channel, m.priority)
+                for m in messages
+                if m.id in ids
+            }
+            if len(meta) < len(ids):
+                meta.update(message_meta(ids - meta.keys()))
         _stats_add(events, meta)
         _outbox_add(events, meta)
 
@@ -301,13 +318,30 @@ def stats_compact() -> int:
     return removed
 
 
+_endpoints_cache: tuple[float, dict[int, list[str]]] = (0.0, {})
+
+
+def _callback_endpoints() -> dict[int, list[str]]:
+    """Enabled endpoints by App, cached for TIDINGS_RULES_CACHE_SECONDS: every batch of
+    events asks, and endpoints change rarely (a new one applies within seconds)."""
+    global _endpoints_cache
+    loaded_at, endpoints = _endpoints_cache
+    if time.monotonic() - loaded_at > settings.TIDINGS_RULES_CACHE_SECONDS:
+        endpoints = dict(
+            CallbackEndpoint.objects.filter(enabled=True).values_list("app_id", "states")
+        )
+        _endpoints_cache = (time.monotonic(), endpoints)
+    return endpoints
+
+
+def callback_endpoints_forget() -> None:
+    global _endpoints_cache
+    _endpoints_cache = (0.0, {})
+
+
 def _outbox_add(events: list[EventRow], meta: dict[int, Meta]) -> None:
     apps = {key[0] for key in meta.values()}
-    endpoints = dict(
-        CallbackEndpoint.objects.filter(enabled=True, app_id__in=apps).values_list(
-            "app_id", "states"
-        )
-    )
+    endpoints = {app: states for app, states in _callback_endpoints().items() if app in apps}
     if not endpoints:
         return
     now = timezone.now()
