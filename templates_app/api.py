@@ -53,16 +53,36 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
                     "channel_account": f"account {account.name!r} is for channel {account.channel!r}, not {channel!r}"
                 }
             )
-        if account is None:
-            # The account a send would route to (see notify.pipeline.resolve_account).
+        if content is None:
+            return attrs
+        if account is not None:
+            providers = [account.provider]
+        else:
+            # Routed: any of the App's enabled accounts for the channel may send it.
             app = self.context["request"].auth
-            account = (
-                ChannelAccount.objects.filter(app=app, channel=channel, enabled=True)
-                .order_by("id")
-                .first()
+            providers = sorted(
+                set(
+                    ChannelAccount.objects.filter(
+                        app=app, channel=channel, enabled=True
+                    ).values_list("provider", flat=True)
+                )
             )
-        if account is not None and content is not None:
-            get_adapter_class(account.provider).validate_content(channel, content)
+        for provider in providers:
+            try:
+                get_adapter_class(provider).validate_content(channel, content)
+            except serializers.ValidationError as exc:
+                if len(providers) == 1:
+                    raise
+                detail = exc.detail if isinstance(exc.detail, dict) else {"content": exc.detail}
+                raise serializers.ValidationError(
+                    {
+                        key: [
+                            f"{provider}: {msg}"
+                            for msg in (value if isinstance(value, list) else [value])
+                        ]
+                        for key, value in detail.items()
+                    }
+                ) from None
         return attrs
 
 

@@ -209,3 +209,29 @@ def test_openapi_schema_and_docs_are_served(client, db):
     assert schema.status_code == 200
     assert b"/api/v1/send" in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_routed_template_content_must_suit_every_provider_it_can_route_to(api, tenant):
+    ChannelAccount.objects.create(app=tenant, name="box", channel="email", provider="sandbox")
+    ChannelAccount.objects.create(
+        app=tenant,
+        name="smtp",
+        channel="email",
+        provider="smtp",
+        config={"host": "h", "from_email": "a@example.com"},
+    )
+
+    response = api.post(
+        "/api/v1/templates/",
+        {
+            "name": "n",
+            "code": "c",
+            "channel": "email",
+            "receiver_type": "email",
+            "content": {"text": "no subject"},
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["fields"]["content.subject"] == ["smtp: an email needs a subject"]
