@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import authentication, exceptions, permissions, serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
@@ -64,9 +65,16 @@ class InboxTokenInput(serializers.Serializer):
         return value
 
 
+class InboxTokenOutput(serializers.Serializer):
+    token = serializers.CharField(help_text="Send as `Authorization: Bearer <token>`.")
+    user_id = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
 class InboxTokenView(APIView):
     """Issue a token for one of the App's users (call it from your backend)."""
 
+    @extend_schema(request=InboxTokenInput, responses={201: InboxTokenOutput})
     def post(self, request):
         data = InboxTokenInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -117,7 +125,16 @@ class InboxListView(InboxBase, ListAPIView):
         return inbox_item_list(self.request.auth, unread_only=unread in ("true", "1"))
 
 
+_Marked = inline_serializer(
+    "InboxMarked",
+    {"marked": serializers.IntegerField(help_text="Messages newly marked read.")},
+)
+
+
 class InboxUnreadCountView(InboxBase, APIView):
+    @extend_schema(
+        responses={200: inline_serializer("InboxUnread", {"unread": serializers.IntegerField()})}
+    )
     def get(self, request):
         return Response({"unread": inbox_unread_count(request.auth)})
 
@@ -125,6 +142,13 @@ class InboxUnreadCountView(InboxBase, APIView):
 class InboxMarkReadView(InboxBase, APIView):
     """Mark one message read (a message already read answers `marked: 0`)."""
 
+    @extend_schema(
+        request=None,
+        responses={
+            200: _Marked,
+            404: OpenApiResponse(description="No such message in this inbox."),
+        },
+    )
     def post(self, request, message_id):
         if not inbox_item_list(request.auth).filter(message__message_id=message_id).exists():
             raise exceptions.NotFound("no such message in this inbox")
@@ -133,5 +157,6 @@ class InboxMarkReadView(InboxBase, APIView):
 
 
 class InboxMarkAllReadView(InboxBase, APIView):
+    @extend_schema(request=None, responses={200: _Marked})
     def post(self, request):
         return Response({"marked": inbox_items_mark_read(request.auth, timezone.now())})

@@ -16,6 +16,7 @@ urlpatterns = [
     re_path(r"^user-groups/?$", api.UserGroupListView.as_view(), name="user-group-list"),
     re_path(r"^user-groups/(?P<pk>\d+)/?$", api.UserGroupDetailView.as_view(), name="user-group-detail"),
     re_path(r"^user-groups/(?P<pk>\d+)/members/?$", api.UserGroupMembersView.as_view(), name="user-group-members"),
-    path("requests/<uuid:request_id>", api.RequestCancelView.as_view(), name="request-cancel-delete"),
-    path("requests/<uuid:request_id>/cancel", api.RequestCancelView.as_view(), name="request-cancel"),
+    # DELETE /requests/{id} and POST /requests/{id}/cancel do the same; each path takes one method.
+    path("requests/<uuid:request_id>", api.RequestCancelView.as_view(http_method_names=["delete", "options"]), name="request-cancel-delete"),
+    path("requests/<uuid:request_id>/cancel", api.RequestCancelView.as_view(http_method_names=["post", "options"]), name="request-cancel"),
 ]  # fmt: skip

@@ -9,6 +9,8 @@ from django.core import signing
 from django.db import IntegrityError
 from django.http import HttpResponse
 from django.utils.html import escape
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -69,6 +71,8 @@ class RuleSettingsSerializer(serializers.ModelSerializer):
 
 class RuleSettingsView(APIView):
     """GET the App's rule settings; PUT/PATCH change them (workers follow within seconds)."""
+
+    serializer_class = RuleSettingsSerializer
 
     def get(self, request):
         return Response(RuleSettingsSerializer(rule_settings_get(request.auth)).data)
@@ -333,6 +337,13 @@ class UnsubscribeView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
+    @extend_schema(
+        summary="Unsubscribe confirmation page",
+        responses={
+            (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, "A page asking to confirm."),
+            (400, "text/html"): OpenApiResponse(OpenApiTypes.STR, "The link is not valid."),
+        },
+    )
     def get(self, request, token: str):
         try:
             data = unsubscribe_read(token)
@@ -345,6 +356,14 @@ class UnsubscribeView(APIView):
         )
         return HttpResponse(_PAGE.format(body=body))
 
+    @extend_schema(
+        summary="Unsubscribe (the page's button, or RFC 8058 one-click)",
+        request=None,
+        responses={
+            (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, "Unsubscribed."),
+            (400, "text/html"): OpenApiResponse(OpenApiTypes.STR, "The link is not valid."),
+        },
+    )
     def post(self, request, token: str):
         try:
             opt_out = unsubscribe(token)

@@ -21,6 +21,19 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
+class InboxTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "channels_app.inbox_api.InboxTokenAuthentication"
+    name = "InboxToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "`Bearer <token>`; the App issues one per user with "
+            "`POST /api/v1/inbox-tokens`.",
+        }
+
+
 class TemplateRefFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "notify.api.TemplateRefField"
 

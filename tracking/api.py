@@ -7,6 +7,8 @@ import django_filters
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -154,9 +156,47 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         )
 
 
+class ErrorSerializer(serializers.Serializer):
+    """The body of every API error (notify.errors)."""
+
+    error = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class RecallProblemSerializer(serializers.Serializer):
+    message_id = serializers.UUIDField()
+    reason = serializers.CharField()
+
+
+class RequestRecallResultSerializer(serializers.Serializer):
+    request_id = serializers.UUIDField()
+    recalled = serializers.ListField(child=serializers.UUIDField())
+    not_recallable = RecallProblemSerializer(many=True)
+    failed = RecallProblemSerializer(many=True)
+
+
+class RequestRecallConflictSerializer(ErrorSerializer, RequestRecallResultSerializer):
+    """409: nothing could be recalled; the error body plus the per-message outcome."""
+
+
 class RequestRecallView(APIView):
     """POST /requests/{request_id}/recall: withdraw every recallable message of one send."""
 
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("request_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={
+            200: OpenApiResponse(RequestRecallResultSerializer, "At least one message recalled."),
+            404: OpenApiResponse(ErrorSerializer, "No such request."),
+            409: OpenApiResponse(
+                RequestRecallConflictSerializer, "None of the messages could be recalled."
+            ),
+            502: OpenApiResponse(
+                RequestRecallResultSerializer, "Recalls were attempted but all failed."
+            ),
+        },
+    )
     def post(self, request, request_id: str):
         try:
             send_request = SendRequest.objects.get(
@@ -202,9 +242,22 @@ def _when(params, name: str, *, end: bool = False) -> datetime | None:
     return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
 
 
+_DATE_OR_DATETIME = "A date (YYYY-MM-DD, the whole day) or an ISO 8601 datetime."
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("date_from", OpenApiTypes.STR, description=_DATE_OR_DATETIME),
+        OpenApiParameter(
+            "date_to", OpenApiTypes.STR, description=f"{_DATE_OR_DATETIME} A date is inclusive."
+        ),
+    ]
+)
 class ReceiverMessagesView(ListAPIView):
     """Every message to one receiver over a date range, with its final state and trace."""
 
+    # For the schema only (the model behind the path and filters); get_queryset answers.
+    queryset = Message.objects.none()
     serializer_class = MessageTraceSerializer
     pagination_class = MessagePagination
 
@@ -254,10 +307,42 @@ def stats_filter_from(params, apps: list[int] | None) -> StatsFilter:
     )
 
 
+class StatsRowSerializer(serializers.Serializer):
+    day = serializers.DateField()
+    template = serializers.CharField(help_text="Template code.")
+    channel = serializers.CharField()
+    state = serializers.ChoiceField(choices=MessageState.choices)
+    count = serializers.IntegerField()
+
+
+class StatsSerializer(serializers.Serializer):
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    rows = StatsRowSerializer(many=True)
+    totals = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Count per state over all rows."
+    )
+
+
 class StatsView(APIView):
     """GET /stats?template=&channel=&state=&priority=&date_from=&date_to=: trace events per
     day / template / channel / state, read from the incremental daily aggregates."""
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("template", OpenApiTypes.STR, description="Template code."),
+            OpenApiParameter("channel", OpenApiTypes.STR),
+            OpenApiParameter("state", OpenApiTypes.STR, enum=MessageState.values),
+            OpenApiParameter("priority", OpenApiTypes.STR, enum=Priority.values),
+            OpenApiParameter(
+                "date_from",
+                OpenApiTypes.DATE,
+                description=f"Default: 6 days before date_to; at most {MAX_STATS_DAYS} days.",
+            ),
+            OpenApiParameter("date_to", OpenApiTypes.DATE, description="Inclusive; default today."),
+        ],
+        responses={200: StatsSerializer, 400: ErrorSerializer},
+    )
     def get(self, request):
         filters = stats_filter_from(request.query_params, [request.auth.pk])
         rows = stats_rows(filters)
@@ -294,9 +379,20 @@ class CallbackEndpointView(APIView):
             raise NotFound("no callback URL registered")
         return endpoint
 
+    @extend_schema(
+        responses={
+            200: CallbackEndpointSerializer,
+            404: OpenApiResponse(ErrorSerializer, "No callback URL registered."),
+        }
+    )
     def get(self, request):
         return Response(CallbackEndpointSerializer(self._endpoint(request.auth)).data)
 
+    @extend_schema(
+        request=CallbackEndpointSerializer,
+        responses={200: CallbackEndpointSerializer, 400: ErrorSerializer},
+        description="Register the callback URL, or change fields of the registered one.",
+    )
     def put(self, request):
         endpoint = CallbackEndpoint.objects.filter(app=request.auth).first()
         serializer = CallbackEndpointSerializer(
@@ -306,14 +402,29 @@ class CallbackEndpointView(APIView):
         serializer.save(app=request.auth)
         return Response(serializer.data)
 
+    @extend_schema(
+        responses={
+            204: None,
+            404: OpenApiResponse(ErrorSerializer, "No callback URL registered."),
+        }
+    )
     def delete(self, request):
         self._endpoint(request.auth).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class ReceiptUrlSerializer(serializers.Serializer):
+    account = serializers.IntegerField(help_text="Channel account id.")
+    name = serializers.CharField()
+    provider = serializers.CharField()
+    url = serializers.URLField()
+    signature_checked = serializers.BooleanField()
+
+
 class ReceiptUrlsView(APIView):
     """Where each of the App's channel accounts should send delivery receipts."""
 
+    @extend_schema(responses={200: ReceiptUrlSerializer(many=True)})
     def get(self, request):
         accounts = ChannelAccount.objects.filter(app=request.auth).order_by("id")
         return Response(

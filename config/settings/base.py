@@ -131,7 +131,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"PriorityEnum": "notify.models.Priority"},
+    "ENUM_NAME_OVERRIDES": {
+        "PriorityEnum": "notify.models.Priority",
+        "ChannelEnum": "channels_app.channels.Channel",
+    },
 }
 
 LOGGING = {
