@@ -4,8 +4,7 @@ PullSmsSendStatus and Alibaba Cloud SMS QuerySendDetails."""
 from __future__ import annotations
 
 import logging
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -13,17 +12,10 @@ from django.utils import timezone
 
 from channels_app.models import ChannelAccount
 from channels_app.providers.aliyun_sms.adapter import (
-    API_VERSION as ALIYUN_VERSION,
-)
-from channels_app.providers.aliyun_sms.adapter import (
     AliyunSmsAdapter,
-    classify,
-    percent_encode,
-    rpc_signature,
     to_aliyun_number,
 )
 from channels_app.providers.base import DeliveryError
-from channels_app.providers.http import http_request
 from channels_app.providers.tencent_sms.adapter import TencentSmsAdapter
 from tracking.models import Message, MessageState
 from tracking.receipts.base import Receipt, receipts_apply
@@ -70,38 +62,9 @@ def _pull_time(value: Any) -> datetime:
 
 
 def aliyun_call(account: ChannelAccount, action: str, business: dict[str, str]) -> dict[str, Any]:
-    """One signed dysmsapi RPC call answering the whole JSON (the adapter's returns BizId)."""
-    params = {
-        "Action": action,
-        "Version": ALIYUN_VERSION,
-        "Format": "JSON",
-        "AccessKeyId": account.config["access_key_id"],
-        "SignatureMethod": "HMAC-SHA1",
-        "SignatureVersion": "1.0",
-        "SignatureNonce": uuid.uuid4().hex,
-        "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        **business,
-    }
-    params["Signature"] = rpc_signature("POST", params, account.config["access_key_secret"])
-    body = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in params.items())
-    base = (account.base_url or AliyunSmsAdapter.default_base_url).rstrip("/")
-    response = http_request(
-        "POST",
-        base + "/",
-        data=body.encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-        check_status=False,
-    )
-    try:
-        answer = response.json()
-        code = str(answer["Code"])
-    except (ValueError, KeyError, TypeError):
-        raise DeliveryError(
-            f"unexpected Aliyun SMS answer (HTTP {response.status_code})", code="bad_response"
-        ) from None
-    if code != "OK":
-        raise classify(code, str(answer.get("Message", "")))
-    return answer
+    """One signed dysmsapi RPC call through the adapter, answering the whole JSON."""
+    adapter = AliyunSmsAdapter(account.config, base_url=account.base_url, account_id=account.pk)
+    return adapter.call(action, business)
 
 
 def aliyun_pull(account: ChannelAccount, now: datetime, limit: int) -> dict[str, int]:

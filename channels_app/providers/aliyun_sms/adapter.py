@@ -24,6 +24,7 @@ from rest_framework import serializers
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.http import http_request, raise_for_status
+from channels_app.providers.sms_params import all_variables, template_params
 
 API_VERSION = "2017-05-25"
 MAX_NUMBERS = 1000
@@ -162,18 +163,8 @@ class AliyunSmsAdapter(ProviderAdapter):
                 "not a phone number Aliyun SMS accepts", permanent=True, code="invalid_receiver"
             )
         content = message.content
-        names = content.get("params")
-        if names is None:
-            values = {name: value for name, value in message.variables.items() if value is not None}
-        else:
-            missing = [n for n in names if message.variables.get(n) is None]
-            if missing:
-                raise DeliveryError(
-                    f"variable {missing[0]!r} of the template parameters is missing",
-                    permanent=True,
-                    code="missing_variable",
-                )
-            values = {name: message.variables[name] for name in names}
+        pairs = template_params(message)
+        values = all_variables(message) if pairs is None else dict(pairs)
         template_param = (
             json.dumps({k: str(v) for k, v in values.items()}, ensure_ascii=False, sort_keys=True)
             if values
@@ -220,6 +211,11 @@ class AliyunSmsAdapter(ProviderAdapter):
         return [SendResult(provider_message_id=biz_id) for _ in chunk]
 
     def _call(self, action: str, business: dict[str, str]) -> str:
+        return str(self.call(action, business).get("BizId", ""))
+
+    def call(self, action: str, business: dict[str, str]) -> dict[str, Any]:
+        """One signed RPC call (SendSms, QuerySendDetails, …); the whole answer, or a
+        classified DeliveryError."""
         params = {
             "Action": action,
             "Version": API_VERSION,
@@ -253,4 +249,4 @@ class AliyunSmsAdapter(ProviderAdapter):
             if response.status_code >= 500 and code not in _TRANSIENT:
                 raise DeliveryError(f"Aliyun SMS: {answer.get('Message', '')}", code=code)
             raise classify(code, str(answer.get("Message", "")))
-        return str(answer.get("BizId", ""))
+        return answer

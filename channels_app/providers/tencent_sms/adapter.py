@@ -22,6 +22,7 @@ from rest_framework import serializers
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.http import http_request, raise_for_status
+from channels_app.providers.sms_params import template_params
 
 API_VERSION = "2021-01-11"
 SERVICE = "sms"
@@ -212,15 +213,8 @@ class TencentSmsAdapter(ProviderAdapter):
                 code="invalid_receiver",
             )
         content = message.content
-        params: list[str] = []
-        for name in content.get("params") or []:
-            if name not in message.variables or message.variables[name] is None:
-                raise DeliveryError(
-                    f"variable {name!r} of the template parameters is missing",
-                    permanent=True,
-                    code="missing_variable",
-                )
-            params.append(str(message.variables[name]))
+        # TemplateParamSet is positional: {1}, {2}, … in the order `params` names them.
+        params = [str(value) for _, value in template_params(message) or []]
         sign_name = content.get("sign_name") or self.config.get("sign_name", "")
         key = (
             str(content.get("template_id", "")).strip(),

@@ -18,6 +18,7 @@ from rest_framework import serializers
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.http import http_request, raise_for_status
+from channels_app.providers.sms_params import all_variables, template_params
 
 MAX_NUMBERS = 1000
 _SIGNATURE = re.compile(r"^【[^】]+】|【[^】]+】$")
@@ -144,18 +145,8 @@ class YunpianSmsAdapter(ProviderAdapter):
             if not text.strip():
                 raise DeliveryError("empty SMS text", permanent=True, code="empty_text")
             return number, ("text", text)
-        names = content.get("params")
-        if names is None:
-            values = {k: v for k, v in message.variables.items() if v is not None}
-        else:
-            missing = [n for n in names if message.variables.get(n) is None]
-            if missing:
-                raise DeliveryError(
-                    f"variable {missing[0]!r} of the template parameters is missing",
-                    permanent=True,
-                    code="missing_variable",
-                )
-            values = {name: message.variables[name] for name in names}
+        pairs = template_params(message)
+        values = all_variables(message) if pairs is None else dict(pairs)
         return number, ("tpl", str(content["tpl_id"]).strip(), tpl_value(values))
 
     def _send_chunk(self, key: tuple[str, ...], numbers: list[str]) -> list[SendResult]:
