@@ -52,6 +52,12 @@ class ChannelAccountForm(forms.ModelForm):
     """The generic form: a provider and its config as JSON. Secrets show as ******** and
     are kept unless replaced. Provider forms (below) replace the JSON with typed fields."""
 
+    base_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        help_text=ChannelAccount._meta.get_field("base_url").help_text,
+    )
+
     provider_name: str = ""
     provider = forms.ChoiceField(choices=())
     config = forms.JSONField(

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 from django.utils import timezone
 
 from tracking.models import (
@@ -55,6 +56,7 @@ class MessageAdmin(admin.ModelAdmin):
 
 @admin.register(CallbackEndpoint)
 class CallbackEndpointAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["app", "url", "enabled", "updated_at"]
     list_filter = ["enabled"]
     # The signing secret is write-only: never shown back.
