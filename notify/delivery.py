@@ -90,7 +90,7 @@ def batch_deliver(message_ids: list[int]) -> None:
     # Routing happens here, at send time: see channels_app.routing.
     for route in routes_plan(passed, templates, accounts):
         for leg in route:
-            _deliver_via_account(leg.account, leg.messages, templates, token, leg)
+            _deliver_via_account(leg, templates, token)
         if route.stranded:
             _record_stranded(route)
 
@@ -172,45 +172,50 @@ def _record_rule_outcome(outcome, now: datetime) -> None:
             )
 
 
-def _deliver_via_account(
-    account: ChannelAccount | None,
-    messages: list[Message],
-    templates: dict[int, MessageTemplate],
-    token: uuid.UUID,
-    leg: Leg | None = None,
-) -> None:
+def _fail(messages: list[Message], error: DeliveryError) -> None:
+    _record_results(messages, [SendResult(error=error)] * len(messages), timezone.now())
+
+
+def _deliver_via_account(leg: Leg, templates: dict[int, MessageTemplate], token: uuid.UUID) -> None:
+    account, messages = leg.account, leg.messages
     if account is None or not account.enabled:
         name = account.name if account else "none"
-        error = DeliveryError(
-            f"channel account {name!r} is disabled", permanent=True, code="account_disabled"
+        _fail(
+            messages,
+            DeliveryError(
+                f"channel account {name!r} is disabled", permanent=True, code="account_disabled"
+            ),
         )
-        _record_results(messages, [SendResult(error=error)] * len(messages), timezone.now())
         return
     try:
         adapter_class = get_adapter_class(account.provider)
     except UnknownProvider:
-        error = DeliveryError(
-            f"unknown provider {account.provider!r}", permanent=True, code="unknown_provider"
+        _fail(
+            messages,
+            DeliveryError(
+                f"unknown provider {account.provider!r}", permanent=True, code="unknown_provider"
+            ),
         )
-        _record_results(messages, [SendResult(error=error)] * len(messages), timezone.now())
         return
     adapter = adapter_class(account.config, base_url=account.base_url, account_id=account.pk)
     try:
         adapter.__enter__()
     except DeliveryError as error:  # e.g. the SMTP server is down: nothing was dispatched
-        if leg is not None and not error.permanent:
+        if error.permanent:
+            _fail(messages, error)
+        else:
             account_health_record(account, [SendResult(error=error)], timezone.now())
             leg.hand_over(messages, error)  # to the next account, or retried later
-            return
-        _record_results(messages, [SendResult(error=error)] * len(messages), timezone.now())
         return
     try:
         size = adapter.batch_size
         for start in range(0, len(messages), size):
-            if leg is not None and start and not leg.allowed():
+            if start and not leg.allowed():
                 # The breaker opened during this batch: stop calling a provider that is down.
-                error = DeliveryError(f"circuit open for {account.name}", code="circuit_open")
-                leg.hand_over(messages[start:], error)
+                leg.hand_over(
+                    messages[start:],
+                    DeliveryError(f"circuit open for {account.name}", code="circuit_open"),
+                )
                 break
             _dispatch(adapter, account, messages[start : start + size], templates, token, leg)
     finally:
@@ -223,7 +228,7 @@ def _dispatch(
     chunk: list[Message],
     templates: dict[int, MessageTemplate],
     token: uuid.UUID,
-    leg: Leg | None = None,
+    leg: Leg,
 ) -> None:
     now = timezone.now()
     with transaction.atomic():
@@ -238,7 +243,7 @@ def _dispatch(
         if not chunk:
             return
         # Failing over to another account continues the same attempt.
-        bump = {m.id for m in chunk if leg is None or leg.route.count_attempt(m)}
+        bump = {m.id for m in chunk if leg.route.count_attempt(m)}
         for ids, step in ((bump, 1), (owned - bump, 0)):
             if ids:
                 Message.objects.filter(id__in=ids).update(
@@ -249,7 +254,7 @@ def _dispatch(
                 )
         for message in chunk:
             message.attempts += message.id in bump
-        note = leg.sending_note() if leg is not None else ""
+        note = leg.sending_note()
         events_record(
             (
                 EventRow(
@@ -293,8 +298,8 @@ def _dispatch(
         results = [SendResult(error=error)] * len(chunk)
     finally:
         PROVIDER_LATENCY.labels(account.provider, outcome).observe(time.monotonic() - started)
-    if leg is not None:  # breaker, account health; transient failures go to the next account
-        chunk, results = leg.after_call(chunk, results, timezone.now())
+    # Breaker and account health; transient failures go to the next account.
+    chunk, results = leg.after_call(chunk, results, timezone.now())
     _record_results(chunk, results, timezone.now())
 
 
