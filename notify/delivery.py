@@ -411,11 +411,18 @@ def messages_requeue_stuck(now: datetime | None = None, limit: int = 100_000) ->
     rows = list(
         Message.objects.filter(waiting | overdue | abandoned)
         .order_by("id")
-        .values_list("id", "channel", "priority", "state")[:limit]
+        .values_list("id", "channel", "priority", "state", "next_attempt_at")[:limit]
     )
     lanes: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
-    for pk, channel, priority, state in rows:
+    why: dict[int, str] = {}
+    for pk, channel, priority, state, next_attempt_at in rows:
         lanes[(channel, priority)].append((pk, state))
+        if state == MessageState.SENDING:
+            why[pk] = "its worker's lease ran out"
+        elif next_attempt_at is not None:
+            why[pk] = f"due since {next_attempt_at.isoformat(timespec='seconds')} and not picked up"
+        else:
+            why[pk] = f"no progress for {settings.TIDINGS_STUCK_AFTER_SECONDS}s"
     requeued = 0
     for (channel, priority), members in lanes.items():
         backlog = lane_backlog(lane(channel, priority))
@@ -433,8 +440,9 @@ def messages_requeue_stuck(now: datetime | None = None, limit: int = 100_000) ->
                 state__in=[MessageState.QUEUED, MessageState.RETRYING],
                 next_attempt_at__isnull=False,
             ).update(next_attempt_at=now, updated_at=now)
-            detail = f"re-enqueued: no progress for {settings.TIDINGS_STUCK_AFTER_SECONDS}s"
-            events_record(EventRow(pk, MessageState.QUEUED, now, detail) for pk in ids)
+            events_record(
+                EventRow(pk, MessageState.QUEUED, now, f"re-enqueued: {why[pk]}") for pk in ids
+            )
             transaction.on_commit(lambda i=ids, c=channel, p=priority: enqueue_delivery(i, c, p))
         requeued += len(ids)
     if requeued:
