@@ -8,7 +8,7 @@ from channels_app.inbox_api import (
     InboxTokenView,
     InboxUnreadCountView,
 )
-from tracking.urls import OptionalSlashRouter
+from config.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("channel-accounts", ChannelAccountViewSet, basename="channel-account")

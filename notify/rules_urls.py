@@ -3,6 +3,7 @@
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from config.routers import OptionalSlashRouter
 from notify.rules_api import (
     FlowLimitViewSet,
     OptOutViewSet,
@@ -12,7 +13,6 @@ from notify.rules_api import (
     TemplateRuleViewSet,
     UnsubscribeView,
 )
-from tracking.urls import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("template-rules", TemplateRuleViewSet, basename="template-rule")

@@ -1,5 +1,5 @@
+from config.routers import OptionalSlashRouter
 from templates_app.api import MessageTemplateViewSet
-from tracking.urls import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("templates", MessageTemplateViewSet, basename="template")

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
-from rest_framework.routers import SimpleRouter
 
+from config.routers import OptionalSlashRouter
 from tracking.api import (
     CallbackEndpointView,
     MessageViewSet,
@@ -9,15 +9,6 @@ from tracking.api import (
     RequestRecallView,
     StatsView,
 )
-
-
-class OptionalSlashRouter(SimpleRouter):
-    """Both /api/v1/messages and /api/v1/messages/ answer: callers get no redirect."""
-
-    def __init__(self):
-        super().__init__()
-        self.trailing_slash = "/?"
-
 
 router = OptionalSlashRouter()
 router.register("messages", MessageViewSet, basename="message")
