@@ -48,8 +48,12 @@ def receipt_push(
     """/r/<provider>/<account id>/<token>: a provider's delivery receipts for one account.
     Signed providers may omit the token; everything else must carry the account's."""
     account = ChannelAccount.objects.filter(pk=account_id, provider=provider).first()
+    # One answer for an unknown account and a wrong token: the URL's existence stays secret.
     if account is None or (provider not in SIGNED and not receipt_token_valid(account_id, token)):
-        return JsonResponse({"error": "not_found"}, status=404)
+        return JsonResponse(
+            {"error": "invalid_receipt_token", "message": "unknown account or wrong token"},
+            status=403,
+        )
     try:
         receipts, answer = parser_for(provider)(request, account)
     except ReceiptRejected as error:
