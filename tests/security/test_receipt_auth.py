@@ -305,3 +305,21 @@ def test_malformed_ses_body_is_a_400(ses_message):
     )  # fmt: skip
     assert response.status_code == 400
     assert _state(ses_message) == "SENT"
+
+
+def test_receipt_urls_command_prints_urls_that_authenticate(db):
+    from io import StringIO
+    from urllib.parse import unquote, urlsplit
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("receipt_urls", stdout=out)
+    url = next(line.strip() for line in out.getvalue().splitlines() if "sendgrid" in line)
+    parts = urlsplit(url)
+    auth = f"{unquote(parts.username)}:{unquote(parts.password)}"
+    response = Client().post(
+        parts.path, [], content_type="application/json",
+        headers={"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()},
+    )  # fmt: skip
+    assert response.status_code == 200
