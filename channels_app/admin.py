@@ -14,18 +14,15 @@ from rest_framework import serializers
 from channels_app.breaker import breaker_health
 from channels_app.models import ChannelAccount, InboxItem, SandboxDelivery
 from channels_app.providers.registry import PROVIDERS, get_adapter_class, provider_choices
+from channels_app.secrets import config_masked, config_unmask, url_mask, url_unmask
 from channels_app.services import channel_account_breaker_reset, channel_account_send_test
 
-MASK = "********"
 CONFIG_PREFIX = "cfg_"
 
 
 def masked_config(account: ChannelAccount) -> dict:
-    secret = set(get_adapter_class(account.provider).secret_fields) if account.provider else set()
-    return {
-        key: (MASK if key in secret and value else value)
-        for key, value in (account.config or {}).items()
-    }
+    # Secret fields, every header value and credentials in URLs (channels_app/secrets.py).
+    return config_masked(account.provider, account.config or {})
 
 
 def _form_field(field: serializers.Field, secret: bool) -> forms.Field:
@@ -81,6 +78,8 @@ class ChannelAccountForm(forms.ModelForm):
                 self.initial.setdefault("provider", self.provider_name)
             self.fields["provider"].choices = choices
         stored = self.instance.config if self.instance.pk else {}
+        if self.instance.pk and self.instance.base_url:
+            self.initial["base_url"] = url_mask(self.instance.base_url)
         if "config" in self.fields:
             if self.instance.pk:
                 self.initial["config"] = masked_config(self.instance)
@@ -95,7 +94,10 @@ class ChannelAccountForm(forms.ModelForm):
                     field.required = False
                     field.help_text = "Stored; leave empty to keep it. " + field.help_text
             elif key in stored:
-                self.initial[name] = stored[key]
+                self.initial[name] = config_masked(self.provider_name, {key: stored[key]})[key]
+
+    def clean_base_url(self) -> str:
+        return url_unmask(self.cleaned_data.get("base_url"), self.instance.base_url)
 
     def _config_from_fields(self, cleaned: dict) -> dict:
         stored = self.instance.config if self.instance.pk else {}
@@ -110,7 +112,7 @@ class ChannelAccountForm(forms.ModelForm):
             if value is None or value == "":
                 continue  # the serializer's default applies
             config[key] = value
-        return config
+        return config_unmask(self.provider_name, config, stored)
 
     def clean(self):
         cleaned = super().clean()
@@ -124,11 +126,8 @@ class ChannelAccountForm(forms.ModelForm):
         if self.provider_name:
             config = self._config_from_fields(cleaned)
         else:
-            config = dict(cleaned.get("config") or {})
             stored = self.instance.config if self.instance.pk else {}
-            for key, value in list(config.items()):
-                if value == MASK:
-                    config[key] = stored.get(key, "")
+            config = config_unmask(provider, dict(cleaned.get("config") or {}), stored)
         try:
             cleaned["config"] = adapter.validate_config(config)
         except serializers.ValidationError as exc:

@@ -6,6 +6,7 @@ from channels_app.breaker import breaker_health
 from channels_app.channels import Channel
 from channels_app.models import ChannelAccount
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
+from channels_app.secrets import url_mask, url_unmask
 from channels_app.selectors import channel_account_list
 
 
@@ -30,6 +31,16 @@ class ChannelAccountSerializer(serializers.ModelSerializer):
             "id", "last_success_at", "last_failure_at", "last_error", "consecutive_failures",
             "created_at", "updated_at",
         ]  # fmt: skip
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # A token in a gateway URL's query is a credential: shown masked, like config.
+        data["base_url"] = url_mask(data.get("base_url") or "")
+        return data
+
+    def validate_base_url(self, value: str) -> str:
+        # The masked form sent back unchanged keeps the stored URL.
+        return url_unmask(value, self.instance.base_url) if self.instance is not None else value
 
     def get_config_keys(self, account: ChannelAccount) -> list[str]:
         return sorted(account.config)

@@ -41,3 +41,16 @@ def decrypt_json(token: str) -> Any:
         raise ImproperlyConfigured(
             "A channel account's credentials cannot be decrypted with TIDINGS_ENCRYPTION_KEYS"
         ) from exc
+
+
+def encrypt_text(value: str) -> str:
+    return _fernet().encrypt(value.encode()).decode()
+
+
+def decrypt_text(token: str) -> str:
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ImproperlyConfigured(
+            "A stored secret cannot be decrypted with TIDINGS_ENCRYPTION_KEYS"
+        ) from exc

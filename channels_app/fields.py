@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db import models
 
-from channels_app.crypto import decrypt_json, encrypt_json
+from channels_app.crypto import decrypt_json, decrypt_text, encrypt_json, encrypt_text
 
 
 class EncryptedJSONField(models.TextField):
@@ -20,3 +20,18 @@ class EncryptedJSONField(models.TextField):
 
     def get_prep_value(self, value: Any) -> str:
         return encrypt_json(value if value is not None else {})
+
+
+class EncryptedTextField(models.TextField):
+    """A string stored as a Fernet token (e.g. a callback signing secret); never queried."""
+
+    def from_db_value(self, value: str | None, expression, connection) -> str:
+        if value is None or value == "":
+            return ""
+        return decrypt_text(value)
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def get_prep_value(self, value: Any) -> str:
+        return encrypt_text(str(value)) if value not in (None, "") else ""

@@ -30,10 +30,9 @@ urlpatterns = [
         ),
         name="swagger-ui",
     ),
-    # Click redirects, provider receipts, the admin dashboard and /metrics (before the
-    # admin's catch-all and django_prometheus's own /metrics).
+    # Click redirects, provider receipts, the admin dashboard and the token-protected
+    # /metrics (before the admin's catch-all; django_prometheus's open /metrics is not routed).
     path("", include("tracking.public_urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz),
-    path("", include("django_prometheus.urls")),
 ]

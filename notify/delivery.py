@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import traceback
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -23,6 +24,8 @@ from channels_app.models import ChannelAccount
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.registry import UnknownProvider, get_adapter_class
 from channels_app.routing import Leg, Route, account_health_record, routes_plan
+from channels_app.secrets import account_secret_values
+from config.logredact import secrets_register
 from notify.queueing import enqueue_delivery, lane, lane_backlog
 from notify.rules.base import rules_run
 from templates_app.models import MessageTemplate
@@ -197,6 +200,8 @@ def _deliver_via_account(leg: Leg, templates: dict[int, MessageTemplate], token:
             ),
         )
         return
+    # Whatever an adapter or a library logs about this account, its credentials are masked.
+    secrets_register(account_secret_values(account))
     adapter = adapter_class(account.config, base_url=account.base_url, account_id=account.pk)
     try:
         adapter.__enter__()
@@ -293,7 +298,14 @@ def _dispatch(
     except DeliveryError as error:
         results = [SendResult(error=error)] * len(chunk)
     except Exception as exc:  # a bug in an adapter must not strand the batch in SENDING
-        logger.exception("provider adapter %s crashed", account.provider)
+        # The frames, not the exception's text: it may quote a header or a URL with a token.
+        logger.error(
+            "provider adapter %s (account %s) crashed: %s\n%s",
+            account.provider,
+            account.pk,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
         error = DeliveryError(f"internal error in {account.provider} adapter: {type(exc).__name__}")
         results = [SendResult(error=error)] * len(chunk)
     finally:

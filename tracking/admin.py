@@ -1,7 +1,9 @@
+from django import forms
 from django.contrib import admin
 from django.db import models
 from django.utils import timezone
 
+from channels_app.secrets import url_mask, url_unmask
 from tracking.models import (
     CallbackDelivery,
     CallbackEndpoint,
@@ -54,13 +56,36 @@ class MessageAdmin(admin.ModelAdmin):
         return False
 
 
+class CallbackEndpointForm(forms.ModelForm):
+    """The URL shows its credentials masked; sent back unchanged, the stored one stays."""
+
+    url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = CallbackEndpoint
+        fields = ["app", "url", "states", "enabled"]  # not the secret: write-only
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["url"] = url_mask(self.instance.url)
+
+    def clean_url(self) -> str:
+        return url_unmask(self.cleaned_data.get("url"), self.instance.url)
+
+
 @admin.register(CallbackEndpoint)
 class CallbackEndpointAdmin(admin.ModelAdmin):
+    form = CallbackEndpointForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    list_display = ["app", "url", "enabled", "updated_at"]
+    list_display = ["app", "masked_url", "enabled", "updated_at"]
     list_filter = ["enabled"]
-    # The signing secret is write-only: never shown back.
     exclude = ["secret"]
+
+    @admin.display(description="url")
+    def masked_url(self, obj: CallbackEndpoint) -> str:
+        return url_mask(obj.url)
+
     readonly_fields = ["created_at", "updated_at"]
 
     def has_add_permission(self, request):
@@ -71,7 +96,21 @@ class CallbackEndpointAdmin(admin.ModelAdmin):
 class CallbackDeliveryAdmin(admin.ModelAdmin):
     """The status-callback delivery log."""
 
-    list_display = ["at", "app", "url", "events", "ok", "status_code", "duration_ms", "error"]
+    list_display = [
+        "at",
+        "app",
+        "masked_url",
+        "events",
+        "ok",
+        "status_code",
+        "duration_ms",
+        "error",
+    ]
+
+    @admin.display(description="url")
+    def masked_url(self, obj: CallbackDelivery) -> str:
+        return url_mask(obj.url)
+
     list_filter = ["ok", "app"]
     date_hierarchy = "at"
     show_full_result_count = False

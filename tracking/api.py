@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from channels_app.models import ChannelAccount
+from channels_app.secrets import url_mask, url_unmask
 from notify.errors import ApiError, invalid
 from notify.models import Priority, SendRequest
 from tracking.models import CallbackEndpoint, Message, MessageEvent, MessageState
@@ -368,6 +369,14 @@ class CallbackEndpointSerializer(serializers.ModelSerializer):
         model = CallbackEndpoint
         fields = ["url", "secret", "states", "enabled", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["url"] = url_mask(data.get("url") or "")  # a ?token= in it is a credential
+        return data
+
+    def validate_url(self, value: str) -> str:
+        return url_unmask(value, self.instance.url) if self.instance is not None else value
 
 
 class CallbackEndpointView(APIView):

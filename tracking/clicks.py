@@ -1,4 +1,10 @@
-"""Click tracking: links of a `track_clicks` template's messages become /t/<token>."""
+"""Click tracking: links of a `track_clicks` template's messages become /t/<token>.
+
+Only links written in the template itself are tracked. A URL that arrives in a caller's
+variable is left as it is: /t/<token> on our public host must never redirect to wherever
+a caller (or whoever fills its variables) points. A template link may carry variables
+after its host (`https://shop.example/o/{$order}`); one whose host comes from a variable
+(`{$url}`, `https://{$host}/`) is not tracked."""
 
 from __future__ import annotations
 
@@ -23,6 +29,39 @@ _URL = re.compile(r"""(?<!src=")(?<!src=')https?://[^\s"'<>()\[\]{}]+""")
 _MEDIA_KEY = re.compile(r"pic|image|img|icon|media|attachment|avatar|thumb|file", re.I)
 # Trailing punctuation belongs to the sentence, not to the URL.
 _TRAILING = ".,;:!?"
+# A URL in template content, placeholders included.
+_TEMPLATE_URL = re.compile(r"""https?://(?:[^\s"'<>()\[\]{}]|\{\$[A-Za-z0-9_.\-]+(?:\|raw)?\})+""")
+_TEMPLATE_VAR = re.compile(r"\{\$[A-Za-z0-9_.\-]+(?:\|raw)?\}")
+# What a variable may have become inside a rendered URL (the URL's own characters).
+_VALUE = r"""[^\s"'<>()\[\]{}]*"""
+
+
+def template_link_pattern(content: Any) -> re.Pattern[str] | None:
+    """One regex matching the rendered form of every trackable link in a template's content
+    (None: it has none). A link's scheme and host must be literal and end before any variable."""
+    alternatives: set[str] = set()
+
+    def walk(node: Any, key: str = "") -> None:
+        if isinstance(node, dict):
+            for k, value in node.items():
+                walk(value, str(k))
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, key)
+        elif isinstance(node, str) and not _MEDIA_KEY.search(key):
+            for match in _TEMPLATE_URL.finditer(node):
+                url = match.group(0).rstrip(_TRAILING)
+                authority_end = re.search(r"[/?#]|$", url[url.index("://") + 3 :])
+                cut = url.index("://") + 3 + authority_end.start()
+                if "{$" in url[:cut] or url[cut : cut + 2] == "{$":
+                    continue  # the host would come from a variable
+                parts = _TEMPLATE_VAR.split(url)
+                alternatives.add(_VALUE.join(re.escape(part) for part in parts))
+
+    walk(content)
+    if not alternatives:
+        return None
+    return re.compile("|".join(f"(?:{a})" for a in sorted(alternatives)))
 
 
 def click_base() -> str:
@@ -30,18 +69,23 @@ def click_base() -> str:
 
 
 def content_rewrite(
-    content: Any, make_token: Callable[[str], str], base: str, key: str = ""
+    content: Any,
+    make_token: Callable[[str], str],
+    base: str,
+    key: str = "",
+    allowed: re.Pattern[str] | None = None,
 ) -> tuple[Any, bool]:
-    """Return the content with every followable http(s) link replaced by base + token."""
+    """Return the content with every followable http(s) link replaced by base + token;
+    with `allowed`, only the links it fully matches (the template's own)."""
     if isinstance(content, dict):
         changed = False
         out = {}
         for k, value in content.items():
-            out[k], sub = content_rewrite(value, make_token, base, str(k))
+            out[k], sub = content_rewrite(value, make_token, base, str(k), allowed)
             changed |= sub
         return out, changed
     if isinstance(content, list):
-        pairs = [content_rewrite(value, make_token, base, key) for value in content]
+        pairs = [content_rewrite(value, make_token, base, key, allowed) for value in content]
         return [p[0] for p in pairs], any(p[1] for p in pairs)
     if not isinstance(content, str) or _MEDIA_KEY.search(key) or "http" not in content:
         return content, False
@@ -53,6 +97,8 @@ def content_rewrite(
             url, tail = url[:-1], url[-1] + tail
         if url.startswith(base):
             return match.group(0)  # already tracked (a retry of a rewritten message)
+        if allowed is not None and not allowed.fullmatch(url):
+            return match.group(0)  # not a link of the template: a caller's URL
         return base + make_token(url) + tail
 
     rewritten = _URL.sub(replace, content)
@@ -66,11 +112,13 @@ class ClickTrackingRule(Rule):
     name = "click_tracking"
 
     def apply(self, messages: list[Message], now: datetime, outcome: RuleOutcome) -> list[Message]:
-        tracked = set(
-            MessageTemplate.objects.filter(
+        tracked = {
+            pk: template_link_pattern(content)
+            for pk, content in MessageTemplate.objects.filter(
                 id__in={m.template_id for m in messages}, track_clicks=True
-            ).values_list("id", flat=True)
-        )
+            ).values_list("id", "content")
+        }
+        tracked = {pk: pattern for pk, pattern in tracked.items() if pattern is not None}
         if not tracked:
             return messages
         base = click_base()
@@ -87,7 +135,9 @@ class ClickTrackingRule(Rule):
                 )
                 return token
 
-            content, was_changed = content_rewrite(message.content, make_token, base)
+            content, was_changed = content_rewrite(
+                message.content, make_token, base, allowed=tracked[message.template_id]
+            )
             if was_changed:
                 message.content = content
                 changed.append(message)

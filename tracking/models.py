@@ -7,6 +7,8 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from channels_app.fields import EncryptedTextField
+
 
 class MessageState(models.TextChoices):
     """Every state of the one lifecycle all channels share (and every trace event name)."""
@@ -228,8 +230,8 @@ class CallbackEndpoint(models.Model):
         "notify.App", on_delete=models.CASCADE, related_name="callback_endpoint"
     )
     url = models.URLField(max_length=500)
-    # HMAC-SHA256 key of X-Tidings-Signature; write-only in the API.
-    secret = models.CharField(max_length=200)
+    # HMAC-SHA256 key of X-Tidings-Signature; write-only in the API, encrypted at rest.
+    secret = EncryptedTextField()
     # Only these states are sent; empty: every state.
     states = models.JSONField(default=list, blank=True)
     enabled = models.BooleanField(default=True)

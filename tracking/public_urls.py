@@ -3,6 +3,7 @@
 from django.urls import path
 
 from tracking import views
+from tracking.receipts import webhooks
 
 urlpatterns = [
     path("t/<str:token>", views.click_redirect, name="click-redirect"),
@@ -12,22 +13,10 @@ urlpatterns = [
     path("metrics", views.metrics, name="prometheus-django-metrics"),
 ]
 
-# Email receipts: django-anymail's normalized tracking webhooks (it checks the ESP's
-# signature / basic auth); tracking.receipts.anymail handles the events.
-from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView  # noqa: E402
-from anymail.webhooks.mailgun import MailgunTrackingWebhookView  # noqa: E402
-from anymail.webhooks.sendgrid import SendGridTrackingWebhookView  # noqa: E402
-
+# Email receipts: django-anymail's normalized tracking webhooks behind Tidings' guard
+# (basic auth always, then each ESP's signature); tracking.receipts.anymail handles events.
 urlpatterns += [
-    path(
-        "r/anymail/sendgrid/tracking/",
-        SendGridTrackingWebhookView.as_view(),
-        name="anymail-sendgrid",
-    ),
-    path(
-        "r/anymail/mailgun/tracking/", MailgunTrackingWebhookView.as_view(), name="anymail-mailgun"
-    ),
-    path(
-        "r/anymail/amazon_ses/tracking/", AmazonSESTrackingWebhookView.as_view(), name="anymail-ses"
-    ),
+    path("r/anymail/sendgrid/tracking/", webhooks.sendgrid_tracking, name="anymail-sendgrid"),
+    path("r/anymail/mailgun/tracking/", webhooks.mailgun_tracking, name="anymail-mailgun"),
+    path("r/anymail/amazon_ses/tracking/", webhooks.ses_tracking, name="anymail-ses"),
 ]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -46,8 +48,12 @@ def receipt_push(
     """/r/<provider>/<account id>/<token>: a provider's delivery receipts for one account.
     Signed providers may omit the token; everything else must carry the account's."""
     account = ChannelAccount.objects.filter(pk=account_id, provider=provider).first()
+    # One answer for an unknown account and a wrong token: the URL's existence stays secret.
     if account is None or (provider not in SIGNED and not receipt_token_valid(account_id, token)):
-        return JsonResponse({"error": "not_found"}, status=404)
+        return JsonResponse(
+            {"error": "invalid_receipt_token", "message": "unknown account or wrong token"},
+            status=403,
+        )
     try:
         receipts, answer = parser_for(provider)(request, account)
     except ReceiptRejected as error:
@@ -98,6 +104,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "tracking/dashboard.html", context)
 
 
+@require_GET
+@never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus scrape: only with `Authorization: Bearer <TIDINGS_METRICS_TOKEN>`; with no
+    token configured the endpoint does not exist (it shares a host with public links)."""
+    token = settings.TIDINGS_METRICS_TOKEN
+    if not token:
+        return JsonResponse({"error": "not_found", "message": "not found"}, status=404)
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not constant_time_compare(given.strip(), token):
+        response = JsonResponse(
+            {"error": "not_authenticated", "message": "a bearer token is required"}, status=401
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     body, content_type = metrics_text()
     return HttpResponse(body, content_type=content_type)

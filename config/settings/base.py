@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -29,6 +31,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
     "notify",
     "templates_app",
     "channels_app",
@@ -45,6 +48,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -139,8 +144,17 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Credentials never reach a log line: Authorization / Api-Key values, token=/key=/secret=
+    # query parameters and known secret shapes are masked (config/logredact.py).
+    "filters": {"redact": {"()": "config.logredact.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("TIDINGS_LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
@@ -285,13 +299,48 @@ TIDINGS_STATS_COMPACT_INTERVAL_SECONDS = env.int(
 )
 # /metrics computes the Tidings gauges at most this often.
 TIDINGS_METRICS_CACHE_SECONDS = env.float("TIDINGS_METRICS_CACHE_SECONDS", default=5.0)
+
+# --- Security: receipts, /metrics, admin login (b2b) ----------------------------------------
 # Email receipts through django-anymail's tracking webhooks (/r/anymail/<esp>/tracking/):
-# basic-auth "user:password" in the webhook URL, and Mailgun's signing key.
+# the basic-auth "user:password" every ESP must put in the webhook URL. Required in every
+# settings module (local and test derive one from the secret key), so no receipt endpoint
+# is ever open; plus each ESP's own signature key where it signs (tracking/receipts/).
+TIDINGS_ANYMAIL_WEBHOOK_SECRET = env("TIDINGS_ANYMAIL_WEBHOOK_SECRET")
+if ":" not in TIDINGS_ANYMAIL_WEBHOOK_SECRET or TIDINGS_ANYMAIL_WEBHOOK_SECRET.startswith(":"):
+    raise ImproperlyConfigured('TIDINGS_ANYMAIL_WEBHOOK_SECRET must look like "user:password"')
 ANYMAIL = {
     key: value
     for key, value in {
-        "WEBHOOK_SECRET": env("TIDINGS_ANYMAIL_WEBHOOK_SECRET", default=""),
+        "WEBHOOK_SECRET": TIDINGS_ANYMAIL_WEBHOOK_SECRET,
         "MAILGUN_WEBHOOK_SIGNING_KEY": env("TIDINGS_MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+        "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY": env(
+            "TIDINGS_SENDGRID_WEBHOOK_VERIFICATION_KEY", default=""
+        ),
+        # SNS subscriptions are confirmed by hand (the URL is in the refused request's log).
+        "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": False,
     }.items()
-    if value
+    if value != ""
 }
+# Amazon SES receipts arrive as SNS messages signed with a certificate fetched from this
+# URL pattern only (an attacker-supplied SigningCertURL elsewhere is refused).
+TIDINGS_SNS_CERT_URL_REGEX = env(
+    "TIDINGS_SNS_CERT_URL_REGEX",
+    default=r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^?#]+\.pem$",
+)
+# Optional: only these SNS topics may post SES receipts (comma-separated ARNs; empty: any
+# topic whose message is correctly signed and carries the basic-auth secret).
+TIDINGS_SES_SNS_TOPIC_ARNS = env.list("TIDINGS_SES_SNS_TOPIC_ARNS", default=[])
+# /metrics is served only with a bearer token (Prometheus `authorization: credentials:`);
+# without one configured it is not served at all (404).
+TIDINGS_METRICS_TOKEN = env("TIDINGS_METRICS_TOKEN", default="")
+# Admin login lockout (django-axes): this many failures per username + IP lock that pair
+# out for the cool-off; a success resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("TIDINGS_ADMIN_LOGIN_FAILURES", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("TIDINGS_ADMIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False

@@ -1,10 +1,20 @@
 """`make run`: SQLite, a broker on the filesystem, no server needed. DATABASE_URL,
 CELERY_BROKER_URL and REDIS_URL switch to PostgreSQL and Redis."""
 
+import hashlib
 import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "local-only-insecure-secret-key-change-me")
 os.environ.setdefault("DJANGO_DEBUG", "true")
+# Receipt webhooks are authenticated here too: the basic-auth secret is derived from the
+# secret key (`make run` prints the receipt URLs that carry it).
+os.environ.setdefault(
+    "TIDINGS_ANYMAIL_WEBHOOK_SECRET",
+    "anymail:"
+    + hashlib.sha256(("tidings-anymail:" + os.environ["DJANGO_SECRET_KEY"]).encode()).hexdigest()[
+        :32
+    ],
+)
 
 from .base import *  # noqa: E402,F403
 from .base import VAR_DIR, env  # noqa: E402

@@ -6,6 +6,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tidings")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("TIDINGS_ANYMAIL_WEBHOOK_SECRET", "anymail:test-webhook-secret")
 
 from .base import *  # noqa: E402,F403
 from .base import env  # noqa: E402
@@ -18,4 +19,4 @@ TIDINGS_ENCRYPTION_KEYS = env.list(
 TIDINGS_RETRY_BASE_SECONDS = env.float("TIDINGS_RETRY_BASE_SECONDS", default=0.2)
 TIDINGS_RETRY_MAX_SECONDS = env.float("TIDINGS_RETRY_MAX_SECONDS", default=2.0)
 TIDINGS_PROVIDER_TIMEOUT_SECONDS = env.float("TIDINGS_PROVIDER_TIMEOUT_SECONDS", default=2.0)
-LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+LOGGING["root"]["level"] = env("TIDINGS_LOG_LEVEL", default="WARNING")  # noqa: F405

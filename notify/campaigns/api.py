@@ -8,7 +8,7 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -225,10 +225,11 @@ class CampaignActionView(APIView):
 
 
 class CampaignDecisionView(APIView):
-    """Approve / reject: only a staff user (HTTP Basic or an admin session), never an App key,
-    and never the staff user who submitted."""
+    """Approve / reject: only a staff user's admin session (with its CSRF token), never an
+    App key, and never the staff user who submitted. No HTTP Basic: it would be a password
+    oracle without CSRF or login throttling."""
 
-    authentication_classes = [BasicAuthentication, SessionAuthentication, ApiKeyAuthentication]
+    authentication_classes = [SessionAuthentication, ApiKeyAuthentication]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
     # Checked in the view, so an App key gets the four-eyes explanation, not a bare 401.
     permission_classes = [AllowAny]

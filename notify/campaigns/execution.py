@@ -58,7 +58,7 @@ def campaign_fire(campaign_id: int) -> int | None:
             logger.info("campaign %s not fired: %s", campaign_id, campaign and campaign.status)
             return None
         run = run_create(campaign)
-    return run.pk
+    return run.pk if run is not None else None
 
 
 def campaign_run_execute(run_id: int) -> str:
@@ -285,10 +285,14 @@ def _open(field_file):
 def _group_batches(campaign: Campaign, run: CampaignRun, size: int) -> Iterator[Batch]:
     last_id, line = run.position, run.rows_done
     while True:
+        # Never more than the run's counted (approved) audience, whatever joined since.
+        room = min(size, run.total - line)
+        if room <= 0:
+            return
         members = list(
             UserGroupMember.objects.filter(group_id=campaign.audience_group_id, id__gt=last_id)
             .order_by("id")
-            .values_list("id", "user_id")[:size]
+            .values_list("id", "user_id")[:room]
         )
         if not members:
             return

@@ -355,6 +355,7 @@ def campaign_submit(campaign: Campaign, actor: Actor) -> Campaign:
         field = "file" if campaign.audience_kind == AudienceKind.FILE else "audience"
         raise invalid(field, "the audience is empty: upload a file or add receivers first")
     campaign.submitted_by = actor.user
+    campaign.approved_audience = size
     ApprovalRecord.objects.create(
         campaign=campaign,
         action=ApprovalRecord.Action.SUBMITTED,
@@ -372,7 +373,7 @@ def campaign_submit(campaign: Campaign, actor: Actor) -> Campaign:
             actor="system",
             note=f"{size} receivers <= threshold {settings.TIDINGS_APPROVAL_THRESHOLD}",
         )
-    campaign.save(update_fields=["status", "submitted_by", "updated_at"])
+    campaign.save(update_fields=["status", "submitted_by", "approved_audience", "updated_at"])
     return campaign
 
 
@@ -416,19 +417,45 @@ def campaign_start(campaign: Campaign) -> Campaign:
     return campaign
 
 
-def run_create(campaign: Campaign) -> CampaignRun:
-    """A new run of a locked campaign; its execution is enqueued after commit."""
+def run_create(campaign: Campaign) -> CampaignRun | None:
+    """A new run of a locked campaign; its execution is enqueued after commit. None when the
+    audience grew past what was approved: the campaign is back to pending approval."""
     from notify.campaigns.execution import run_enqueue
 
+    size = audience_size(campaign)
+    if _grew_past_approval(campaign, size):
+        _back_to_approval(campaign, size)
+        return None
     number = (campaign.runs.order_by("-number").values_list("number", flat=True).first() or 0) + 1
-    run = CampaignRun.objects.create(
-        campaign=campaign, number=number, total=audience_size(campaign)
-    )
+    # The run sends at most `total` receivers: members added to a group after this point
+    # wait for the next run (and its approval check).
+    run = CampaignRun.objects.create(campaign=campaign, number=number, total=size)
     campaign.status = S.RUNNING
     campaign.last_error = ""
     campaign.save(update_fields=["status", "last_error", "updated_at"])
     transaction.on_commit(lambda: run_enqueue(run.pk))
     return run
+
+
+def _grew_past_approval(campaign: Campaign, size: int) -> bool:
+    """A group's members can change after submit: an audience now above the threshold and
+    larger than the size that was approved needs a second pair of eyes again."""
+    return approval_needed(size) and size > (campaign.approved_audience or 0)
+
+
+def _back_to_approval(campaign: Campaign, size: int) -> None:
+    approved = campaign.approved_audience or 0
+    campaign.status = S.PENDING_APPROVAL
+    campaign.approved_audience = size
+    campaign.save(update_fields=["status", "approved_audience", "updated_at"])
+    ApprovalRecord.objects.create(
+        campaign=campaign,
+        action=ApprovalRecord.Action.RESUBMITTED,
+        actor="system",
+        note=f"audience grew from {approved} to {size} receivers since approval "
+        f"(threshold {settings.TIDINGS_APPROVAL_THRESHOLD}): approval needed again",
+    )
+    _periodic_task_sync(campaign)  # a schedule stops firing until approved and started again
 
 
 @transaction.atomic

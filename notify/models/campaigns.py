@@ -138,6 +138,9 @@ class Campaign(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     last_error = models.TextField(blank=True, default="")
+    # The audience size the approval covers (counted at submit): a run whose audience has
+    # grown past it, and past the threshold, goes back to approval instead of sending.
+    approved_audience = models.PositiveIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -252,6 +255,7 @@ class ApprovalRecord(models.Model):
         AUTO_APPROVED = "auto_approved", "Approved (below threshold)"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
+        RESUBMITTED = "resubmitted", "Back to approval (audience grew)"
 
     campaign = models.ForeignKey(
         Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="approvals"

@@ -3,7 +3,6 @@ tests/campaigns/test_e2e.py runs it on real worker and beat processes)."""
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from collections import Counter
@@ -318,9 +317,10 @@ def test_user_group_audience_sends_to_user_receivers(api, tenant, promo_template
 # --- approval (four-eyes) ---------------------------------------------------------------------
 
 
-def basic(user: str) -> dict:
-    token = base64.b64encode(f"{user}:pw-12345678".encode()).decode()
-    return {"HTTP_AUTHORIZATION": f"Basic {token}"}
+def as_staff(client, user) -> dict:
+    """Decisions take an admin session (with CSRF, which the test client waives)."""
+    client.force_login(user)
+    return {}
 
 
 def test_campaign_above_the_threshold_waits_for_a_different_staff_user(
@@ -339,10 +339,10 @@ def test_campaign_above_the_threshold_waits_for_a_different_staff_user(
 
     rejected = client.post(f"/api/v1/campaigns/{campaign['id']}/reject",
                            data=json.dumps({"note": "wrong list"}), content_type="application/json",
-                           **basic("alice"))  # fmt: skip
+                           **as_staff(client, alice))  # fmt: skip
     assert rejected.status_code == 200 and rejected.json()["status"] == "draft"
     action(api, campaign["id"], "submit")
-    approved = client.post(f"/api/v1/campaigns/{campaign['id']}/approve", **basic("bob"))
+    approved = client.post(f"/api/v1/campaigns/{campaign['id']}/approve", **as_staff(client, bob))
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
 
     audit = list(
@@ -374,9 +374,9 @@ def test_staff_cannot_approve_a_campaign_they_submitted(
     )  # fmt: skip
     services.campaign_submit(campaign, Actor(user=alice))
 
-    own = client.post(f"/api/v1/campaigns/{campaign.pk}/approve", **basic("alice"))
+    own = client.post(f"/api/v1/campaigns/{campaign.pk}/approve", **as_staff(client, alice))
     assert own.status_code == 403 and own.json()["error"] == "same_approver"
-    other = client.post(f"/api/v1/campaigns/{campaign.pk}/approve", **basic("bob"))
+    other = client.post(f"/api/v1/campaigns/{campaign.pk}/approve", **as_staff(client, bob))
     assert other.status_code == 200
     assert other.json()["status"] == "approved"
     assert bob.is_staff

@@ -15,10 +15,11 @@ from tracking.retention import messages_purge
 
 def test_metrics_expose_tidings_counts_latency_and_pending(ding, send, settings):
     settings.TIDINGS_METRICS_CACHE_SECONDS = 0
+    settings.TIDINGS_METRICS_TOKEN = "scrape-token-123"
     send("ding", ["u1", "u2"])
     send("ding", ["u3"], deliver=False)
 
-    body = Client().get("/metrics").content.decode()
+    body = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token-123").content.decode()
 
     assert (
         'tidings_message_events_total{channel="dingtalk",priority="normal",state="SENT"} 2.0'

@@ -17,6 +17,8 @@ from channels_app.providers.aliyun_sms.adapter import (
 )
 from channels_app.providers.base import DeliveryError
 from channels_app.providers.tencent_sms.adapter import TencentSmsAdapter
+from channels_app.secrets import account_secret_values
+from config.logredact import secrets_register
 from tracking.models import Message, MessageState
 from tracking.receipts.base import Receipt, receipts_apply
 from tracking.receipts.push import CHINA, _local_time
@@ -120,6 +122,7 @@ def receipts_pull(now: datetime | None = None) -> dict[str, int]:
         enabled=True, provider__in=settings.TIDINGS_RECEIPT_PULL_PROVIDERS
     ).order_by("id")
     for account in accounts:
+        secrets_register(account_secret_values(account))  # masked in any log line below
         try:
             if account.provider == "tencent_sms":
                 result = tencent_pull(account)

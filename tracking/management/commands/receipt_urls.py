@@ -1,0 +1,31 @@
+"""Print the email receipt webhook URLs to paste into SendGrid / Mailgun / Amazon SNS, with
+the basic-auth secret in them (TIDINGS_ANYMAIL_WEBHOOK_SECRET, derived from the secret key
+under `make run`)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+ESPS = {
+    "sendgrid": "SendGrid Event Webhook (and TIDINGS_SENDGRID_WEBHOOK_VERIFICATION_KEY)",
+    "mailgun": "Mailgun webhooks (needs TIDINGS_MAILGUN_WEBHOOK_SIGNING_KEY)",
+    "amazon_ses": "Amazon SNS HTTPS subscription of the SES event topic",
+}
+
+
+def receipt_webhook_url(esp: str) -> str:
+    user, _, password = settings.TIDINGS_ANYMAIL_WEBHOOK_SECRET.partition(":")
+    base = urlsplit(settings.TIDINGS_PUBLIC_URL.rstrip("/"))
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{base.netloc}"
+    return urlunsplit((base.scheme, netloc, f"{base.path}/r/anymail/{esp}/tracking/", "", ""))
+
+
+class Command(BaseCommand):
+    help = "Print the email receipt webhook URLs (with their basic-auth secret)."
+
+    def handle(self, *args, **options) -> None:
+        for esp, where in ESPS.items():
+            self.stdout.write(f"{where}:\n  {receipt_webhook_url(esp)}")
