@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -81,9 +82,22 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
-if REDIS_URL:
+# Django's cache (provider access tokens, short-lived caches) needs a plain Redis URL: with a
+# Redis Cluster (`redis+cluster://…`) or Sentinel (`redis+sentinel://…`) in REDIS_URL, name
+# one in TIDINGS_CACHE_URL.
+TIDINGS_CACHE_URL = env("TIDINGS_CACHE_URL", default="")
+if not TIDINGS_CACHE_URL and "+" not in REDIS_URL.split("://", 1)[0]:
+    TIDINGS_CACHE_URL = REDIS_URL
+if REDIS_URL and not TIDINGS_CACHE_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL names a Redis Cluster or Sentinel: set TIDINGS_CACHE_URL to a plain Redis URL"
+    )
+if TIDINGS_CACHE_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": TIDINGS_CACHE_URL,
+        }
     }
 else:
     # Shared by web and worker processes without a server.
