@@ -79,6 +79,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+DATABASE_ROUTERS = ["config.db_routers.PrimaryReplicaRouter"]
+
+
+def with_replica(databases: dict) -> dict:
+    """Add the `replica` alias when DATABASE_REPLICA_URL names a streaming replica: traces,
+    stats and dashboards read from it (config/db_routers.py); a test run mirrors it."""
+    if DATABASE_REPLICA_URL:
+        replica = env.db_url_config(DATABASE_REPLICA_URL)
+        replica["CONN_MAX_AGE"] = databases["default"].get("CONN_MAX_AGE", 0)
+        replica["CONN_HEALTH_CHECKS"] = True
+        replica["TEST"] = {"MIRROR": "default"}
+        databases["replica"] = replica
+    return databases
+
+
+DATABASES = with_replica(DATABASES)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
