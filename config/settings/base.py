@@ -309,6 +309,10 @@ TIDINGS_CALLBACK_RETRY_MAX_SECONDS = env.float("TIDINGS_CALLBACK_RETRY_MAX_SECON
 # Retention of messages and traces (0 keeps them forever); the daily aggregates stay.
 TIDINGS_RETENTION_DAYS = env.int("TIDINGS_RETENTION_DAYS", default=90)
 TIDINGS_RETENTION_BATCH_SIZE = env.int("TIDINGS_RETENTION_BATCH_SIZE", default=5000)
+# PostgreSQL: messages and events are partitioned by time (tracking/partitions.py): "month"
+# or "day" (for billions of messages a day), created this many periods ahead by beat.
+TIDINGS_PARTITION_INTERVAL = env("TIDINGS_PARTITION_INTERVAL", default="month")
+TIDINGS_PARTITIONS_AHEAD = env.int("TIDINGS_PARTITIONS_AHEAD", default=3)
 TIDINGS_RETENTION_INTERVAL_SECONDS = env.int("TIDINGS_RETENTION_INTERVAL_SECONDS", default=3600)
 # Beat folds the stats' per-batch delta rows into one row per key this often.
 TIDINGS_STATS_COMPACT_INTERVAL_SECONDS = env.int(
