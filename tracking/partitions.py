@@ -131,6 +131,7 @@ def _partition_create(table: str, column: str, name: str, period: Period) -> Non
             bounds,
         )
         strays = cursor.fetchone() is not None
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # pending checks would block the DDL
         if strays:
             cursor.execute(f'ALTER TABLE "{table}" DETACH PARTITION "{default}"')
         cursor.execute(
@@ -166,6 +167,9 @@ def partitions_drop_expired(now: datetime) -> int:
                     )
                     dropped_messages += max(0, cursor.fetchone()[0])
                     _dependents_release(cursor, name)
+                # Deferred foreign-key checks still pending in this transaction would block
+                # the DROP: run them now.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute(f'DROP TABLE "{name}"')
             logger.info("retention: dropped partition %s (before %s)", name, period.end.date())
     return dropped_messages
