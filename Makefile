@@ -22,6 +22,8 @@ test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+	# The Redis-backed rules and breakers again, on a throwaway 3-node Redis Cluster.
+	$(BIN)/python -m tests.redis_cluster $(BIN)/pytest -q tests/rules tests/channels/test_breaker.py tests/infra
 
 lint: venv
 	$(BIN)/ruff check .

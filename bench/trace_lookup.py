@@ -17,8 +17,9 @@ What it does:
 3. Times lookups through the real API (URL routing, API-key auth, DRF serializers) with
    Django's test client, in this process, against that database: p50/p95/p99 per lookup.
 4. Prints EXPLAIN (ANALYZE, BUFFERS) of the SQL each lookup ran, i.e. the indexes used:
-   message by id -> tracking_message_message_id_key (unique) + the events' message_id
-   index; by receiver -> message_app_receiver (app_id, receiver, id) + the same events index.
+   message by id -> tracking_message_message_id_key (message_id, created_at) in each monthly
+   partition + the events' message_id index; by receiver -> message_app_receiver (app_id,
+   receiver, id) + the same events index. The tables are partitioned by month (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ def load(args: argparse.Namespace) -> tuple[int, str, float]:
     from notify.services import app_create
     from templates_app.models import MessageTemplate
     from tracking.models import Message, MessageEvent
+    from tracking.partitions import partitions_cover
 
     app, key = app_create("bench")
     account = ChannelAccount.objects.create(
@@ -180,20 +182,27 @@ def load(args: argparse.Namespace) -> tuple[int, str, float]:
     message_table, event_table = Message._meta.db_table, MessageEvent._meta.db_table
     with connection.cursor() as django_cursor:
         cursor = django_cursor.cursor
-        # Secondary indexes go during the load and come back after it.
+        # The messages span 60 days: their monthly partitions must exist before the load.
+        partitions_cover(start, now)
+        # Secondary indexes go during the load and come back after it (unique constraints
+        # as constraints, the rest as indexes; a partitioned table lists them on the parent).
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'u' AND conrelid::regclass::text = ANY(%s)",
+            [[message_table, event_table]],
+        )
+        constraints = cursor.fetchall()
+        for table, name, _ in constraints:
+            cursor.execute(f'ALTER TABLE "{table.strip(chr(34))}" DROP CONSTRAINT "{name}"')
         cursor.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN (%s, %s) "
             "AND indexname NOT LIKE %s",
             [message_table, event_table, "%_pkey"],
         )
-        indexes = cursor.fetchall()
-        constraints = [name for name, _ in indexes if name.endswith("_key")]
+        # "ON ONLY" would rebuild a partitioned index on the parent alone.
+        indexes = [(name, d.replace(" ON ONLY ", " ON ")) for name, d in cursor.fetchall()]
         for name, _ in indexes:
-            if name not in constraints:
-                cursor.execute(f'DROP INDEX "{name}"')
-        for name in constraints:
-            table = message_table if name.startswith(message_table) else event_table
-            cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+            cursor.execute(f'DROP INDEX "{name}"')
         # So do the foreign keys (a trigger per row), re-added after the load.
         tables = [SendRequest._meta.db_table, message_table, event_table]
         cursor.execute(
@@ -205,7 +214,7 @@ def load(args: argparse.Namespace) -> tuple[int, str, float]:
         for table, name, _ in foreign_keys:
             cursor.execute(f'ALTER TABLE "{table.strip(chr(34))}" DROP CONSTRAINT "{name}"')
         print(
-            f"dropped {len(indexes)} secondary indexes and {len(foreign_keys)} foreign keys for the load",
+            f"dropped {len(indexes) + len(constraints)} secondary indexes and {len(foreign_keys)} foreign keys for the load",
             flush=True,
         )
         started = time.monotonic()
@@ -263,13 +272,12 @@ def load(args: argparse.Namespace) -> tuple[int, str, float]:
         copy_events(cursor, event_table, rows, args.events, start, span)
         loaded = time.monotonic() - started
         index_started = time.monotonic()
-        for name, definition in indexes:
-            if name in constraints:
-                continue
+        for _, definition in indexes:
             cursor.execute(definition)
-        cursor.execute(
-            f'ALTER TABLE "{message_table}" ADD CONSTRAINT "{message_table}_message_id_key" UNIQUE (message_id)'
-        )
+        for table, name, definition in constraints:
+            cursor.execute(
+                f'ALTER TABLE "{table.strip(chr(34))}" ADD CONSTRAINT "{name}" {definition}'
+            )
         for table, name, definition in foreign_keys:
             cursor.execute(
                 f'ALTER TABLE "{table.strip(chr(34))}" ADD CONSTRAINT "{name}" {definition}'

@@ -52,7 +52,8 @@ def _keys(account: ChannelAccount) -> list[str]:
     # Account ids come back when a database is recreated while Redis keeps its keys
     # (tests, restored staging copies): the row's creation time makes the key its own.
     created = int(account.created_at.timestamp() * 1_000_000) if account.created_at else 0
-    base = f"tidings:breaker:{account.pk}:{created}"
+    # One hash tag per account: its keys share a Redis Cluster slot (one Lua call, one MGET).
+    base = f"tidings:breaker:{{{account.pk}:{created}}}"
     return [f"{base}:failures", f"{base}:open", f"{base}:tripped", f"{base}:probe"]
 
 

@@ -76,8 +76,9 @@ class InboxItem(models.Model):
 
     app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="+")
     user_id = models.CharField(max_length=320)
+    # No database constraint: the message table is partitioned (see tracking.models.Message).
     message = models.OneToOneField(
-        "tracking.Message", on_delete=models.CASCADE, related_name="inbox_item"
+        "tracking.Message", on_delete=models.CASCADE, related_name="inbox_item", db_constraint=False
     )
     title = models.CharField(max_length=500, blank=True, default="")
     body = models.TextField()

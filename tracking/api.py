@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -127,7 +128,11 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_object(self):
         try:
-            return message_get(self.request.auth, str(uuid.UUID(self.kwargs["message_id"])))
+            return message_get(
+                self.request.auth,
+                str(uuid.UUID(self.kwargs["message_id"])),
+                for_write=self.request.method not in SAFE_METHODS,
+            )
         except (ValueError, Message.DoesNotExist):
             raise NotFound("no such message") from None
 

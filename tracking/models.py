@@ -59,7 +59,13 @@ def new_message_id() -> uuid.UUID:
 
 
 class Message(models.Model):
-    """One message to one receiver: the source of truth for its delivery."""
+    """One message to one receiver: the source of truth for its delivery.
+
+    On PostgreSQL this table and MessageEvent are partitioned by time (tracking/partitions.py):
+    their primary keys are (id, created_at) and (id, at) in the database, `message_id` is
+    unique per partition (UUIDv7 ids are unique by construction), and no foreign key points
+    at them in the database (a partitioned table's unique keys must include the partition
+    column) — Django still cascades deletes, and retention drops whole partitions."""
 
     message_id = models.UUIDField(default=new_message_id, unique=True, editable=False)
     # FK indexes that composite indexes below already cover are left out: every index is
@@ -115,6 +121,7 @@ class Message(models.Model):
         blank=True,
         related_name="resends",
         db_index=False,
+        db_constraint=False,  # partitioned: see the class docstring
     )
 
     class Meta:
@@ -149,7 +156,9 @@ class Message(models.Model):
 class MessageEvent(models.Model):
     """One step of a message's lifecycle trace."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="events", db_constraint=False
+    )
     state = models.CharField(max_length=20)
     at = models.DateTimeField()
     detail = models.TextField(blank=True, default="")
@@ -213,7 +222,9 @@ class TrackedLink(models.Model):
     """A link of a click-tracked message, served as /t/<token>."""
 
     token = models.CharField(max_length=32, unique=True)
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     url = models.TextField()
     clicks = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
@@ -247,7 +258,9 @@ class CallbackOutbox(models.Model):
     transaction as the event, deleted once delivered."""
 
     app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="+")
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     state = models.CharField(max_length=20)
     at = models.DateTimeField()
     detail = models.TextField(blank=True, default="")

@@ -1,5 +1,10 @@
-"""Retention: messages and their traces older than TIDINGS_RETENTION_DAYS are purged in
-batches; the daily aggregates (stats, dashboards, metrics) are kept."""
+"""Retention: messages and their traces older than TIDINGS_RETENTION_DAYS are purged; the
+daily aggregates (stats, dashboards, metrics) are kept.
+
+On PostgreSQL the message store is partitioned by time (tracking/partitions.py): whole
+partitions past the window are dropped and partitions ahead are created, so nothing is
+deleted row by row except strays in the DEFAULT partition. Elsewhere (SQLite) rows are
+deleted in batches."""
 
 from __future__ import annotations
 
@@ -18,6 +23,12 @@ from tracking.models import (
     MessageEvent,
     TrackedLink,
 )
+from tracking.partitions import (
+    is_partitioned,
+    oldest_partition_start,
+    partitions_drop_expired,
+    partitions_ensure,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -25,18 +36,29 @@ logger = logging.getLogger(__name__)
 def messages_purge(
     now: datetime | None = None, batch_size: int | None = None, max_batches: int = 1000
 ) -> int:
-    """Delete expired messages oldest first, one short transaction per batch, so a purge
-    of millions never holds long locks; returns how many messages went."""
+    """Drop expired partitions (PostgreSQL), then delete remaining expired messages oldest
+    first, one short transaction per batch, so a purge never holds long locks; returns about
+    how many messages went."""
+    now = now or timezone.now()
+    partitioned = is_partitioned()
+    if partitioned:
+        partitions_ensure(now)  # with retention off too: new rows need their partitions
     days = settings.TIDINGS_RETENTION_DAYS
     if not days:
         return 0
-    now = now or timezone.now()
     cutoff = now - timedelta(days=days)
     size = batch_size or settings.TIDINGS_RETENTION_BATCH_SIZE
     purged = 0
+    row_cutoff = cutoff
+    if partitioned:
+        purged += partitions_drop_expired(now)
+        # Rows between the oldest partition's start and the cutoff go with their partition
+        # once all of it has expired; older ones can only be strays in DEFAULT.
+        oldest = oldest_partition_start()
+        row_cutoff = min(cutoff, oldest) if oldest else cutoff
     for _ in range(max_batches):
         ids = list(
-            Message.objects.filter(created_at__lt=cutoff)
+            Message.objects.filter(created_at__lt=row_cutoff)
             .order_by("id")
             .values_list("id", flat=True)[:size]
         )

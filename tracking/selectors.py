@@ -1,4 +1,8 @@
-"""Reads of messages and their traces, always scoped to one App."""
+"""Reads of messages and their traces, always scoped to one App.
+
+These reads tolerate a moment of replication lag, so they go to the read replica when one
+is configured (`read_db()`); a message not there yet is read from the primary.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,25 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import Prefetch, Q, QuerySet, Sum
 
+from config.db_routers import read_db
 from notify.models import App
 from tracking.models import DailyStat, FailureStat, Message, MessageEvent, MessageState
 
 
 def message_list(app: App) -> QuerySet[Message]:
-    return Message.objects.filter(app=app).select_related("template", "request")
+    return Message.objects.using(read_db()).filter(app=app).select_related("template", "request")
 
 
-def message_get(app: App, message_id: str) -> Message:
-    """Raises Message.DoesNotExist for unknown ids and for other Apps' messages alike."""
-    return (
-        Message.objects.select_related("template", "request")
-        .prefetch_related("events")
-        .get(app=app, message_id=message_id)
-    )
+def message_get(app: App, message_id: str, *, for_write: bool = False) -> Message:
+    """Raises Message.DoesNotExist for unknown ids and for other Apps' messages alike.
+    `for_write`: the caller acts on the message (recall, resend), so read the primary."""
+    messages = Message.objects.select_related("template", "request").prefetch_related("events")
+    if not for_write and read_db() != "default":
+        try:
+            return messages.using(read_db()).get(app=app, message_id=message_id)
+        except Message.DoesNotExist:
+            pass  # not replicated yet, or unknown: the primary says which
+    return messages.get(app=app, message_id=message_id)
 
 
 def receiver_messages(
@@ -29,7 +37,7 @@ def receiver_messages(
 ) -> QuerySet[Message]:
     """Every message of `app` to `receiver` created in [start, end), newest first, with its
     trace. Served by the (app, receiver, id) index; the date range filters that handful."""
-    messages = Message.objects.filter(app=app, receiver=receiver)
+    messages = Message.objects.using(read_db()).filter(app=app, receiver=receiver)
     if start is not None:
         messages = messages.filter(created_at__gte=start)
     if end is not None:
@@ -70,7 +78,7 @@ class StatsFilter:
 def stats_rows(filters: StatsFilter) -> list[dict]:
     """Counts per day / template / channel / state from the daily aggregates."""
     rows = (
-        filters.apply(DailyStat.objects.all())
+        filters.apply(DailyStat.objects.using(read_db()))
         .values("day", "template_id", "template__code", "channel", "state")
         .annotate(total=Sum("count"))
         .order_by("day", "template__code", "channel", "state")
@@ -97,7 +105,7 @@ def stats_totals(rows: list[dict]) -> dict[str, int]:
 
 def failure_top(filters: StatsFilter, limit: int = 10) -> list[dict]:
     rows = (
-        filters.apply(FailureStat.objects.all())
+        filters.apply(FailureStat.objects.using(read_db()))
         .values("reason", "state")
         .annotate(total=Sum("count"))
         .order_by("-total", "reason")[:limit]

@@ -83,12 +83,42 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+DATABASE_ROUTERS = ["config.db_routers.PrimaryReplicaRouter"]
+
+
+def with_replica(databases: dict) -> dict:
+    """Add the `replica` alias when DATABASE_REPLICA_URL names a streaming replica: traces,
+    stats and dashboards read from it (config/db_routers.py); a test run mirrors it."""
+    if DATABASE_REPLICA_URL:
+        replica = env.db_url_config(DATABASE_REPLICA_URL)
+        replica["CONN_MAX_AGE"] = databases["default"].get("CONN_MAX_AGE", 0)
+        replica["CONN_HEALTH_CHECKS"] = True
+        replica["TEST"] = {"MIRROR": "default"}
+        databases["replica"] = replica
+    return databases
+
+
+DATABASES = with_replica(DATABASES)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
-if REDIS_URL:
+# Django's cache (provider access tokens, short-lived caches) needs a plain Redis URL: with a
+# Redis Cluster (`redis+cluster://…`) or Sentinel (`redis+sentinel://…`) in REDIS_URL, name
+# one in TIDINGS_CACHE_URL.
+TIDINGS_CACHE_URL = env("TIDINGS_CACHE_URL", default="")
+if not TIDINGS_CACHE_URL and "+" not in REDIS_URL.split("://", 1)[0]:
+    TIDINGS_CACHE_URL = REDIS_URL
+if REDIS_URL and not TIDINGS_CACHE_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL names a Redis Cluster or Sentinel: set TIDINGS_CACHE_URL to a plain Redis URL"
+    )
+if TIDINGS_CACHE_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": TIDINGS_CACHE_URL,
+        }
     }
 else:
     # Shared by web and worker processes without a server.
@@ -292,6 +322,10 @@ TIDINGS_CALLBACK_RETRY_MAX_SECONDS = env.float("TIDINGS_CALLBACK_RETRY_MAX_SECON
 # Retention of messages and traces (0 keeps them forever); the daily aggregates stay.
 TIDINGS_RETENTION_DAYS = env.int("TIDINGS_RETENTION_DAYS", default=90)
 TIDINGS_RETENTION_BATCH_SIZE = env.int("TIDINGS_RETENTION_BATCH_SIZE", default=5000)
+# PostgreSQL: messages and events are partitioned by time (tracking/partitions.py): "month"
+# or "day" (for billions of messages a day), created this many periods ahead by beat.
+TIDINGS_PARTITION_INTERVAL = env("TIDINGS_PARTITION_INTERVAL", default="month")
+TIDINGS_PARTITIONS_AHEAD = env.int("TIDINGS_PARTITIONS_AHEAD", default=3)
 TIDINGS_RETENTION_INTERVAL_SECONDS = env.int("TIDINGS_RETENTION_INTERVAL_SECONDS", default=3600)
 # Beat folds the stats' per-batch delta rows into one row per key this often.
 TIDINGS_STATS_COMPACT_INTERVAL_SECONDS = env.int(

@@ -1,7 +1,7 @@
 """Production: every secret comes from the environment and has no default."""
 
 from .base import *  # noqa: F403
-from .base import MIDDLEWARE, env
+from .base import MIDDLEWARE, env, with_replica
 
 DEBUG = False
 # Static files (admin, dashboard charts) served by the app itself, from collectstatic's output.
@@ -17,6 +17,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES = with_replica(DATABASES)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 TIDINGS_ENCRYPTION_KEYS = env.list("TIDINGS_ENCRYPTION_KEYS")
 TIDINGS_ANYMAIL_WEBHOOK_SECRET = env("TIDINGS_ANYMAIL_WEBHOOK_SECRET")  # required, no default

@@ -1,17 +1,18 @@
 """The Lua scripts behind the Redis-backed rules: each rule makes one EVAL per batch, and a
 script runs atomically on the server, so limits hold across every worker of the cluster.
 
-(All keys of one EVAL must live on one node: with Redis Cluster, give them a hash tag.)
+All keys of one EVAL share a hash tag (see `key`), so the scripts run on a Redis Cluster too.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from functools import cache
 
 from django.conf import settings
 from redis.commands.core import Script
 
-from config.redis import get_redis
+from config.redis import get_redis, hash_tag
 
 # A sliding-window counter whose members are message ids: a message already counted passes
 # again (a retried or re-queued message is not its own duplicate), a new one is counted
@@ -67,8 +68,12 @@ return {granted, tostring(tokens)}
 """
 
 
-def key(*parts: object) -> str:
-    return settings.TIDINGS_RULES_REDIS_PREFIX + ":".join(str(p) for p in parts)
+def key(kind: str, shard: object, *parts: object) -> str:
+    """`shard` (an App or an account id) is the key's hash tag: on a Redis Cluster all keys
+    of one shard share a slot, so one EVAL per shard can touch many of them."""
+    return f"{settings.TIDINGS_RULES_REDIS_PREFIX}{{{shard}}}:" + ":".join(
+        str(p) for p in (kind, *parts)
+    )
 
 
 @cache
@@ -78,14 +83,21 @@ def _script(source: str) -> Script:
 
 
 def window_admit(entries: list[tuple[str, str, int, int]]) -> list[bool]:
-    """entries: (key, member, window ms, max) -> admitted, in one round trip."""
-    if not entries:
-        return []
-    keys = [e[0] for e in entries]
-    args: list[object] = []
-    for _, member, window_ms, limit in entries:
-        args += [member, max(1, window_ms), limit]
-    return [bool(x) for x in _script(WINDOW_ADMIT)(keys=keys, args=args)]
+    """entries: (key, member, window ms, max) -> admitted; one round trip per hash tag (a
+    batch usually belongs to one App, so usually one round trip)."""
+    by_tag: dict[str, list[int]] = defaultdict(list)
+    for index, entry in enumerate(entries):
+        by_tag[hash_tag(entry[0])].append(index)
+    admitted = [False] * len(entries)
+    for indexes in by_tag.values():
+        keys = [entries[i][0] for i in indexes]
+        args: list[object] = []
+        for i in indexes:
+            _, member, window_ms, limit = entries[i]
+            args += [member, max(1, window_ms), limit]
+        for i, answer in zip(indexes, _script(WINDOW_ADMIT)(keys=keys, args=args), strict=True):
+            admitted[i] = bool(answer)
+    return admitted
 
 
 def token_bucket_take(bucket: str, rate: float, burst: int, wanted: int) -> tuple[int, float]:
