@@ -31,7 +31,7 @@ def decrypt_secrets(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tracking", "0006_time_ordered_ids_partial_resent_index"),
+        ("tracking", "0008_partition_by_time_f"),
     ]
 
     operations = [
