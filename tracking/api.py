@@ -23,6 +23,7 @@ from notify.models import Priority, SendRequest
 from tracking.models import CallbackEndpoint, Message, MessageEvent, MessageState
 from tracking.receipts.base import receipt_url
 from tracking.receipts.push import SIGNED
+from tracking.replay import REPLAYABLE_STATES, ReplayFilter, messages_replay
 from tracking.selectors import (
     StatsFilter,
     message_get,
@@ -104,6 +105,47 @@ class MessageFilter(django_filters.FilterSet):
         return queryset.filter(condition)
 
 
+class ReplayInputSerializer(serializers.Serializer):
+    template = serializers.CharField(required=False, help_text="Template code or id.")
+    channel = serializers.CharField(required=False)
+    account = serializers.CharField(required=False, help_text="Channel account name or id.")
+    state = serializers.ChoiceField(
+        choices=REPLAYABLE_STATES,
+        default=MessageState.FAILED,
+        help_text="A final state; FAILED (dead letters) unless given.",
+    )
+    since = serializers.DateTimeField(required=False, help_text="created_at >= since")
+    until = serializers.DateTimeField(required=False, help_text="created_at < until")
+    error_code = serializers.CharField(
+        required=False, help_text='The provider\'s error code (last_error starts with "[code]").'
+    )
+    reason = serializers.CharField(required=False, help_text="last_error starts with this.")
+    dry_run = serializers.BooleanField(default=False, help_text="Only count; send nothing.")
+
+    def validate(self, data):
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            raise serializers.ValidationError({"until": ["must be after since"]})
+        return data
+
+
+class ReplayOutputSerializer(serializers.Serializer):
+    replay_id = serializers.IntegerField()
+    dry_run = serializers.BooleanField()
+    matched = serializers.IntegerField(help_text="Messages the filter selects.")
+    resent = serializers.IntegerField(
+        help_text="New linked resends (dry run: how many would be made)."
+    )
+    skipped = serializers.IntegerField(help_text="Matched but resent before: not sent again.")
+    filter = serializers.DictField()
+
+
+def api_actor(request) -> str:
+    """Who called: the API key's public prefix (never the secret)."""
+    header = request.headers.get("Authorization", "")
+    prefix = header.partition(" ")[2].strip().split(".", 1)[0][:12]
+    return f"api-key {prefix}" if prefix else "api-key"
+
+
 class MessagePagination(CursorPagination):
     ordering = "-id"
     page_size = 100
@@ -154,6 +196,33 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             {"message_id": str(copy.message_id), "resent_from": str(message.message_id)},
             status=status.HTTP_202_ACCEPTED,
         )
+
+    @extend_schema(
+        operation_id="messages_replay",
+        request=ReplayInputSerializer,
+        responses={200: ReplayOutputSerializer, 202: ReplayOutputSerializer},
+    )
+    @action(detail=False, methods=["post"])
+    def replay(self, request):
+        """Bulk replay of dead letters: resend every message the filter selects (FAILED by
+        default) once, as new messages linked to their originals. Messages resent before
+        are skipped, so the same replay twice sends nothing new. `dry_run`: count only."""
+        params = ReplayInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = dict(params.validated_data)
+        dry_run = data.pop("dry_run")
+        audit = messages_replay(
+            request.auth, ReplayFilter(**data), actor=api_actor(request), dry_run=dry_run
+        )
+        body = {
+            "replay_id": audit.pk,
+            "dry_run": audit.dry_run,
+            "matched": audit.matched,
+            "resent": audit.resent,
+            "skipped": audit.skipped,
+            "filter": audit.filter,
+        }
+        return Response(body, status=status.HTTP_200_OK if dry_run else status.HTTP_202_ACCEPTED)
 
 
 class ErrorSerializer(serializers.Serializer):
