@@ -48,7 +48,11 @@ class ReplayFilter:
 
 def replay_matches(app_id: int, wanted: ReplayFilter) -> QuerySet[Message]:
     """Every message of the App the filter selects, resent before or not."""
-    messages = Message.objects.filter(app_id=app_id, state=wanted.state)
+    messages = Message.objects.filter(app_id=app_id)
+    if wanted.state:
+        messages = messages.filter(state=wanted.state)
+    else:  # the admin's selection: any final state
+        messages = messages.filter(state__in=REPLAYABLE_STATES)
     if wanted.template:
         condition = Q(template__code=wanted.template)
         if wanted.template.isdigit():
