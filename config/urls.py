@@ -34,6 +34,9 @@ urlpatterns = [
     # admin's catch-all and django_prometheus's own /metrics).
     path("", include("tracking.public_urls")),
     path("admin/", admin.site.urls),
+    # austin-compatible API (POST /send, /batchSend, /recall, /trace/...): a drop-in for
+    # teams migrating from austin; see docs/migrating-from-austin.md.
+    path("", include("notify.austin.urls")),
     path("healthz", healthz),
     path("", include("django_prometheus.urls")),
 ]

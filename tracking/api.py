@@ -109,10 +109,10 @@ class ReplayInputSerializer(serializers.Serializer):
     template = serializers.CharField(required=False, help_text="Template code or id.")
     channel = serializers.CharField(required=False)
     account = serializers.CharField(required=False, help_text="Channel account name or id.")
-    state = serializers.ChoiceField(
-        choices=REPLAYABLE_STATES,
+    # A CharField, not a ChoiceField: the OpenAPI schema keeps one MessageState enum.
+    state = serializers.CharField(
         default=MessageState.FAILED,
-        help_text="A final state; FAILED (dead letters) unless given.",
+        help_text="A final state (FAILED, EXPIRED, UNDELIVERED, …); FAILED unless given.",
     )
     since = serializers.DateTimeField(required=False, help_text="created_at >= since")
     until = serializers.DateTimeField(required=False, help_text="created_at < until")
@@ -121,6 +121,13 @@ class ReplayInputSerializer(serializers.Serializer):
     )
     reason = serializers.CharField(required=False, help_text="last_error starts with this.")
     dry_run = serializers.BooleanField(default=False, help_text="Only count; send nothing.")
+
+    def validate_state(self, value: str) -> str:
+        if value not in REPLAYABLE_STATES:
+            raise serializers.ValidationError(
+                f"{value!r} is not a final state; give one of {', '.join(REPLAYABLE_STATES)}"
+            )
+        return value
 
     def validate(self, data):
         if data.get("since") and data.get("until") and data["since"] >= data["until"]:
