@@ -105,6 +105,13 @@ class MessageFilter(django_filters.FilterSet):
         return queryset.filter(condition)
 
 
+class ResendInputSerializer(serializers.Serializer):
+    ignore_quiet_hours = serializers.BooleanField(
+        default=False,
+        help_text="Send even in the receiver's quiet hours (opt-outs and discard still apply).",
+    )
+
+
 class ReplayInputSerializer(serializers.Serializer):
     template = serializers.CharField(required=False, help_text="Template code or id.")
     channel = serializers.CharField(required=False)
@@ -121,6 +128,9 @@ class ReplayInputSerializer(serializers.Serializer):
     )
     reason = serializers.CharField(required=False, help_text="last_error starts with this.")
     dry_run = serializers.BooleanField(default=False, help_text="Only count; send nothing.")
+    ignore_quiet_hours = serializers.BooleanField(
+        default=False, help_text="Send the resends even in the receivers' quiet hours."
+    )
 
     def validate_state(self, value: str) -> str:
         if value not in REPLAYABLE_STATES:
@@ -191,12 +201,17 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             raise ApiError(outcome.failed[0][1], code="recall_failed", status_code=502)
         return Response(MessageDetailSerializer(self.get_object()).data)
 
+    @extend_schema(request=ResendInputSerializer)
     @action(detail=True, methods=["post"])
     def resend(self, request, message_id=None):
         """Send the message again as a new message linked to this one (202)."""
         message = self.get_object()
+        params = ResendInputSerializer(data=request.data or {})
+        params.is_valid(raise_exception=True)
         try:
-            copy = message_resend(message)
+            copy = message_resend(
+                message, ignore_quiet_hours=params.validated_data["ignore_quiet_hours"]
+            )
         except NotResendable as error:
             raise ApiError(str(error), code="not_resendable", status_code=409) from None
         return Response(
@@ -218,8 +233,13 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         params.is_valid(raise_exception=True)
         data = dict(params.validated_data)
         dry_run = data.pop("dry_run")
+        ignore_quiet_hours = data.pop("ignore_quiet_hours")
         audit = messages_replay(
-            request.auth, ReplayFilter(**data), actor=api_actor(request), dry_run=dry_run
+            request.auth,
+            ReplayFilter(**data),
+            actor=api_actor(request),
+            dry_run=dry_run,
+            ignore_quiet_hours=ignore_quiet_hours,
         )
         body = {
             "replay_id": audit.pk,

@@ -114,6 +114,9 @@ class Message(models.Model):
         related_name="resends",
         db_index=False,
     )
+    # A resend whose caller said to send it even in the receiver's quiet hours. A database
+    # default: the bulk COPY of a send does not list the column.
+    ignore_quiet_hours = models.BooleanField(db_default=False)
 
     class Meta:
         indexes = [

@@ -83,14 +83,22 @@ def not_yet_resent(messages: QuerySet[Message]) -> QuerySet[Message]:
 
 
 def messages_replay(
-    app: App, wanted: ReplayFilter, *, actor: str, dry_run: bool = False
+    app: App,
+    wanted: ReplayFilter,
+    *,
+    actor: str,
+    dry_run: bool = False,
+    ignore_quiet_hours: bool = False,
 ) -> ReplayAudit:
     """Resend every selected message not resent before (or only count them: dry_run)."""
     now = timezone.now()
     matches = replay_matches(app.pk, wanted)
     matched = matches.count()
+    recorded = wanted.as_json()
+    if ignore_quiet_hours:
+        recorded["ignore_quiet_hours"] = True
     audit = ReplayAudit.objects.create(
-        app=app, actor=actor[:200], at=now, filter=wanted.as_json(), dry_run=dry_run
+        app=app, actor=actor[:200], at=now, filter=recorded, dry_run=dry_run
     )
     if dry_run:
         eligible = not_yet_resent(matches).count()
@@ -111,7 +119,9 @@ def messages_replay(
             )
             if not chunk:
                 break
-            messages_resend(chunk, now, note=f"replay #{audit.pk}")
+            messages_resend(
+                chunk, now, note=f"replay #{audit.pk}", ignore_quiet_hours=ignore_quiet_hours
+            )
             resent += len(chunk)
             after = chunk[-1].id
     ReplayAudit.objects.filter(pk=audit.pk).update(

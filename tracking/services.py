@@ -474,16 +474,22 @@ class NotResendable(Exception):
 RESEND_DETAIL = "resend of {original} (operator intent: content dedup and frequency cap skipped)"
 
 
-def message_resend(message: Message, now: datetime | None = None) -> Message:
+def message_resend(
+    message: Message, now: datetime | None = None, *, ignore_quiet_hours: bool = False
+) -> Message:
     """A new message with the original's receiver, content and priority, linked to it,
     accepted and enqueued like any other."""
     if message.state in (*ACTIVE_STATES, MessageState.SCHEDULED):
         raise NotResendable(f"the message is still {message.state}; wait for a final state")
-    return messages_resend([message], now)[0]
+    return messages_resend([message], now, ignore_quiet_hours=ignore_quiet_hours)[0]
 
 
 def messages_resend(
-    messages: Sequence[Message], now: datetime | None = None, *, note: str = ""
+    messages: Sequence[Message],
+    now: datetime | None = None,
+    *,
+    note: str = "",
+    ignore_quiet_hours: bool = False,
 ) -> list[Message]:
     """Resend many final messages at once: one SendRequest per (template, priority), the
     copies inserted in bulk, linked to their originals, enqueued after commit. `note` is
@@ -518,12 +524,17 @@ def messages_resend(
                         request,
                         now,
                         content_restore(message) if message.pk in tracked else message.content,
+                        ignore_quiet_hours,
                     )
                     for message in group
                 ],
                 batch_size=1000,
             )
-            detail = RESEND_DETAIL + (f"; {note}" if note else "")
+            detail = RESEND_DETAIL
+            if ignore_quiet_hours:
+                detail += "; sent even in quiet hours (the caller asked)"
+            if note:
+                detail += f"; {note}"
             events_record(
                 [
                     EventRow(
@@ -544,7 +555,9 @@ def messages_resend(
     return copies
 
 
-def _resend_copy(message: Message, request: Any, now: datetime, content: dict) -> Message:
+def _resend_copy(
+    message: Message, request: Any, now: datetime, content: dict, ignore_quiet_hours: bool
+) -> Message:
     ttl = message.expires_at - message.created_at if message.expires_at else None
     return Message(
         app_id=message.app_id,
@@ -564,4 +577,5 @@ def _resend_copy(message: Message, request: Any, now: datetime, content: dict) -
         updated_at=now,
         expires_at=now + ttl if ttl else None,
         resent_from_id=message.pk,
+        ignore_quiet_hours=ignore_quiet_hours,
     )

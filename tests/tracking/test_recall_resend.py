@@ -166,3 +166,44 @@ def test_resend_still_honours_discard(api, ding, send):
     copy.refresh_from_db()
     assert copy.state == "DISCARDED"
     assert len(ding.accepted) == 1
+
+
+def test_resend_honours_quiet_hours_unless_the_caller_says_otherwise(api, ding, send):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notify.models import RuleSettings, TemplateRule
+    from notify.rules.config import rule_config_clear
+    from templates_app.models import MessageTemplate
+
+    original = send("ding", ["u1"], name="Ada")[0]
+    now = timezone.now()
+    RuleSettings.objects.create(
+        app=MessageTemplate.objects.get(code="ding").app,
+        time_zone="UTC",
+        quiet_start=(now - timedelta(hours=1)).time().replace(second=0, microsecond=0),
+        quiet_end=(now + timedelta(hours=1)).time().replace(second=0, microsecond=0),
+    )
+    TemplateRule.objects.create(
+        template=MessageTemplate.objects.get(code="ding"), night_mode="drop"
+    )
+    rule_config_clear()
+
+    plain = api.post(f"/api/v1/messages/{original}/resend").json()["message_id"]
+    forced = api.post(
+        f"/api/v1/messages/{original}/resend", {"ignore_quiet_hours": True}, format="json"
+    ).json()["message_id"]
+    batch_deliver(
+        list(Message.objects.filter(message_id__in=[plain, forced]).values_list("id", flat=True))
+    )
+
+    assert Message.objects.get(message_id=plain).state == "NIGHT_DROPPED"
+    forced_message = Message.objects.get(message_id=forced)
+    assert forced_message.state == "SENT"
+    assert "quiet hours (the caller asked)" in forced_message.events.first().detail
+    assert len(ding.accepted) == 2
+    bad = api.post(
+        f"/api/v1/messages/{original}/resend", {"ignore_quiet_hours": "x"}, format="json"
+    )
+    assert bad.status_code == 400 and "ignore_quiet_hours" in bad.json()["fields"]
