@@ -172,7 +172,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="Review")
-    def review(self, obj: MessageTemplate) -> str:
+    def review(self, obj: MessageTemplate) -> SafeString | str:
         if not obj.pk:
             return "-"
         if not obj.app.require_template_review:
@@ -180,9 +180,20 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         version = pending_version(obj)
         if version is None:
             return f"Status {obj.get_status_display()}; nothing waiting for review."
-        return (
-            f"Version {version.number} waits for review (submitted by {version.submitted_by}); "
-            "the template keeps sending its approved content until somebody else approves it."
+        # The pending content, previewed like the saved one, so the reviewer sees both.
+        result = template_preview(obj, sample_variables(obj), version.content)
+        return format_html(
+            "<p>Version {} waits for review (submitted by {}); the template keeps sending its "
+            "approved content until somebody else approves it (action: Approve the pending "
+            "version).</p><pre class='tidings-pending'>{}</pre>{}",
+            version.number,
+            version.submitted_by,
+            json.dumps(result["rendered"], indent=2, ensure_ascii=False),
+            format_html_join(
+                "",
+                "<p class='errornote'>{}: {}</p>",
+                ((p["field"], p["problem"]) for p in result["problems"]),
+            ),
         )
 
     def save_model(self, request: HttpRequest, obj: MessageTemplate, form, change: bool) -> None:

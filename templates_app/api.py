@@ -160,11 +160,10 @@ class MessageTemplateViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         app = self.request.auth
         if app.require_template_review:
-            template = serializer.save(app=app, status=TemplateStatus.DRAFT)
+            # Reviewed Apps: a new template waits as a draft until submitted and approved.
+            serializer.save(app=app, status=TemplateStatus.DRAFT)
         else:
             serializer.save(app=app)
-            return
-        return template
 
     def perform_update(self, serializer):
         template = serializer.instance

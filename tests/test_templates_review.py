@@ -189,3 +189,15 @@ def test_admin_four_eyes(tenant, email_template):
     assert email_template.status == "active"
     version = email_template.versions.get()
     assert (version.submitted_by, version.reviewed_by) == ("staff alice", "staff bob")
+
+
+def test_admin_shows_the_pending_version_next_to_the_sending_one(tenant, email_template):
+    tenant.require_template_review = True
+    tenant.save()
+    from templates_app.review import version_submit
+
+    version_submit(email_template, "staff alice", {"subject": "New {$name}", "text": "t"})
+    html = staff().get(f"/admin/templates_app/messagetemplate/{email_template.pk}/change/")
+    page = html.content.decode()
+    assert "Version 1 waits for review (submitted by staff alice)" in page
+    assert "New &lt;name&gt;" in page and "Hi &lt;name&gt;" in page
