@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
+from django.db.models.functions import Left
 from django.utils import timezone
 
 from notify.models import App
@@ -133,27 +134,34 @@ def messages_replay(
 
 def failure_groups(app_id: int | None = None, limit: int = 50) -> list[dict]:
     """FAILED messages not yet resent, grouped by reason: the provider's error code when
-    last_error starts with "[code]", else the reason's first 60 characters."""
+    last_error starts with "[code]", else the reason's first 60 characters. Counted by
+    the database (per App, template and 60-character prefix), merged here."""
     messages = not_yet_resent(Message.objects.filter(state=MessageState.FAILED))
     if app_id is not None:
         messages = messages.filter(app_id=app_id)
+    rows = (
+        messages.annotate(prefix=Left("last_error", 60))
+        .values("app_id", "app__name", "template__code", "prefix")
+        .annotate(n=Count("id"), first=Min("created_at"), last=Max("created_at"))
+        .order_by("-n")[:2000]
+    )
     groups: dict[tuple[int, str, str], dict] = {}
-    rows = messages.values_list("app_id", "app__name", "template__code", "last_error", "created_at")
-    for app, app_name, template, last_error, created_at in rows.iterator(chunk_size=5000):
-        error = failure_reason(last_error or "")
+    for row in rows:
+        error = failure_reason(row["prefix"] or "")
         if error.startswith("[") and "]" in error:
             key, kind = error[1 : error.index("]")], "error_code"
         else:
-            key, kind = error[:60], "reason"
+            key, kind = error, "reason"
         group = groups.setdefault(
-            (app, kind, key),
-            {"app_id": app, "app": app_name, "kind": kind, "key": key, "example": error,
-             "count": 0, "templates": set(), "first": created_at, "last": created_at},
+            (row["app_id"], kind, key),
+            {"app_id": row["app_id"], "app": row["app__name"], "kind": kind, "key": key,
+             "example": error, "count": 0, "templates": set(), "first": row["first"],
+             "last": row["last"]},
         )  # fmt: skip
-        group["count"] += 1
-        group["templates"].add(template)
-        group["first"] = min(group["first"], created_at)
-        group["last"] = max(group["last"], created_at)
+        group["count"] += row["n"]
+        group["templates"].add(row["template__code"])
+        group["first"] = min(group["first"], row["first"])
+        group["last"] = max(group["last"], row["last"])
     ordered = sorted(groups.values(), key=lambda g: -g["count"])[:limit]
     for group in ordered:
         group["templates"] = sorted(group["templates"])
