@@ -1,3 +1,5 @@
+import json
+
 from django.contrib import admin, messages
 from django.db import models
 from django.http import HttpRequest, HttpResponseRedirect
@@ -56,7 +58,19 @@ class MessageAdmin(admin.ModelAdmin):
         names = [f.name for f in Message._meta.fields if f.name not in _INTERNAL_FIELDS]
         times = {"created_at", "updated_at", "queued_at", "sent_at", "expires_at",
                  "next_attempt_at"}  # fmt: skip
-        return ["trace", *[f"{n}_ms" if n in times else n for n in names]]
+        pretty = {"variables", "content"}
+        return [
+            "trace",
+            *[f"{n}_ms" if n in times else f"{n}_json" if n in pretty else n for n in names],
+        ]
+
+    @admin.display(description="Variables")
+    def variables_json(self, obj: Message) -> SafeString:
+        return format_html("<pre>{}</pre>", json.dumps(obj.variables, indent=2, ensure_ascii=False))
+
+    @admin.display(description="Content")
+    def content_json(self, obj: Message) -> SafeString:
+        return format_html("<pre>{}</pre>", json.dumps(obj.content, indent=2, ensure_ascii=False))
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)
