@@ -65,6 +65,8 @@ def template_resolve(app: App, raw: Any) -> MessageTemplate:
         raw = int(raw.strip())
     if not isinstance(raw, int):
         raise AustinError(Resp.CLIENT_BAD_PARAMETERS, "messageTemplateId must be a number")
+    if not 0 < raw < 2**63:
+        raise AustinError(Resp.TEMPLATE_NOT_FOUND, f"messageTemplateId {raw}")
     templates = MessageTemplate.objects.filter(app=app)
     template = templates.filter(austin_id=raw).first() or templates.filter(pk=raw).first()
     if template is None:
@@ -119,6 +121,8 @@ def _items(params: Any) -> list[Item]:
         if not isinstance(param, dict):
             raise AustinError(Resp.CLIENT_BAD_PARAMETERS, f"{where} must be an object")
         receiver = param.get("receiver")
+        if isinstance(receiver, int) and not isinstance(receiver, bool):
+            receiver = str(receiver)  # austin (Jackson) took a number as the string
         if receiver is None or (isinstance(receiver, str) and not receiver.strip()):
             continue  # austin drops params without a receiver
         if not isinstance(receiver, str):

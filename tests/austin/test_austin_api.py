@@ -108,6 +108,15 @@ def test_template_id_resolves_austin_id_first_then_tidings_id(api, tenant, sms):
     assert template_of(other.pk) == other.pk
 
 
+def test_numeric_receiver_is_taken_as_austin_did(api, sms):
+    body = {"code": "send", "messageTemplateId": 1,
+            "messageParam": {"receiver": 13719333899, "variables": {"name": 7}}}  # fmt: skip
+    answer = api.post("/send", body, format="json").json()
+    assert answer["code"] == "0", answer
+    message = Message.objects.get(message_id=answer["data"][0]["messageId"])
+    assert message.receiver == "13719333899"
+
+
 def test_same_pipeline_idempotency_key_answers_the_first_call(api, sms):
     body = {"code": "send", "messageTemplateId": 1,
             "messageParam": {"receiver": "13719333899", "variables": {"name": "x"}}}  # fmt: skip
@@ -133,6 +142,8 @@ def test_same_pipeline_idempotency_key_answers_the_first_call(api, sms):
         # A0002 template not found
         ("/send", {"code": "send", "messageTemplateId": 999999, "messageParam": {"receiver": "13719333899"}}, "A0002"),
         ("/recall", {"code": "recall", "messageTemplateId": 999999}, "A0002"),
+        ("/send", {"code": "send", "messageTemplateId": 10**20, "messageParam": {"receiver": "1"}}, "A0002"),
+        ("/send", {"code": "send", "messageTemplateId": -1, "messageParam": {"receiver": "1"}}, "A0002"),
         # A0003 more than 100 receivers in one param
         ("/send", {"code": "send", "messageTemplateId": 1, "messageParam": {"receiver": ",".join(f"1371933{i:04d}" for i in range(101))}}, "A0003"),
         # P0002 / P0003: business code missing / unknown
