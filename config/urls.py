@@ -34,5 +34,8 @@ urlpatterns = [
     # /metrics (before the admin's catch-all; django_prometheus's open /metrics is not routed).
     path("", include("tracking.public_urls")),
     path("admin/", admin.site.urls),
+    # austin-compatible API (POST /send, /batchSend, /recall, /trace/...): a drop-in for
+    # teams migrating from austin; see docs/migrating-from-austin.md.
+    path("", include("notify.austin.urls")),
     path("healthz", healthz),
 ]

@@ -45,6 +45,16 @@ DEMO_TEMPLATES = [
             "text": "Order {$order} is on its way",
         },
     },
+    {
+        # austin's README curl sends messageTemplateId 1 to 13719333899, no variables.
+        "code": "austin-demo",
+        "name": "austin demo SMS (austin messageTemplateId 1)",
+        "channel": "sms",
+        "receiver_type": ReceiverType.PHONE,
+        "message_type": MessageType.NOTICE,
+        "austin_id": 1,
+        "content": {"text": "Hello from Tidings: austin's /send works unchanged."},
+    },
 ]
 
 

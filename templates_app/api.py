@@ -1,12 +1,34 @@
 from __future__ import annotations
 
-from rest_framework import serializers, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from channels_app.channels import Channel
 from channels_app.models import ChannelAccount
-from channels_app.providers.registry import get_adapter_class
-from templates_app.models import MessageTemplate
+from notify.errors import ApiError
+from templates_app.checks import content_problems, provider_problems, routed_providers
+from templates_app.models import MessageTemplate, TemplateStatus, TemplateVersion
+from templates_app.preview import template_preview
+from templates_app.review import (
+    ReviewError,
+    actor_of,
+    pending_version,
+    version_approve,
+    version_reject,
+    version_submit,
+)
 from templates_app.selectors import template_list
+
+
+class TemplateVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TemplateVersion
+        fields = [
+            "number", "status", "content", "submitted_by", "submitted_at", "reviewed_by",
+            "reviewed_at", "note",
+        ]  # fmt: skip
 
 
 class MessageTemplateSerializer(serializers.ModelSerializer):
@@ -14,13 +36,17 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
     channel_account = serializers.PrimaryKeyRelatedField(
         queryset=ChannelAccount.objects.none(), required=False, allow_null=True
     )
+    pending_version = serializers.SerializerMethodField(
+        help_text="A content change waiting for review (Apps with require_template_review); "
+        "the template keeps sending `content` until it is approved."
+    )
 
     class Meta:
         model = MessageTemplate
         fields = [
-            "id", "name", "code", "channel", "message_type", "receiver_type", "content",
-            "default_priority", "channel_account", "status", "track_clicks", "created_at",
-            "updated_at",
+            "id", "name", "code", "austin_id", "channel", "message_type", "receiver_type",
+            "content", "default_priority", "channel_account", "status", "track_clicks",
+            "pending_version", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
 
@@ -28,6 +54,10 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
         super().__init__(*args, **kwargs)
         app = self.context["request"].auth
         self.fields["channel_account"].queryset = ChannelAccount.objects.filter(app=app)
+
+    def get_pending_version(self, template: MessageTemplate) -> dict | None:
+        version = pending_version(template)
+        return TemplateVersionSerializer(version).data if version else None
 
     def validate_code(self, value: str) -> str:
         app = self.context["request"].auth
@@ -38,10 +68,43 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(f"a template with code {value!r} already exists")
         return value
 
+    def validate_austin_id(self, value: int | None) -> int | None:
+        if value is None:
+            return value
+        app = self.context["request"].auth
+        clash = MessageTemplate.objects.filter(app=app, austin_id=value)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError(
+                f"template {clash.first().code!r} has austin_id {value}"
+            )
+        return value
+
     def validate_content(self, value):
         if not isinstance(value, dict) or not value:
             raise serializers.ValidationError("must be a non-empty JSON object")
         return value
+
+    def validate_status(self, value: str) -> str:
+        app = self.context["request"].auth
+        if not app.require_template_review or value in (
+            TemplateStatus.DRAFT,
+            TemplateStatus.DISABLED,
+        ):
+            return value
+        current = getattr(self.instance, "status", None)
+        # Re-enabling what was approved before is fine; activating unreviewed content is not.
+        if value == TemplateStatus.ACTIVE and current == TemplateStatus.DISABLED:
+            last = self.instance.versions.filter(status="approved").order_by("-number").first()
+            if last is not None and last.content == self.instance.content:
+                return value
+        if value == current:
+            return value
+        raise serializers.ValidationError(
+            "this App reviews templates: submit it (POST .../submit) and have somebody else "
+            "approve it (POST .../approve)"
+        )
 
     def validate(self, attrs):
         channel = attrs.get("channel", getattr(self.instance, "channel", None))
@@ -55,35 +118,36 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
             )
         if content is None:
             return attrs
-        if account is not None:
-            providers = [account.provider]
-        else:
-            # Routed: any of the App's enabled accounts for the channel may send it.
-            app = self.context["request"].auth
-            providers = sorted(
-                set(
-                    ChannelAccount.objects.filter(
-                        app=app, channel=channel, enabled=True
-                    ).values_list("provider", flat=True)
-                )
-            )
-        for provider in providers:
-            try:
-                get_adapter_class(provider).validate_content(channel, content)
-            except serializers.ValidationError as exc:
-                if len(providers) == 1:
-                    raise
-                detail = exc.detail if isinstance(exc.detail, dict) else {"content": exc.detail}
-                raise serializers.ValidationError(
-                    {
-                        key: [
-                            f"{provider}: {msg}"
-                            for msg in (value if isinstance(value, list) else [value])
-                        ]
-                        for key, value in detail.items()
-                    }
-                ) from None
+        # Malformed placeholders and parts the channel needs: refused with or without an
+        # account to send it.
+        problems = content_problems(channel, content)
+        if problems:
+            raise serializers.ValidationError(problems)
+        app = self.context["request"].auth
+        problems = provider_problems(routed_providers(app, channel, account), channel, content)
+        if problems:
+            raise serializers.ValidationError(problems)
         return attrs
+
+
+class PreviewInputSerializer(serializers.Serializer):
+    variables = serializers.DictField(required=False, default=dict)
+    content = serializers.JSONField(
+        required=False, help_text="Preview this content instead of the saved one."
+    )
+
+
+class PreviewOutputSerializer(serializers.Serializer):
+    template = serializers.CharField()
+    channel = serializers.CharField()
+    providers = serializers.ListField(child=serializers.CharField())
+    variables = serializers.ListField(child=serializers.CharField())
+    rendered = serializers.DictField(help_text="The rendered content per channel.")
+    problems = serializers.ListField(child=serializers.DictField())
+
+
+class RejectInputSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class MessageTemplateViewSet(viewsets.ModelViewSet):
@@ -94,4 +158,76 @@ class MessageTemplateViewSet(viewsets.ModelViewSet):
         return template_list(self.request.auth)
 
     def perform_create(self, serializer):
-        serializer.save(app=self.request.auth)
+        app = self.request.auth
+        if app.require_template_review:
+            # Reviewed Apps: a new template waits as a draft until submitted and approved.
+            serializer.save(app=app, status=TemplateStatus.DRAFT)
+        else:
+            serializer.save(app=app)
+
+    def perform_update(self, serializer):
+        template = serializer.instance
+        content = serializer.validated_data.get("content")
+        if (
+            template.app.require_template_review
+            and template.status == TemplateStatus.ACTIVE
+            and content is not None
+            and content != template.content
+        ):
+            # The approved content keeps sending; the change waits for a second person.
+            serializer.validated_data.pop("content")
+            serializer.save()
+            version_submit(template, actor_of(self.request), content)
+            return
+        serializer.save()
+
+    def _review(self, operation):
+        template = self.get_object()
+        try:
+            version = operation(template)
+        except ReviewError as error:
+            raise ApiError(
+                str(error), code="review_conflict", status_code=error.status_code
+            ) from None
+        template.refresh_from_db()
+        body = {
+            "template": MessageTemplateSerializer(template, context={"request": self.request}).data,
+            "version": TemplateVersionSerializer(version).data,
+        }
+        return Response(body)
+
+    @extend_schema(request=None, responses={200: TemplateVersionSerializer})
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        """Submit a draft for review (draft -> pending_review)."""
+        return self._review(lambda t: version_submit(t, actor_of(request)))
+
+    @extend_schema(request=None, responses={200: TemplateVersionSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """Approve the pending version (four-eyes: not by its submitter); its content
+        becomes the template's and the template is active."""
+        return self._review(lambda t: version_approve(t, actor_of(request)))
+
+    @extend_schema(request=RejectInputSerializer, responses={200: TemplateVersionSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        """Reject the pending version; the template keeps what it had."""
+        params = RejectInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        note = params.validated_data["note"]
+        return self._review(lambda t: version_reject(t, actor_of(request), note))
+
+    @extend_schema(
+        operation_id="templates_preview",
+        request=PreviewInputSerializer,
+        responses={200: PreviewOutputSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def preview(self, request, pk=None):
+        """Render with sample variables; list every problem a send would hit."""
+        params = PreviewInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        body = template_preview(self.get_object(), data["variables"], data.get("content"))
+        return Response(body, status=status.HTTP_200_OK)

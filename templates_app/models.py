@@ -23,7 +23,12 @@ class ReceiverType(models.TextChoices):
 
 
 class TemplateStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
+    """draft -> pending_review -> active (approved) -> disabled. Only active sends. Apps
+    without `require_template_review` create templates active, as before."""
+
+    DRAFT = "draft", "Draft"
+    PENDING_REVIEW = "pending_review", "Pending review"
+    ACTIVE = "active", "Active (approved)"
     DISABLED = "disabled", "Disabled"
 
 
@@ -53,7 +58,14 @@ class MessageTemplate(models.Model):
         help_text="Leave empty to use the App's enabled account for the channel.",
     )
     status = models.CharField(
-        max_length=10, choices=TemplateStatus.choices, default=TemplateStatus.ACTIVE
+        max_length=20, choices=TemplateStatus.choices, default=TemplateStatus.ACTIVE
+    )
+    # austin's numeric messageTemplateId, kept by teams migrating from austin so their
+    # callers of POST /send need no change (notify.austin resolves it first).
+    austin_id = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="austin's messageTemplateId for this template (migration from austin).",
     )
     track_clicks = models.BooleanField(
         default=False,
@@ -64,8 +76,53 @@ class MessageTemplate(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["app", "code"], name="uniq_template_code_per_app")
+            models.UniqueConstraint(fields=["app", "code"], name="uniq_template_code_per_app"),
+            models.UniqueConstraint(
+                fields=["app", "austin_id"],
+                name="uniq_template_austin_id_per_app",
+                condition=models.Q(austin_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.code} ({self.channel})"
+
+
+class VersionStatus(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class TemplateVersion(models.Model):
+    """A content submitted for review (four-eyes): the template keeps sending its current
+    content until a different person approves this one. The audit trail of who submitted
+    and who reviewed each content."""
+
+    template = models.ForeignKey(MessageTemplate, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    content = models.JSONField()
+    status = models.CharField(
+        max_length=12, choices=VersionStatus.choices, default=VersionStatus.PENDING
+    )
+    # "api-key <prefix>" or "staff <username>"
+    submitted_by = models.CharField(max_length=200)
+    submitted_at = models.DateTimeField()
+    reviewed_by = models.CharField(max_length=200, blank=True, default="")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["template", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "number"], name="uniq_template_version"),
+            models.UniqueConstraint(
+                fields=["template"],
+                name="one_pending_version_per_template",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template.code} v{self.number} ({self.status})"

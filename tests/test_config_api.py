@@ -234,4 +234,5 @@ def test_routed_template_content_must_suit_every_provider_it_can_route_to(api, t
     )
 
     assert response.status_code == 400
-    assert response.json()["fields"]["content.subject"] == ["smtp: an email needs a subject"]
+    # A subject is what every email needs: refused before any provider is asked.
+    assert response.json()["fields"]["content.subject"] == ["an email needs a subject"]

@@ -25,6 +25,7 @@ from notify.models import Priority, SendRequest
 from tracking.models import CallbackEndpoint, Message, MessageEvent, MessageState
 from tracking.receipts.base import receipt_url
 from tracking.receipts.push import SIGNED
+from tracking.replay import REPLAYABLE_STATES, ReplayFilter, messages_replay
 from tracking.selectors import (
     StatsFilter,
     message_get,
@@ -106,6 +107,64 @@ class MessageFilter(django_filters.FilterSet):
         return queryset.filter(condition)
 
 
+class ResendInputSerializer(serializers.Serializer):
+    ignore_quiet_hours = serializers.BooleanField(
+        default=False,
+        help_text="Send even in the receiver's quiet hours (opt-outs and discard still apply).",
+    )
+
+
+class ReplayInputSerializer(serializers.Serializer):
+    template = serializers.CharField(required=False, help_text="Template code or id.")
+    channel = serializers.CharField(required=False)
+    account = serializers.CharField(required=False, help_text="Channel account name or id.")
+    # A CharField, not a ChoiceField: the OpenAPI schema keeps one MessageState enum.
+    state = serializers.CharField(
+        default=MessageState.FAILED,
+        help_text="A final state (FAILED, EXPIRED, UNDELIVERED, …); FAILED unless given.",
+    )
+    since = serializers.DateTimeField(required=False, help_text="created_at >= since")
+    until = serializers.DateTimeField(required=False, help_text="created_at < until")
+    error_code = serializers.CharField(
+        required=False, help_text='The provider\'s error code (last_error starts with "[code]").'
+    )
+    reason = serializers.CharField(required=False, help_text="last_error starts with this.")
+    dry_run = serializers.BooleanField(default=False, help_text="Only count; send nothing.")
+    ignore_quiet_hours = serializers.BooleanField(
+        default=False, help_text="Send the resends even in the receivers' quiet hours."
+    )
+
+    def validate_state(self, value: str) -> str:
+        if value not in REPLAYABLE_STATES:
+            raise serializers.ValidationError(
+                f"{value!r} is not a final state; give one of {', '.join(REPLAYABLE_STATES)}"
+            )
+        return value
+
+    def validate(self, data):
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            raise serializers.ValidationError({"until": ["must be after since"]})
+        return data
+
+
+class ReplayOutputSerializer(serializers.Serializer):
+    replay_id = serializers.IntegerField()
+    dry_run = serializers.BooleanField()
+    matched = serializers.IntegerField(help_text="Messages the filter selects.")
+    resent = serializers.IntegerField(
+        help_text="New linked resends (dry run: how many would be made)."
+    )
+    skipped = serializers.IntegerField(help_text="Matched but resent before: not sent again.")
+    filter = serializers.DictField()
+
+
+def api_actor(request) -> str:
+    """Who called: the API key's public prefix (never the secret)."""
+    header = request.headers.get("Authorization", "")
+    prefix = header.partition(" ")[2].strip().split(".", 1)[0][:12]
+    return f"api-key {prefix}" if prefix else "api-key"
+
+
 class MessagePagination(CursorPagination):
     ordering = "-id"
     page_size = 100
@@ -148,18 +207,55 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             raise ApiError(outcome.failed[0][1], code="recall_failed", status_code=502)
         return Response(MessageDetailSerializer(self.get_object()).data)
 
+    @extend_schema(request=ResendInputSerializer)
     @action(detail=True, methods=["post"])
     def resend(self, request, message_id=None):
         """Send the message again as a new message linked to this one (202)."""
         message = self.get_object()
+        params = ResendInputSerializer(data=request.data or {})
+        params.is_valid(raise_exception=True)
         try:
-            copy = message_resend(message)
+            copy = message_resend(
+                message, ignore_quiet_hours=params.validated_data["ignore_quiet_hours"]
+            )
         except NotResendable as error:
             raise ApiError(str(error), code="not_resendable", status_code=409) from None
         return Response(
             {"message_id": str(copy.message_id), "resent_from": str(message.message_id)},
             status=status.HTTP_202_ACCEPTED,
         )
+
+    @extend_schema(
+        operation_id="messages_replay",
+        request=ReplayInputSerializer,
+        responses={200: ReplayOutputSerializer, 202: ReplayOutputSerializer},
+    )
+    @action(detail=False, methods=["post"])
+    def replay(self, request):
+        """Bulk replay of dead letters: resend every message the filter selects (FAILED by
+        default) once, as new messages linked to their originals. Messages resent before
+        are skipped, so the same replay twice sends nothing new. `dry_run`: count only."""
+        params = ReplayInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = dict(params.validated_data)
+        dry_run = data.pop("dry_run")
+        ignore_quiet_hours = data.pop("ignore_quiet_hours")
+        audit = messages_replay(
+            request.auth,
+            ReplayFilter(**data),
+            actor=api_actor(request),
+            dry_run=dry_run,
+            ignore_quiet_hours=ignore_quiet_hours,
+        )
+        body = {
+            "replay_id": audit.pk,
+            "dry_run": audit.dry_run,
+            "matched": audit.matched,
+            "resent": audit.resent,
+            "skipped": audit.skipped,
+            "filter": audit.filter,
+        }
+        return Response(body, status=status.HTTP_200_OK if dry_run else status.HTTP_202_ACCEPTED)
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -123,6 +123,9 @@ class Message(models.Model):
         db_index=False,
         db_constraint=False,  # partitioned: see the class docstring
     )
+    # A resend whose caller said to send it even in the receiver's quiet hours. A database
+    # default: the bulk COPY of a send does not list the column.
+    ignore_quiet_hours = models.BooleanField(db_default=False)
 
     class Meta:
         indexes = [
@@ -301,3 +304,26 @@ class CallbackDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.url} {'ok' if self.ok else 'failed'}"
+
+
+class ReplayAudit(models.Model):
+    """One bulk replay (POST /api/v1/messages/replay or the admin): who asked, when, for
+    which selection, and how many messages it matched and resent."""
+
+    app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="+")
+    # "api-key <prefix>" or "staff <username>": never the secret.
+    actor = models.CharField(max_length=200)
+    at = models.DateTimeField()
+    filter = models.JSONField(default=dict, blank=True)
+    dry_run = models.BooleanField(default=False)
+    matched = models.PositiveIntegerField(default=0)
+    resent = models.PositiveIntegerField(default=0)
+    # Matched but already resent earlier (by a replay or a single resend): not sent again.
+    skipped = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        mode = "dry run" if self.dry_run else f"{self.resent} resent"
+        return f"replay #{self.pk} by {self.actor} at {self.at:%Y-%m-%d %H:%M:%S} ({mode})"

@@ -16,6 +16,9 @@ class App(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     is_active = models.BooleanField(default=True)
+    # Four-eyes review of templates: new templates start as drafts, and a change to an
+    # active template's content waits (as a pending version) for a second person.
+    require_template_review = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -10,6 +10,22 @@ from notify.rules.config import configs_for
 from tracking.models import Message, MessageState
 
 
+def operator_resends(messages: list[Message]) -> set[int]:
+    """Ids of the batch's messages that are resends (POST /messages/{id}/resend, replays):
+    an explicit operator intent that content dedup and the frequency cap let through. One
+    query per batch when the consumer did not load `resent_from_id`."""
+    loaded = [m for m in messages if "resent_from_id" in m.__dict__]
+    found = {m.id for m in loaded if m.resent_from_id is not None}
+    rest = [m.id for m in messages if "resent_from_id" not in m.__dict__]
+    if rest:
+        found.update(
+            Message.objects.filter(id__in=rest, resent_from__isnull=False).values_list(
+                "id", flat=True
+            )
+        )
+    return found
+
+
 def content_digest(message: Message) -> str:
     content = {k: v for k, v in (message.content or {}).items() if k != "headers"}
     raw = json.dumps([message.receiver, content], sort_keys=True, separators=(",", ":"))
@@ -24,8 +40,12 @@ class ContentDedupRule(Rule):
 
     def apply(self, messages: list[Message], now: datetime, outcome: RuleOutcome) -> list[Message]:
         configs = configs_for(messages)
+        resends = operator_resends(messages)
         checked, entries, passed = [], [], []
         for message in messages:
+            if message.id in resends:
+                passed.append(message)
+                continue
             template = configs[message.app_id].template(message.template_id)
             if template is None or template.dedup_max == 0 or template.dedup_window_seconds == 0:
                 passed.append(message)

@@ -6,6 +6,7 @@ from datetime import datetime
 from notify.rules import scripts
 from notify.rules.base import Rule, RuleOutcome
 from notify.rules.config import configs_for
+from notify.rules.dedup import operator_resends
 from notify.rules.night import zone
 from tracking.models import Message, MessageState
 
@@ -21,8 +22,13 @@ class FrequencyCapRule(Rule):
 
     def apply(self, messages: list[Message], now: datetime, outcome: RuleOutcome) -> list[Message]:
         configs = configs_for(messages)
+        resends = operator_resends(messages)
         checked, entries, passed = [], [], []
         for message in messages:
+            if message.id in resends:
+                # An operator's resend: not counted against, nor stopped by, the cap.
+                passed.append(message)
+                continue
             config = configs[message.app_id]
             template = config.template(message.template_id)
             cap = config.cap_for(message.channel, template.message_type if template else "notice")

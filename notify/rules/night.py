@@ -80,13 +80,21 @@ class NightShieldRule(Rule):
         if not shielded:
             return passed
         zones = profile_time_zones([m for m, _ in shielded])
+        # Resends whose caller asked to send them in quiet hours (one query, shielded only).
+        overridden = set(
+            Message.objects.filter(
+                id__in=[m.id for m, _ in shielded], ignore_quiet_hours=True
+            ).values_list("id", flat=True)
+        )
         for message, mode in shielded:
             config = configs[message.app_id]
             tz_name = zones.get(
                 (message.app_id, message.channel, message.receiver), config.time_zone
             )
             local = now.astimezone(zone(tz_name))
-            if not in_quiet_hours(local, config.quiet_start, config.quiet_end):
+            if message.id in overridden or not in_quiet_hours(
+                local, config.quiet_start, config.quiet_end
+            ):
                 passed.append(message)
                 continue
             window = f"{config.quiet_start:%H:%M}-{config.quiet_end:%H:%M} {zone(tz_name).key}"

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
 from channels_app.models import ChannelAccount
+from config.redis import get_redis
 from notify.delivery import batch_deliver
+from notify.rules.config import rule_config_clear
 from templates_app.models import MessageTemplate
 from tests.e2e.conftest import start_worker  # noqa: F401 - the e2e fixture, for test_e2e_*
 from tests.fakes.dingtalk_work import FakeDingTalkWork
@@ -85,13 +88,27 @@ def send(api):
 CLICK_RULE = "tracking.clicks.ClickTrackingRule"
 
 
-# Rules whose state outlives a test (Redis windows): a resend of the same content would be
-# stopped as a duplicate, which is their job, not what these tests are about.
-STATEFUL_RULES = ("notify.rules.dedup.ContentDedupRule", "notify.rules.frequency.FrequencyCapRule")
+def _flush_rule_keys() -> None:
+    client = get_redis()
+    keys = list(client.scan_iter(match=settings.TIDINGS_RULES_REDIS_PREFIX + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def clean_rule_state():
+    """Rule windows live in Redis and rule settings in a process cache: every test starts
+    empty. The rules themselves all stay on (a resend must get past dedup and the
+    frequency cap by being a resend, not because a test switched them off)."""
+    _flush_rule_keys()
+    rule_config_clear()
+    yield
+    _flush_rule_keys()
+    rule_config_clear()
 
 
 @pytest.fixture(autouse=True)
 def click_tracking_rule(settings):
     """The click-tracking rule as deployments configure it: last in TIDINGS_RULES."""
-    rules = [r for r in settings.TIDINGS_RULES if r not in STATEFUL_RULES and r != CLICK_RULE]
+    rules = [r for r in settings.TIDINGS_RULES if r != CLICK_RULE]
     settings.TIDINGS_RULES = [*rules, CLICK_RULE]

@@ -100,7 +100,7 @@ def test_resend_creates_a_linked_message_that_is_sent_again(request, api, send, 
     assert detail["resends"] == [copy_id]
     copy_detail = api.get(f"/api/v1/messages/{copy_id}").json()
     assert copy_detail["resent_from"] == original
-    assert copy_detail["events"][0]["detail"] == f"resend of {original}"
+    assert copy_detail["events"][0]["detail"].startswith(f"resend of {original} (operator intent")
 
 
 def test_resend_of_a_message_in_flight_is_409(api, ding, send):
@@ -123,3 +123,87 @@ def test_another_apps_message_cannot_be_recalled_or_resent(api, ding, send):
     assert other.post(f"/api/v1/messages/{message_id}/recall").status_code == 404
     assert other.post(f"/api/v1/messages/{message_id}/resend").status_code == 404
     assert ding.recalled == []
+
+
+def test_resend_right_after_sending_is_delivered_though_a_repeat_send_is_a_duplicate(
+    api, ding, send
+):
+    # given a SENT message, with content dedup and the frequency cap on (the default rules)
+    original = send("ding", ["u1"], name="Ada")[0]
+    assert Message.objects.get(message_id=original).state == "SENT"
+    # a second identical send is a duplicate: dedup is really on
+    repeat = send("ding", ["u1"], name="Ada")[0]
+    assert Message.objects.get(message_id=repeat).state == "DEDUP_CONTENT"
+    assert len(ding.accepted) == 1
+
+    # when the operator resends the original right away
+    response = api.post(f"/api/v1/messages/{original}/resend")
+    assert response.status_code == 202, response.json()
+    copy = Message.objects.get(message_id=response.json()["message_id"])
+    batch_deliver([copy.pk])
+
+    # then it reached the provider and the trace says it was an operator resend
+    copy.refresh_from_db()
+    assert copy.state == "SENT"
+    assert len(ding.accepted) == 2
+    first = copy.events.order_by("at", "id").first()
+    assert first.state == "ACCEPTED" and "operator intent" in first.detail
+
+
+def test_resend_still_honours_discard(api, ding, send):
+    from notify.models import TemplateRule
+    from notify.rules.config import rule_config_clear
+    from templates_app.models import MessageTemplate
+
+    original = send("ding", ["u1"], name="Ada")[0]
+    TemplateRule.objects.create(template=MessageTemplate.objects.get(code="ding"), discarded=True)
+    rule_config_clear()
+
+    copy_id = api.post(f"/api/v1/messages/{original}/resend").json()["message_id"]
+    copy = Message.objects.get(message_id=copy_id)
+    batch_deliver([copy.pk])
+
+    copy.refresh_from_db()
+    assert copy.state == "DISCARDED"
+    assert len(ding.accepted) == 1
+
+
+def test_resend_honours_quiet_hours_unless_the_caller_says_otherwise(api, ding, send):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notify.models import RuleSettings, TemplateRule
+    from notify.rules.config import rule_config_clear
+    from templates_app.models import MessageTemplate
+
+    original = send("ding", ["u1"], name="Ada")[0]
+    now = timezone.now()
+    RuleSettings.objects.create(
+        app=MessageTemplate.objects.get(code="ding").app,
+        time_zone="UTC",
+        quiet_start=(now - timedelta(hours=1)).time().replace(second=0, microsecond=0),
+        quiet_end=(now + timedelta(hours=1)).time().replace(second=0, microsecond=0),
+    )
+    TemplateRule.objects.create(
+        template=MessageTemplate.objects.get(code="ding"), night_mode="drop"
+    )
+    rule_config_clear()
+
+    plain = api.post(f"/api/v1/messages/{original}/resend").json()["message_id"]
+    forced = api.post(
+        f"/api/v1/messages/{original}/resend", {"ignore_quiet_hours": True}, format="json"
+    ).json()["message_id"]
+    batch_deliver(
+        list(Message.objects.filter(message_id__in=[plain, forced]).values_list("id", flat=True))
+    )
+
+    assert Message.objects.get(message_id=plain).state == "NIGHT_DROPPED"
+    forced_message = Message.objects.get(message_id=forced)
+    assert forced_message.state == "SENT"
+    assert "quiet hours (the caller asked)" in forced_message.events.first().detail
+    assert len(ding.accepted) == 2
+    bad = api.post(
+        f"/api/v1/messages/{original}/resend", {"ignore_quiet_hours": "x"}, format="json"
+    )
+    assert bad.status_code == 400 and "ignore_quiet_hours" in bad.json()["fields"]

@@ -90,8 +90,8 @@ def test_failure_reasons_are_aggregated_without_the_retry_suffix(api, ding, send
 
 
 def test_receiver_messages_with_trace_over_a_date_range(api, ding, send):
-    first = send("ding", ["u1"])[0]
-    second = send("ding", ["u1"])[0]
+    first = send("ding", ["u1"], name="first")[0]
+    second = send("ding", ["u1"], name="second")[0]  # new content: not a duplicate
     send("ding", ["u2"])
     Message.objects.filter(message_id=first).update(created_at=timezone.now() - timedelta(days=10))
 
