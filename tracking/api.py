@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from channels_app.models import ChannelAccount
+from channels_app.providers.egress import validate_egress_url
 from notify.errors import ApiError, invalid
 from notify.models import Priority, SendRequest
 from tracking.models import CallbackEndpoint, Message, MessageEvent, MessageState
@@ -359,6 +360,7 @@ class StatsView(APIView):
 
 
 class CallbackEndpointSerializer(serializers.ModelSerializer):
+    url = serializers.URLField(max_length=500, validators=[validate_egress_url])
     secret = serializers.CharField(write_only=True, min_length=16, max_length=200)
     states = serializers.ListField(
         child=serializers.ChoiceField(choices=MessageState.values), required=False
