@@ -169,3 +169,20 @@ def test_the_operator_allowlist_lets_the_same_destinations_be_saved(api, setting
         "/api/v1/callback", {"url": "http://[::1]:9000/cb", "secret": "s" * 32}, format="json"
     )
     assert callback.status_code == 200, callback.content
+
+
+def test_admin_form_applies_the_same_policy(admin_client, tenant, no_allowlist):
+    data = {
+        "app": tenant.pk, "name": "tw", "channel": "sms", "provider": "twilio_sms",
+        "enabled": "on", "weight": 100, "type_weights": "{}", "base_url": "http://169.254.169.254",
+        "cfg_account_sid": "AC" + "0" * 32, "cfg_auth_token": "t", "cfg_from_number": "+15005550006",
+    }  # fmt: skip
+    url = "/admin/channels_app/channelaccount/add/?provider=twilio_sms"
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "169.254.169.254 is a link-local address" in response.content.decode()
+    assert not ChannelAccount.objects.exists()
+    data["base_url"] = "https://api.twilio.com"
+    assert admin_client.post(url, data).status_code == 302
