@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import socket
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from django.core.exceptions import ImproperlyConfigured
 
 from channels_app.providers import egress
@@ -238,3 +246,74 @@ def test_excerpt():
     assert excerpt(b"a\nb\tc\x00d") == "a b c d"
     assert excerpt("y" * 300, limit=10) == "y" * 9 + "…"
     assert excerpt(None) == ""
+
+
+def test_https_to_the_pinned_address_keeps_sni_and_the_certificate_check(
+    monkeypatch, settings, tmp_path
+):
+    # A local TLS server whose certificate names only "tidings.test": the connection goes to
+    # the checked IP, and TLS still verifies the name (a pinned IP without SNI would fail).
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tidings.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("tidings.test")]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    sni: list[str] = []
+    context.sni_callback = lambda sock, server_name, ctx: sni.append(server_name)
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    real = socket.getaddrinfo
+    monkeypatch.setattr(
+        egress.socket,
+        "getaddrinfo",
+        lambda host, port, *a, **k: real(
+            "127.0.0.1" if host == "tidings.test" else host, port, *a, **k
+        ),
+    )
+    settings.TIDINGS_EGRESS_ALLOWLIST = ["127.0.0.1"]
+    port = server.server_address[1]
+    try:
+        response = http_request("GET", f"https://tidings.test:{port}/x", verify=str(cert_file))
+        with pytest.raises(DeliveryError):  # the same server under another name: refused
+            http_request("GET", f"https://127.0.0.1:{port}/x", verify=str(cert_file))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert response.status_code == 204
+    assert sni[0] == "tidings.test"
+    assert seen == [f"tidings.test:{port}"]
