@@ -34,6 +34,7 @@ os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
 # The backlog must really be on the lanes, not held for a staff user's approval.
 os.environ["TIDINGS_APPROVAL_THRESHOLD"] = "0"
+os.environ["TIDINGS_EGRESS_ALLOWLIST"] = "127.0.0.1"  # the fake webhook provider is on loopback
 
 
 class Provider:

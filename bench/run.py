@@ -39,6 +39,7 @@ ENV = {
     "REDIS_URL": CACHE,
     "BENCH_COUNTER_URL": CACHE,
     "TIDINGS_LOG_LEVEL": "WARNING",
+    "TIDINGS_EGRESS_ALLOWLIST": "127.0.0.1",  # the fake webhook provider is on loopback
     "PYTHONPATH": str(ROOT),
 }
 os.environ.update(ENV)

@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from channels_app.breaker import breaker_health
 from channels_app.models import ChannelAccount, InboxItem, SandboxDelivery
+from channels_app.providers.egress import egress_url_problem
 from channels_app.providers.registry import PROVIDERS, get_adapter_class, provider_choices
 from channels_app.secrets import config_masked, config_unmask, url_mask, url_unmask
 from channels_app.services import channel_account_breaker_reset, channel_account_send_test
@@ -54,6 +55,13 @@ class ChannelAccountForm(forms.ModelForm):
         assume_scheme="https",
         help_text=ChannelAccount._meta.get_field("base_url").help_text,
     )
+
+    def clean_base_url(self) -> str:
+        # The same egress policy as the API (the allowlist is the environment's, not a form's).
+        value = self.cleaned_data.get("base_url") or ""
+        if value and (problem := egress_url_problem(value)):
+            raise forms.ValidationError(problem)
+        return value
 
     provider_name: str = ""
     provider = forms.ChoiceField(choices=())

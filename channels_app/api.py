@@ -5,6 +5,7 @@ from rest_framework import serializers, viewsets
 from channels_app.breaker import breaker_health
 from channels_app.channels import Channel
 from channels_app.models import ChannelAccount
+from channels_app.providers.egress import validate_egress_url
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
 from channels_app.secrets import url_mask, url_unmask
 from channels_app.selectors import channel_account_list
@@ -50,6 +51,9 @@ class ChannelAccountSerializer(serializers.ModelSerializer):
         if health is None:
             health = breaker_health([account])[account.pk]
         return {"state": health.state, "failures": health.failures, "retry_in": health.retry_in}
+
+    def validate_base_url(self, value: str) -> str:
+        return validate_egress_url(value)
 
     def validate_name(self, value: str) -> str:
         app = self.context["request"].auth

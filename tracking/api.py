@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from channels_app.models import ChannelAccount
+from channels_app.providers.egress import validate_egress_url
 from channels_app.secrets import url_mask, url_unmask
 from notify.errors import ApiError, invalid
 from notify.models import Priority, SendRequest
@@ -461,6 +462,7 @@ class StatsView(APIView):
 
 
 class CallbackEndpointSerializer(serializers.ModelSerializer):
+    url = serializers.URLField(max_length=500, validators=[validate_egress_url])
     secret = serializers.CharField(write_only=True, min_length=16, max_length=200)
     states = serializers.ListField(
         child=serializers.ChoiceField(choices=MessageState.values), required=False

@@ -2,7 +2,10 @@
 
 Events are queued in CallbackOutbox by events_record in the same transaction as the event
 itself, drained here in batches (one signed POST per App per batch), retried with
-exponential backoff, and every POST is logged in CallbackDelivery."""
+exponential backoff, and every POST is logged in CallbackDelivery. The URL obeys the
+egress policy (channels_app/providers/egress.py) through http_request; a refused address
+is not retried: the App has to register another URL (or the operator allowlist it and
+retry the dead rows from the admin)."""
 
 from __future__ import annotations
 
@@ -114,11 +117,12 @@ def _drain_batch(now: datetime) -> dict[str, int] | None:
 
 def _post_batch(endpoint: CallbackEndpoint, batch: list[CallbackOutbox], now: datetime) -> bool:
     started = time.monotonic()
-    status, error = None, ""
+    status, error, refused = None, "", False
     try:
         status = callback_post(endpoint, callback_payload(batch))
-    except DeliveryError as exc:  # timeout, connection refused
+    except DeliveryError as exc:  # timeout, connection refused, egress_denied
         error = str(exc)[:1000]
+        refused = exc.code == "egress_denied"
     ok = status is not None and 200 <= status < 300
     if status is not None and not ok:
         error = f"HTTP {status}"
@@ -138,7 +142,7 @@ def _post_batch(endpoint: CallbackEndpoint, batch: list[CallbackOutbox], now: da
     for row in batch:
         row.attempts += 1
         row.last_error = error
-        row.dead = row.attempts >= settings.TIDINGS_CALLBACK_MAX_ATTEMPTS
+        row.dead = refused or row.attempts >= settings.TIDINGS_CALLBACK_MAX_ATTEMPTS
         row.next_attempt_at = now + timedelta(seconds=callback_backoff(row.attempts))
     CallbackOutbox.objects.bulk_update(batch, ["attempts", "last_error", "dead", "next_attempt_at"])
     logger.warning("status callback to App %s failed: %s", endpoint.app_id, error)

@@ -42,11 +42,22 @@ from rest_framework import serializers
 from channels_app.channels import Channel
 from channels_app.providers.attachments import (
     Attachment,
-    AttachmentConfig,
     attach_from_content,
     validate_attachments,
 )
-from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.base import (
+    DeliveryError,
+    OutboundMessage,
+    ProviderAdapter,
+    SendResult,
+    excerpt,
+)
+from channels_app.providers.egress import (
+    EgressDenied,
+    EgressUnresolved,
+    egress_delivery_error,
+)
+from channels_app.providers.http import PinnedAdapter
 
 METADATA_KEY = "tidings_message_id"
 
@@ -78,6 +89,19 @@ _SES_PERMANENT = {
 }
 
 
+class PinnedSessionMixin:
+    """For anymail's requests-based backends: their session connects only where the egress
+    policy allows, to the address it checked, and re-checks every redirect hop."""
+
+    def create_session(self) -> requests.Session:
+        session = super().create_session()
+        session.trust_env = False
+        adapter = PinnedAdapter(max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+
 def validate_from_email(value: str) -> str:
     name, address = parseaddr(value)
     if "@" not in address or address.startswith("@") or address.endswith("@"):
@@ -85,7 +109,7 @@ def validate_from_email(value: str) -> str:
     return value
 
 
-class EspConfig(AttachmentConfig):
+class EspConfig(serializers.Serializer):
     """Fields every ESP account has; subclasses add the credentials."""
 
     from_email = serializers.CharField(validators=[validate_from_email])
@@ -236,6 +260,9 @@ def classify_error(exc: BaseException) -> DeliveryError:
     4xx and refused recipients permanent."""
     if isinstance(exc, DeliveryError):
         return exc
+    for error in (exc, exc.__cause__, exc.__context__):
+        if isinstance(error, EgressDenied | EgressUnresolved):
+            return egress_delivery_error(error)
     if isinstance(exc, AnymailRecipientsRefused):
         return DeliveryError("recipient refused by ESP", permanent=True, code="recipient_refused")
     if isinstance(exc, AnymailRequestsAPIError):
@@ -302,7 +329,7 @@ def _classify_client_error(exc: ClientError) -> DeliveryError:
 
 def _response_text(exc: AnymailRequestsAPIError) -> str:
     try:
-        return exc.response.text[:300].strip()
+        return excerpt(exc.response.text)
     except AttributeError:
         return ""
 

@@ -6,14 +6,31 @@ for each message either the provider's id or a DeliveryError telling whether a r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rest_framework import serializers
 
+# What a provider answered is shown back to the App (message and account last_error): keep
+# it short and printable, so an internal service's answer cannot be read back through it.
+EXCERPT_CHARS = 200
+REASON_CHARS = 500
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def excerpt(text: str | bytes | None, limit: int = EXCERPT_CHARS) -> str:
+    """A short, printable excerpt: control characters (log and terminal injection) become
+    spaces, runs of spaces collapse, and it never exceeds `limit` characters."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    flat = re.sub(r"\s{2,}", " ", _CONTROL.sub(" ", text or "")).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
 
 class DeliveryError(Exception):
-    """A failed provider call. `permanent` errors are never retried."""
+    """A failed provider call. `permanent` errors are never retried. The reason is cut to
+    a short printable excerpt, whatever an adapter copied into it."""
 
     def __init__(
         self,
@@ -24,6 +41,7 @@ class DeliveryError(Exception):
         retry_after: float | None = None,
         code: str = "",
     ) -> None:
+        reason = excerpt(reason, REASON_CHARS)
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent

@@ -1,25 +1,69 @@
-"""All provider HTTP goes through `http_request`: pooled sessions, a fixed timeout, and one
-place that turns transport failures and status codes into DeliveryErrors."""
+"""All provider HTTP goes through `http_request`: pooled sessions, a fixed timeout, the
+egress policy on every request, and one place that turns transport failures and status
+codes into DeliveryErrors.
+
+The session's transport adapter (`PinnedAdapter`) checks each request's host with
+`egress_resolve` and connects to the address that was checked: the urllib3 pool is keyed by
+that IP, while the Host header, TLS SNI and certificate check keep the real name. Redirects
+are never followed, and proxies from the environment are ignored (a proxy would resolve the
+name itself, after our check).
+"""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3.util import parse_url
 
-from channels_app.providers.base import DeliveryError
+from channels_app.providers.base import DeliveryError, excerpt
+from channels_app.providers.egress import (
+    HTTP_SCHEMES,
+    EgressDenied,
+    EgressUnresolved,
+    egress_delivery_error,
+    egress_resolve,
+)
 
 _local = threading.local()
 
 
-def _session() -> requests.Session:
+class PinnedAdapter(HTTPAdapter):
+    """Connects to the address egress_resolve checked, never to a second DNS answer."""
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        parsed = parse_url(request.url)
+        if (parsed.scheme or "").lower() not in HTTP_SCHEMES or not parsed.host:
+            raise EgressDenied("refused: only http and https URLs")
+        # The same parser urllib3 keys its pools with, so both agree on the host.
+        port = parsed.port or (443 if parsed.scheme.lower() == "https" else 80)
+        request.tidings_destination = egress_resolve(parsed.host, port)
+        request.headers["Host"] = parsed.netloc
+        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert)
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        destination = request.tidings_destination
+        host_params["host"] = destination.address
+        if host_params["scheme"] == "https":
+            pool_kwargs["server_hostname"] = destination.host
+            pool_kwargs["assert_hostname"] = destination.host
+        return host_params, pool_kwargs
+
+
+def pinned_session() -> requests.Session:
+    """This thread's session; every request through it obeys the egress policy."""
     session = getattr(_local, "session", None)
     if session is None:
         session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=32, pool_maxsize=32, max_retries=0)
+        session.trust_env = False
+        adapter = PinnedAdapter(pool_connections=32, pool_maxsize=32, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers["User-Agent"] = "Tidings/1.0"
@@ -31,13 +75,18 @@ def http_request(
     method: str, url: str, *, check_status: bool = True, timeout: float | None = None, **kwargs: Any
 ) -> requests.Response:
     """Send one request. Never puts the URL in an error: URLs often carry tokens."""
+    kwargs["allow_redirects"] = False  # a redirect could point anywhere
     try:
-        response = _session().request(
+        if urlsplit(url).scheme.lower() not in HTTP_SCHEMES:
+            raise EgressDenied("refused: only http and https URLs")
+        response = pinned_session().request(
             method, url, timeout=timeout or settings.TIDINGS_PROVIDER_TIMEOUT_SECONDS, **kwargs
         )
+    except (EgressDenied, EgressUnresolved) as exc:
+        raise egress_delivery_error(exc) from None
     except requests.Timeout:
         raise DeliveryError("provider timed out", code="timeout") from None
-    except requests.ConnectionError as exc:
+    except (requests.ConnectionError, ValueError) as exc:  # ValueError: an unparsable URL
         raise DeliveryError(
             f"cannot reach provider: {type(exc).__name__}", code="connection"
         ) from None
@@ -47,11 +96,18 @@ def http_request(
 
 
 def raise_for_status(response: requests.Response) -> None:
-    """4xx is permanent (the request is wrong), 429/408/5xx are transient."""
+    """4xx is permanent (the request is wrong), 429/408/5xx are transient; a redirect is
+    permanent too, since it is never followed."""
     status = response.status_code
-    if status < 400:
+    if status < 300:
         return
-    body = response.text[:300].strip()
+    if status < 400:
+        raise DeliveryError(
+            f"provider answered HTTP {status} (redirects are not followed)",
+            permanent=True,
+            code="redirect",
+        )
+    body = excerpt(response.text)
     if status == 429:
         raise DeliveryError(
             f"rate limited by provider: {body}",

@@ -245,6 +245,12 @@ TIDINGS_RULES = env.list(
 # Fernet keys for channel credentials at rest; the first encrypts, all decrypt (rotation).
 TIDINGS_ENCRYPTION_KEYS = env.list("TIDINGS_ENCRYPTION_KEYS", default=[])
 
+# --- Egress policy ------------------------------------------------------------------------
+# Outbound connections (provider APIs, webhooks, callbacks, SMTP, Apprise, attachments) never
+# go to loopback, private, link-local, CGNAT, multicast or reserved addresses, except those
+# the operator lists here: comma-separated hosts, host:port, IPs or CIDRs. Apps cannot open it.
+TIDINGS_EGRESS_ALLOWLIST = env.list("TIDINGS_EGRESS_ALLOWLIST", default=[])
+
 # --- Channels routing ---------------------------------------------------------------------
 # A channel account's circuit breaker opens after this many consecutive failed provider
 # calls, stays open this long, then lets one probe call through (success closes it).

@@ -19,4 +19,8 @@ TIDINGS_ENCRYPTION_KEYS = env.list(
 TIDINGS_RETRY_BASE_SECONDS = env.float("TIDINGS_RETRY_BASE_SECONDS", default=0.2)
 TIDINGS_RETRY_MAX_SECONDS = env.float("TIDINGS_RETRY_MAX_SECONDS", default=2.0)
 TIDINGS_PROVIDER_TIMEOUT_SECONDS = env.float("TIDINGS_PROVIDER_TIMEOUT_SECONDS", default=2.0)
+# The suite's fake providers listen on loopback; the egress tests override this to [].
+TIDINGS_EGRESS_ALLOWLIST = env.list(
+    "TIDINGS_EGRESS_ALLOWLIST", default=["127.0.0.1", "localhost", "::1"]
+)
 LOGGING["root"]["level"] = env("TIDINGS_LOG_LEVEL", default="WARNING")  # noqa: F405

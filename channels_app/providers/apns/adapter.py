@@ -15,6 +15,7 @@ import time
 import uuid
 from typing import Any
 
+import httpcore
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,6 +25,12 @@ from rest_framework import serializers
 
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.egress import (
+    EgressDenied,
+    EgressUnresolved,
+    egress_delivery_error,
+    egress_resolve,
+)
 from channels_app.providers.tokens import cached_token, token_invalidate
 
 SANDBOX_BASE_URL = "https://api.sandbox.push.apple.com"
@@ -40,17 +47,53 @@ _client_pid = 0
 _client_lock = threading.Lock()
 
 
+class _PinnedBackend(httpcore.NetworkBackend):
+    """Every new connection goes to the address the egress policy checked; httpcore keeps
+    the host name for TLS (SNI, certificate) and :authority."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        destination = egress_resolve(host, port)
+        return self._inner.connect_tcp(
+            destination.address, port, timeout, local_address, socket_options
+        )
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise EgressDenied("refused: unix sockets")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _transport(limits: httpx.Limits) -> httpx.HTTPTransport:
+    # http1=False: APNs has no HTTP/1.1, and over http:// (a local fake) it means h2c with
+    # prior knowledge. httpx takes no network backend, so its pool is replaced by one with
+    # the same settings and the pinned backend; proxies from the environment are not used.
+    transport = httpx.HTTPTransport(http1=False, http2=True, limits=limits, trust_env=False)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        http1=False,
+        http2=True,
+        network_backend=_PinnedBackend(),
+    )
+    return transport
+
+
 def _http() -> httpx.Client:
     global _client, _client_pid
     with _client_lock:
         if _client is None or _client_pid != os.getpid():
-            # http1=False: APNs has no HTTP/1.1, and over http:// (a local fake) it means h2c
-            # with prior knowledge.
             _client = httpx.Client(
-                http1=False,
-                http2=True,
-                limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
+                transport=_transport(
+                    httpx.Limits(max_connections=10, max_keepalive_connections=10)
+                ),
                 headers={"User-Agent": "Tidings/1.0"},
+                trust_env=False,
             )
             _client_pid = os.getpid()
         return _client
@@ -181,6 +224,8 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
         return _http().post(
             url, content=body, headers=headers, timeout=settings.TIDINGS_PROVIDER_TIMEOUT_SECONDS
         )
+    except (EgressDenied, EgressUnresolved) as exc:
+        raise egress_delivery_error(exc) from None
     except httpx.TimeoutException:
         raise DeliveryError("APNs timed out", code="timeout") from None
     except httpx.HTTPError as exc:  # connect errors, a GOAWAY, protocol errors
@@ -217,6 +262,7 @@ _ACCOUNT_WIDE = {
     "TooManyProviderTokenUpdates",
     "timeout",
     "connection",
+    "egress_denied",
 }
 
 

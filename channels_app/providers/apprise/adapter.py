@@ -4,6 +4,13 @@ chat, push and alerting services through the same templates, tracking and rules.
 Config `urls` is a list of Apprise URLs, each optionally tagged the way Apprise's own text
 config tags them: "ops, oncall=slack://T000/B000/XXX". A message's receiver picks services
 by tag ("ops", or "ops,dev" for either); "*" or "all" sends to every URL.
+
+Egress: Apprise plugins make their own connections (with their own requests calls), so the
+policy cannot pin the address here. Instead, every host an Apprise URL names (json://host,
+gotify://host, mailto's smtp host, ...) is checked by the egress policy when the account is
+saved and again before every batch, and redirects are turned off for every plugin. What is
+left (a name re-resolved to another address between the check and the plugin's connection)
+is documented in docs/operations.md, Egress policy.
 """
 
 from __future__ import annotations
@@ -18,6 +25,13 @@ from rest_framework import serializers
 
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.egress import (
+    EgressDenied,
+    EgressUnresolved,
+    egress_delivery_error,
+    egress_resolve,
+    egress_save_problem,
+)
 
 _TAGGED = re.compile(
     r"^\s*(?:(?P<tags>[A-Za-z0-9_, -]+?)\s*=\s*)?(?P<url>[A-Za-z0-9+]{1,32}://\S+)\s*$"
@@ -52,7 +66,23 @@ def _instantiate(entry: str, asset: apprise.AppriseAsset) -> Any:
         plugin.socket_connect_timeout = timeout
     if "rto" not in query:
         plugin.socket_read_timeout = timeout
+    # A redirect could lead anywhere; `?redirect=yes` in the URL does not turn it back on.
+    plugin.redirects = False
     return plugin
+
+
+def network_targets(plugin: Any) -> list[tuple[str, int]]:
+    """The (host, port) pairs a plugin connects to that its URL chooses. Plugins of hosted
+    services (Slack, Telegram, ...) use their fixed API host and have no "host" token;
+    for email the host is the address's domain and the server is `smtp_host`."""
+    secure = bool(getattr(plugin, "secure", False))
+    port = getattr(plugin, "port", None)
+    if getattr(plugin, "smtp_host", None):
+        return [(str(plugin.smtp_host), int(port or (465 if secure else 25)))]
+    host = getattr(plugin, "host", None)
+    if host and "host" in (getattr(plugin, "template_tokens", None) or {}):
+        return [(str(host), int(port or (443 if secure else 80)))]
+    return []
 
 
 class AppriseConfig(serializers.Serializer):
@@ -68,10 +98,15 @@ class AppriseConfig(serializers.Serializer):
         errors = {}
         for index, entry in enumerate(value):
             try:
-                _instantiate(entry, asset)
+                plugin = _instantiate(entry, asset)
             except ValueError as exc:
                 # Never echo the URL: it carries the service's credentials.
                 errors[index] = [str(exc)]
+                continue
+            for host, port in network_targets(plugin):
+                if problem := egress_save_problem(host, port):
+                    errors[index] = [problem]
+                    break
         if errors:
             raise serializers.ValidationError(errors)
         return value
@@ -118,11 +153,17 @@ class AppriseAdapter(ProviderAdapter):
         notifier = apprise.Apprise(asset=asset)
         for entry in self.config["urls"]:
             try:
-                notifier.add(_instantiate(entry, asset))
+                plugin = _instantiate(entry, asset)
             except ValueError as exc:
                 raise DeliveryError(
                     f"invalid Apprise URL: {exc}", permanent=True, code="config"
                 ) from None
+            for host, port in network_targets(plugin):
+                try:
+                    egress_resolve(host, port)
+                except (EgressDenied, EgressUnresolved) as exc:
+                    raise egress_delivery_error(exc, "Apprise URL") from None
+            notifier.add(plugin)
         return notifier
 
     def _send_one(self, notifier: apprise.Apprise, message: OutboundMessage) -> SendResult:

@@ -19,6 +19,7 @@ from rest_framework import serializers
 
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.egress import validate_egress_url
 from channels_app.providers.http import http_request
 from channels_app.providers.tokens import cached_token, token_invalidate
 
@@ -38,7 +39,7 @@ class FcmConfig(serializers.Serializer):
     client_email = serializers.EmailField()
     private_key = serializers.CharField(trim_whitespace=False)
     private_key_id = serializers.CharField(required=False, allow_blank=True, default="")
-    token_uri = serializers.URLField(default=DEFAULT_TOKEN_URI)
+    token_uri = serializers.URLField(default=DEFAULT_TOKEN_URI, validators=[validate_egress_url])
 
     def validate_private_key(self, value: str) -> str:
         # The JSON file has "\n" escapes; someone pasting it by hand may keep them literally.

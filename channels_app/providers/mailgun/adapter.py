@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from anymail.backends.mailgun import EmailBackend
 from django.conf import settings
 from rest_framework import serializers
 
-from channels_app.providers.anymail_common import AnymailAdapter, EspConfig
+from channels_app.providers.anymail_common import AnymailAdapter, EspConfig, PinnedSessionMixin
 
 
 class MailgunConfig(EspConfig):
@@ -25,11 +26,15 @@ class MailgunConfig(EspConfig):
     )
 
 
+class PinnedBackend(PinnedSessionMixin, EmailBackend):
+    """anymail's backend on a session under the egress policy."""
+
+
 class MailgunAdapter(AnymailAdapter):
     provider = "mailgun"
     label = "Mailgun"
     default_base_url = "https://api.mailgun.net/v3"
-    backend_path = "anymail.backends.mailgun.EmailBackend"
+    backend_path = f"{__name__}.PinnedBackend"
     config_serializer = MailgunConfig
     secret_fields = ("api_key",)
 

@@ -124,9 +124,7 @@ def test_attachment_is_sent_as_multipart_file(mailgun):
     with FakeHTTPServer(
         lambda r: Reply(body=b"\x89PNG fake", headers={"Content-Type": "image/png"})
     ) as files:
-        [result] = _adapter(server, allow_private_attachments=True).send(
-            [_message(attachments=[{"url": files.url + "/logo.png"}])]
-        )
+        [result] = _adapter(server).send([_message(attachments=[{"url": files.url + "/logo.png"}])])
 
     assert result.ok
     assert fake.sent[0]["attachment"] == [("logo.png", b"\x89PNG fake", "image/png")]

@@ -1,5 +1,6 @@
-"""channels_app/providers/attachments.py: the SSRF guard and the fetch limits (shared by every
-email adapter; kept here because helpers may only add files in their provider folders)."""
+"""channels_app/providers/attachments.py: the egress policy on attachment URLs and the fetch
+limits (shared by every email adapter). The test settings allowlist loopback for the local
+servers; `no_allowlist` takes that away."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ import threading
 import pytest
 from django.core.mail import EmailMultiAlternatives
 
-from channels_app.providers import attachments
-from channels_app.providers.attachments import (
-    attach_from_content,
-    fetch_attachment,
-    is_public_address,
-)
+from channels_app.providers import attachments, egress
+from channels_app.providers.attachments import attach_from_content, fetch_attachment
 from channels_app.providers.base import DeliveryError
+from channels_app.providers.egress import is_public_address
 from tests.fakes.http import FakeHTTPServer, Reply
+
+
+@pytest.fixture
+def no_allowlist(settings):
+    settings.TIDINGS_EGRESS_ALLOWLIST = []
 
 
 @pytest.mark.parametrize(
@@ -40,12 +43,12 @@ from tests.fakes.http import FakeHTTPServer, Reply
         "http://[64:ff9b::7f00:1]/a.pdf",
     ],
 )
-def test_private_and_reserved_hosts_are_refused(url):
+def test_private_and_reserved_hosts_are_refused(no_allowlist, url):
     with pytest.raises(DeliveryError) as info:
         fetch_attachment(url, filename="report.pdf")
 
     assert info.value.permanent
-    assert info.value.code == "attachment"
+    assert info.value.code == "egress_denied"
     assert "report.pdf" in info.value.reason
     assert "refused" in info.value.reason
 
@@ -55,9 +58,10 @@ def test_private_and_reserved_hosts_are_refused(url):
 )
 def test_non_http_schemes_are_refused(url):
     with pytest.raises(DeliveryError) as info:
-        fetch_attachment(url, allow_private=True)
+        fetch_attachment(url)
 
     assert info.value.permanent
+    assert info.value.code == "egress_denied"
     assert "only http and https" in info.value.reason
 
 
@@ -82,11 +86,11 @@ def test_is_public_address(address, public):
     assert is_public_address(address) is public
 
 
-def test_fetches_from_local_server_when_private_is_allowed():
+def test_fetches_from_local_server_when_the_operator_allowlists_it():
     with FakeHTTPServer(
         lambda r: Reply(body=b"hello", headers={"Content-Type": "text/csv; charset=utf-8"})
     ) as files:
-        attachment = fetch_attachment(f"{files.url}/exports/data.csv?token=abc", allow_private=True)
+        attachment = fetch_attachment(f"{files.url}/exports/data.csv?token=abc")
 
     assert attachment.filename == "data.csv"
     assert attachment.mimetype == "text/csv"
@@ -97,10 +101,13 @@ def test_fetches_from_local_server_when_private_is_allowed():
     assert request.headers["host"] == files.url.removeprefix("http://")
 
 
-def test_local_server_is_refused_by_default():
+def test_local_server_is_refused_by_default(no_allowlist):
     with FakeHTTPServer(lambda r: Reply(body=b"secret")) as files:
-        with pytest.raises(DeliveryError):
+        with pytest.raises(DeliveryError) as info:
             fetch_attachment(f"{files.url}/a.txt")
+
+    assert info.value.code == "egress_denied"
+    assert "127.0.0.1" in info.value.reason
 
     assert files.requests == []
 
@@ -108,7 +115,7 @@ def test_local_server_is_refused_by_default():
 def test_http_error_is_a_permanent_failure_without_the_url():
     with FakeHTTPServer(lambda r: Reply(status=503, body=b"down")) as files:
         with pytest.raises(DeliveryError) as info:
-            fetch_attachment(f"{files.url}/a.pdf?token=s3cr3t", allow_private=True)
+            fetch_attachment(f"{files.url}/a.pdf?token=s3cr3t")
 
     assert info.value.permanent
     assert "HTTP 503" in info.value.reason
@@ -119,8 +126,8 @@ def test_size_cap_from_content_length(settings):
     settings.TIDINGS_ATTACHMENT_MAX_BYTES = 1000
     with FakeHTTPServer(lambda r: Reply(body=b"x" * 1001)) as files:
         with pytest.raises(DeliveryError) as info:
-            fetch_attachment(f"{files.url}/big.bin", allow_private=True)
-        small = fetch_attachment(f"{files.url}/big.bin", allow_private=True, max_bytes=2000)
+            fetch_attachment(f"{files.url}/big.bin")
+        small = fetch_attachment(f"{files.url}/big.bin", max_bytes=2000)
 
     assert "larger than 1000 bytes" in info.value.reason
     assert len(small.content) == 1001
@@ -142,19 +149,14 @@ def test_size_cap_while_streaming_without_content_length():
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/stream"
         with pytest.raises(DeliveryError) as info:
-            fetch_attachment(url, allow_private=True, max_bytes=4096)
-        whole = fetch_attachment(url, allow_private=True, max_bytes=8192)
+            fetch_attachment(url, max_bytes=4096)
+        whole = fetch_attachment(url, max_bytes=8192)
     finally:
         server.shutdown()
         server.server_close()
 
     assert "larger than 4096 bytes" in info.value.reason
     assert whole.content == b"y" * 5000
-
-
-def _pretend_loopback_is_public(monkeypatch):
-    real = attachments.is_public_address
-    monkeypatch.setattr(attachments, "is_public_address", lambda a: a == "127.0.0.1" or real(a))
 
 
 @pytest.mark.parametrize(
@@ -166,9 +168,8 @@ def _pretend_loopback_is_public(monkeypatch):
         "file:///etc/passwd",
     ],
 )
-def test_redirect_to_private_address_is_refused(monkeypatch, location):
-    # given a "public" first hop (loopback counted as public) redirecting inward
-    _pretend_loopback_is_public(monkeypatch)
+def test_redirect_to_private_address_is_refused(location):
+    # given an allowed first hop (loopback is allowlisted in tests) redirecting inward
     with FakeHTTPServer(
         lambda r: Reply(status=302, body=b"", headers={"Location": location})
     ) as files:
@@ -189,7 +190,7 @@ def test_redirects_are_followed_after_checking_each_hop():
         return Reply(body=b"done", headers={"Content-Type": "text/plain"})
 
     with FakeHTTPServer(responder) as files:
-        attachment = fetch_attachment(f"{files.url}/start", allow_private=True)
+        attachment = fetch_attachment(f"{files.url}/start")
 
     assert attachment.content == b"done"
     assert attachment.filename == "final.txt"
@@ -201,7 +202,7 @@ def test_redirect_loop_is_refused():
         lambda r: Reply(status=302, body=b"", headers={"Location": "/again"})
     ) as files:
         with pytest.raises(DeliveryError) as info:
-            fetch_attachment(f"{files.url}/again", allow_private=True)
+            fetch_attachment(f"{files.url}/again")
 
     assert "redirects" in info.value.reason
     assert len(files.requests) == attachments.MAX_REDIRECTS + 1
@@ -209,7 +210,6 @@ def test_redirect_loop_is_refused():
 
 def test_connects_to_the_checked_address_with_the_original_host_header(monkeypatch):
     # DNS answers once with the checked address; a second (rebinding) answer is never asked.
-    _pretend_loopback_is_public(monkeypatch)
     calls: list[str] = []
 
     real_getaddrinfo = socket.getaddrinfo
@@ -221,7 +221,7 @@ def test_connects_to_the_checked_address_with_the_original_host_header(monkeypat
         address = "127.0.0.1" if len(calls) == 1 else "10.0.0.1"
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
 
-    monkeypatch.setattr(attachments.socket, "getaddrinfo", fake_getaddrinfo)
+    monkeypatch.setattr(egress.socket, "getaddrinfo", fake_getaddrinfo)
     with FakeHTTPServer(lambda r: Reply(body=b"pinned")) as files:
         port = files.url.rsplit(":", 1)[1]
         attachment = fetch_attachment(f"http://files.example:{port}/doc.txt")
@@ -231,18 +231,19 @@ def test_connects_to_the_checked_address_with_the_original_host_header(monkeypat
     assert files.requests[0].headers["host"] == f"files.example:{port}"
 
 
-def test_host_with_any_private_answer_is_refused(monkeypatch):
+def test_host_with_any_private_answer_is_refused(monkeypatch, no_allowlist):
     def fake_getaddrinfo(host, port, *args, **kwargs):
         return [
             (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("8.8.8.8", port)),
             (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", port)),
         ]
 
-    monkeypatch.setattr(attachments.socket, "getaddrinfo", fake_getaddrinfo)
+    monkeypatch.setattr(egress.socket, "getaddrinfo", fake_getaddrinfo)
     with pytest.raises(DeliveryError) as info:
         fetch_attachment("http://mixed.example/a.pdf")
 
-    assert "private or reserved" in info.value.reason
+    assert info.value.code == "egress_denied"
+    assert "10.0.0.5, a private address" in info.value.reason
 
 
 def test_attach_from_content_adds_parts_and_caches_per_batch():
@@ -254,7 +255,7 @@ def test_attach_from_content_adds_parts_and_caches_per_batch():
         content["attachments"][0]["url"] = f"{files.url}/n"
         emails = [EmailMultiAlternatives(subject="s", body="b", to=["a@b.test"]) for _ in range(2)]
         for email in emails:
-            attach_from_content(email, content, {"allow_private_attachments": True}, cache)
+            attach_from_content(email, content, {}, cache)
 
     assert len(files.requests) == 1
     for email in emails:
@@ -262,11 +263,15 @@ def test_attach_from_content_adds_parts_and_caches_per_batch():
         assert (filename, data, mimetype) == ("notes.txt", "notes", "text/plain")
 
 
-def test_attach_from_content_refuses_private_without_the_flag():
+def test_attach_from_content_refuses_private_and_ignores_the_old_account_flag(no_allowlist):
     email = EmailMultiAlternatives(subject="s", body="b", to=["a@b.test"])
 
     with pytest.raises(DeliveryError) as info:
-        attach_from_content(email, {"attachments": [{"url": "http://127.0.0.1/x.pdf"}]}, {})
+        attach_from_content(
+            email,
+            {"attachments": [{"url": "http://127.0.0.1/x.pdf"}]},
+            {"allow_private_attachments": True},  # App-settable once; no longer honoured
+        )
 
     assert "x.pdf" in info.value.reason
     assert email.attachments == []

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from anymail.backends.sendgrid import EmailBackend
 from django.conf import settings
 from rest_framework import serializers
 
-from channels_app.providers.anymail_common import AnymailAdapter, EspConfig
+from channels_app.providers.anymail_common import AnymailAdapter, EspConfig, PinnedSessionMixin
 
 
 class SendGridConfig(EspConfig):
@@ -22,11 +23,15 @@ class SendGridConfig(EspConfig):
     )
 
 
+class PinnedBackend(PinnedSessionMixin, EmailBackend):
+    """anymail's backend on a session under the egress policy."""
+
+
 class SendGridAdapter(AnymailAdapter):
     provider = "sendgrid"
     label = "SendGrid"
     default_base_url = "https://api.sendgrid.com/v3"
-    backend_path = "anymail.backends.sendgrid.EmailBackend"
+    backend_path = f"{__name__}.PinnedBackend"
     config_serializer = SendGridConfig
     secret_fields = ("api_key",)
 

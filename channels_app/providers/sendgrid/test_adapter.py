@@ -159,7 +159,7 @@ def test_attachment_is_fetched_once_per_batch_and_sent(sendgrid):
     ) as files:
         attachments[0]["url"] = files.url + "/invoice.txt"
         # the delivery loop: one `with` per batch, one message per send() call
-        adapter = _adapter(server, allow_private_attachments=True)
+        adapter = _adapter(server)
         assert adapter.batch_size == 1
         with adapter:
             results = [
@@ -178,7 +178,7 @@ def test_attachment_is_fetched_once_per_batch_and_sent(sendgrid):
 def test_failed_attachment_fails_only_its_message(sendgrid):
     fake, server = sendgrid
     with FakeHTTPServer(lambda r: Reply(status=404, body=b"gone")) as files:
-        results = _adapter(server, allow_private_attachments=True).send(
+        results = _adapter(server).send(
             [_message(1, attachments=[{"url": files.url + "/x.pdf"}]), _message(2)]
         )
 

@@ -1,7 +1,8 @@
 """Amazon SES (API v2, SendEmail with a raw MIME body) through anymail's boto3 backend.
 
 The account's base_url becomes boto3's `endpoint_url` (a VPC endpoint, or a local fake in
-tests); without it boto3 uses the region's public endpoint. botocore's own retries are off:
+tests), checked by the egress policy before each batch; without it boto3 uses the region's
+public endpoint. botocore's own retries are off:
 the delivery pipeline retries with its own backoff and must see every failure.
 """
 
@@ -15,6 +16,12 @@ from rest_framework import serializers
 
 from channels_app.providers.anymail_common import METADATA_KEY, AnymailAdapter, EspConfig
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.egress import (
+    EgressDenied,
+    EgressUnresolved,
+    egress_check_url,
+    egress_delivery_error,
+)
 
 
 class SesConfig(EspConfig):
@@ -54,6 +61,12 @@ class SesAdapter(AnymailAdapter):
             },
         }
         if self.base_url:
+            # boto3 resolves and connects on its own: the endpoint is checked here, before
+            # every batch (not pinned; see docs/operations.md, Egress policy).
+            try:
+                egress_check_url(self.base_url)
+            except (EgressDenied, EgressUnresolved) as exc:
+                raise egress_delivery_error(exc, "SES endpoint") from None
             client_params["endpoint_url"] = self.base_url
         kwargs: dict[str, Any] = {
             # Explicit keys only: never fall back to the server's own AWS credentials.

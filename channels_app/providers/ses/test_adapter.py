@@ -155,15 +155,18 @@ def test_unreachable_endpoint_is_transient():
     assert result.error.code == "connection"
 
 
-def test_attachment_from_private_url_is_refused_without_calling_ses(ses):
+def test_attachment_from_private_url_is_refused_without_calling_ses(ses, settings):
     _, server = ses
+    # The operator allowlists the (fake) SES endpoint only, not the rest of loopback.
+    settings.TIDINGS_EGRESS_ALLOWLIST = [server.url.removeprefix("http://")]
+    port = server.url.rsplit(":", 1)[1]
 
     [result] = _adapter(server).send(
-        [_message(attachments=[{"url": f"{server.url}/file.pdf", "filename": "report.pdf"}])]
+        [_message(attachments=[{"url": f"http://[::1]:{port}/file.pdf", "filename": "report.pdf"}])]
     )
 
     assert result.error.permanent
-    assert result.error.code == "attachment"
+    assert result.error.code == "egress_denied"
     assert "report.pdf" in result.error.reason
     assert server.requests == []
 
@@ -173,7 +176,7 @@ def test_attachment_is_in_the_raw_message(ses):
     with FakeHTTPServer(
         lambda r: Reply(body=b"%PDF-1.4 fake", headers={"Content-Type": "application/pdf"})
     ) as files:
-        [result] = _adapter(server, allow_private_attachments=True).send(
+        [result] = _adapter(server).send(
             [_message(attachments=[{"url": f"{files.url}/r.pdf", "filename": "report.pdf"}])]
         )
 

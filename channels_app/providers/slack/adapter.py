@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.egress import validate_egress_url
 from channels_app.providers.http import http_request
 
 _PATH_RE = re.compile(r"^/services/[A-Za-z0-9]+/[A-Za-z0-9]+/[A-Za-z0-9_-]+$")
@@ -24,7 +25,11 @@ _OPTIONAL_FIELDS = ("blocks", "attachments", "username", "icon_emoji", "icon_url
 
 class SlackConfig(serializers.Serializer):
     webhook_url = serializers.URLField(
-        required=False, allow_blank=True, default="", help_text="https://hooks.slack.com/services/…"
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="https://hooks.slack.com/services/…",
+        validators=[validate_egress_url],
     )
     path = serializers.CharField(
         required=False,

@@ -1,4 +1,8 @@
-"""Email over SMTP with Django's email backend: one connection per batch, text + HTML parts."""
+"""Email over SMTP with Django's email backend: one connection per batch, text + HTML parts.
+
+The SMTP host obeys the egress policy: checked when the account is saved, and the
+connection goes to the address egress_resolve checked (TLS still verifies the host name).
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,44 @@ import smtplib
 import socket
 from email.utils import make_msgid
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend
 from rest_framework import serializers
 
 from channels_app.channels import Channel
 from channels_app.providers.anymail_common import content_headers
-from channels_app.providers.attachments import (
-    AttachmentConfig,
-    attach_from_content,
-    validate_attachments,
-)
+from channels_app.providers.attachments import attach_from_content, validate_attachments
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.egress import (
+    EgressDenied,
+    EgressUnresolved,
+    egress_delivery_error,
+    egress_resolve,
+    egress_save_problem,
+)
 
 
-class SmtpConfig(AttachmentConfig):
+class _PinnedSMTP(smtplib.SMTP):
+    """Connects to the address the egress policy checked; self._host (the name) stays for
+    STARTTLS's SNI and certificate check."""
+
+    def _get_socket(self, host, port, timeout):
+        destination = egress_resolve(host, port)
+        return socket.create_connection((destination.address, port), timeout, self.source_address)
+
+
+class _PinnedSMTPSSL(smtplib.SMTP_SSL, _PinnedSMTP):
+    """SMTP_SSL._get_socket wraps what _PinnedSMTP._get_socket connected (MRO)."""
+
+
+class _PinnedEmailBackend(EmailBackend):
+    @property
+    def connection_class(self):
+        return _PinnedSMTPSSL if self.use_ssl else _PinnedSMTP
+
+
+class SmtpConfig(serializers.Serializer):
     host = serializers.CharField()
     port = serializers.IntegerField(min_value=1, max_value=65535, default=587)
     username = serializers.CharField(required=False, allow_blank=True, default="")
@@ -35,6 +62,8 @@ class SmtpConfig(AttachmentConfig):
             raise serializers.ValidationError(
                 {"use_ssl": "use either use_tls or use_ssl, not both"}
             )
+        if problem := egress_save_problem(attrs["host"], attrs.get("port", 587)):
+            raise serializers.ValidationError({"host": problem})
         return attrs
 
 
@@ -61,10 +90,8 @@ class SmtpAdapter(ProviderAdapter):
     max_batch_size = 1
 
     def __enter__(self) -> SmtpAdapter:
-        from django.conf import settings
-
         self._attachments: dict = {}  # each URL fetched once per batch
-        self._connection = EmailBackend(
+        self._connection = _PinnedEmailBackend(
             host=self.config["host"],
             port=self.config.get("port", 587),
             username=self.config.get("username") or None,
@@ -76,6 +103,8 @@ class SmtpAdapter(ProviderAdapter):
         )
         try:
             self._connection.open()
+        except (EgressDenied, EgressUnresolved) as exc:
+            raise egress_delivery_error(exc, "SMTP host") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise _classify(exc) from None
         return self

@@ -17,11 +17,12 @@ from rest_framework import serializers
 
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.egress import validate_egress_url
 from channels_app.providers.http import http_request
 
 
 class WebhookConfig(serializers.Serializer):
-    url = serializers.URLField()
+    url = serializers.URLField(validators=[validate_egress_url])
     secret = serializers.CharField(required=False, allow_blank=True, default="")
     headers = serializers.DictField(child=serializers.CharField(), required=False, default=dict)
     batch_size = serializers.IntegerField(min_value=1, max_value=1000, default=1)
