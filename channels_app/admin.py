@@ -56,13 +56,6 @@ class ChannelAccountForm(forms.ModelForm):
         help_text=ChannelAccount._meta.get_field("base_url").help_text,
     )
 
-    def clean_base_url(self) -> str:
-        # The same egress policy as the API (the allowlist is the environment's, not a form's).
-        value = self.cleaned_data.get("base_url") or ""
-        if value and (problem := egress_url_problem(value)):
-            raise forms.ValidationError(problem)
-        return value
-
     provider_name: str = ""
     provider = forms.ChoiceField(choices=())
     config = forms.JSONField(
@@ -105,7 +98,12 @@ class ChannelAccountForm(forms.ModelForm):
                 self.initial[name] = config_masked(self.provider_name, {key: stored[key]})[key]
 
     def clean_base_url(self) -> str:
-        return url_unmask(self.cleaned_data.get("base_url"), self.instance.base_url)
+        # A masked URL sent back unchanged keeps the stored one; the result must pass the same
+        # egress policy as the API (the allowlist is the environment's, not a form's).
+        value = url_unmask(self.cleaned_data.get("base_url"), self.instance.base_url) or ""
+        if value and (problem := egress_url_problem(value)):
+            raise forms.ValidationError(problem)
+        return value
 
     def _config_from_fields(self, cleaned: dict) -> dict:
         stored = self.instance.config if self.instance.pk else {}

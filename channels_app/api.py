@@ -39,10 +39,6 @@ class ChannelAccountSerializer(serializers.ModelSerializer):
         data["base_url"] = url_mask(data.get("base_url") or "")
         return data
 
-    def validate_base_url(self, value: str) -> str:
-        # The masked form sent back unchanged keeps the stored URL.
-        return url_unmask(value, self.instance.base_url) if self.instance is not None else value
-
     def get_config_keys(self, account: ChannelAccount) -> list[str]:
         return sorted(account.config)
 
@@ -53,6 +49,10 @@ class ChannelAccountSerializer(serializers.ModelSerializer):
         return {"state": health.state, "failures": health.failures, "retry_in": health.retry_in}
 
     def validate_base_url(self, value: str) -> str:
+        # The masked form sent back unchanged keeps the stored URL, which must pass the egress
+        # policy like a new one.
+        if self.instance is not None:
+            value = url_unmask(value, self.instance.base_url)
         return validate_egress_url(value)
 
     def validate_name(self, value: str) -> str:
