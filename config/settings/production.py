@@ -1,7 +1,7 @@
 """Production: every secret comes from the environment and has no default."""
 
 from .base import *  # noqa: F403
-from .base import MIDDLEWARE, env
+from .base import MEDIA_STORAGE, MIDDLEWARE, env
 
 DEBUG = False
 # Static files (admin, dashboard charts) served by the app itself, from collectstatic's output.
@@ -10,7 +10,7 @@ MIDDLEWARE.insert(
     "whitenoise.middleware.WhiteNoiseMiddleware",
 )
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
@@ -19,6 +19,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 TIDINGS_ENCRYPTION_KEYS = env.list("TIDINGS_ENCRYPTION_KEYS")
+# Click, unsubscribe and receipt links are built on it; the local default would be wrong.
+TIDINGS_PUBLIC_URL = env("TIDINGS_PUBLIC_URL")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
