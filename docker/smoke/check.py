@@ -3,24 +3,33 @@
 Usage: check.py <api key>. Sends through the API (sandbox email provider, click tracking,
 marketing type so the unsubscribe header is added), runs a CSV campaign uploaded through
 the API, checks that the click and unsubscribe links use TIDINGS_PUBLIC_URL and work when
-followed, then waits for the workers' provider-latency histogram in Prometheus."""
+followed, waits for the workers' provider-latency histogram in Prometheus and for Flower to
+see the workers, then stops worker-high (SMOKE_COMPOSE: the compose command) in the middle
+of a slow provider call: the warm shutdown must finish it, once."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shlex
+import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 WEB = os.environ.get("SMOKE_WEB", "http://127.0.0.1:18000")
 PROMETHEUS = os.environ.get("SMOKE_PROMETHEUS", "http://127.0.0.1:19090")
 FLOWER = os.environ.get("SMOKE_FLOWER", "http://127.0.0.1:15555")
 PUBLIC_URL = os.environ["TIDINGS_PUBLIC_URL"].rstrip("/")
+SLOW_HOOK_PORT = 18090
+SLOW_HOOK_SECONDS = 6
 FINAL = {"SENT", "DELIVERED", "FAILED", "UNDELIVERED", "EXPIRED", "CLICKED", "READ"}
 
 
@@ -189,5 +198,50 @@ def main(key: str) -> None:
     ok(f"Flower sees the workers online: {', '.join(workers)}")
 
 
+class SlowReceiver(BaseHTTPRequestHandler):
+    """A webhook receiver that takes SLOW_HOOK_SECONDS per call and counts the calls."""
+
+    calls: Counter = Counter()
+    arrived = threading.Event()
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        SlowReceiver.calls[self.headers.get("Idempotency-Key", "")] += 1
+        SlowReceiver.arrived.set()
+        time.sleep(SLOW_HOOK_SECONDS)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"ok": true}')
+
+    def log_message(self, *args):
+        pass
+
+
+def graceful_stop(key: str) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", SLOW_HOOK_PORT), SlowReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api("POST", "/api/v1/channel-accounts/", key, {"name": "slow-hook", "channel": "webhook",
+        "provider": "webhook", "config": {"url": f"http://127.0.0.1:{SLOW_HOOK_PORT}/hook"}})  # fmt: skip
+    api("POST", "/api/v1/templates/", key, {"name": "Hook", "code": "hook", "channel": "webhook",
+        "receiver_type": "user_id", "content": {"text": "hello {$name}"}})  # fmt: skip
+    sent = api("POST", "/api/v1/send", key, {"template": "hook", "priority": "high",
+               "receivers": ["u1"], "variables": {"name": "U"}})  # fmt: skip
+    message_id = sent["messages"][0]["message_id"]
+    if not SlowReceiver.arrived.wait(120):
+        raise SystemExit("FAIL the slow provider call never arrived")
+    started = time.monotonic()
+    subprocess.run([*shlex.split(os.environ["SMOKE_COMPOSE"]), "stop", "-t", "120", "worker-high"],  # noqa: S603
+                   check=True, capture_output=True)  # fmt: skip
+    waited = time.monotonic() - started
+    state = api("GET", f"/api/v1/messages/{message_id}", key)["state"]
+    if state != "SENT" or SlowReceiver.calls[message_id] != 1:
+        raise SystemExit(f"FAIL after the stop: {state}, {SlowReceiver.calls[message_id]} calls")
+    ok(f"SIGTERM mid-call: worker-high waited {waited:.1f} s for the {SLOW_HOOK_SECONDS} s provider "
+       "call, the message is SENT, the provider saw it once")  # fmt: skip
+    server.shutdown()
+
+
 if __name__ == "__main__":
     main(sys.argv[1])
+    graceful_stop(sys.argv[1])

@@ -101,23 +101,18 @@ KEY=$(compose exec -T web python manage.py create_app smoke | sed -n 's/^API key
 [ -n "$KEY" ] || { echo "smoke: FAIL no API key" >&2; exit 1; }
 echo "smoke: ok  App 'smoke' created with docker compose exec web python manage.py create_app"
 
-step "API, campaign, links, metrics"
-python3 docker/smoke/check.py "$KEY"
-
 step "health checks"
 for service in worker-high worker-normal worker-low worker-campaigns worker-housekeeping; do
-    wait_healthy "$service" 180
+    wait_healthy "$service" 240
 done
 metrics_status=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:18000/metrics || true)
 echo "smoke: info /metrics without the token answers $metrics_status (401 once the token check is merged)"
 
-step "graceful stop: SIGTERM, warm shutdown"
-started=$(date +%s)
-compose stop -t 120 worker-high
-worker_log=$(compose logs --no-color worker-high)
-echo "$worker_log" | grep -q "worker: Warm shutdown" \
+step "API, campaign, links, metrics, Flower, graceful stop"
+SMOKE_COMPOSE="$COMPOSE -p tidings-smoke -f $MERGED" python3 docker/smoke/check.py "$KEY"
+compose logs --no-color worker-high | grep -q "worker: Warm shutdown" \
     || { echo "smoke: FAIL worker-high did not shut down warm" >&2; exit 1; }
 [ "$($DOCKER inspect -f '{{.State.ExitCode}}' "$(compose ps -q worker-high)")" = 0 ] \
     || { echo "smoke: FAIL worker-high exited non-zero" >&2; exit 1; }
-echo "smoke: ok  worker-high: warm shutdown, exit 0, in $(( $(date +%s) - started )) s"
+echo "smoke: ok  worker-high logged its warm shutdown and exited 0"
 echo "smoke: PASSED"
