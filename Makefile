@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv run test lint format bench bench-trace clean
+.PHONY: venv run test lint format bench bench-trace compose-smoke clean
 
 venv: $(STAMP)
 
@@ -42,6 +42,11 @@ bench: venv
 # Trace lookups over 10M messages (loading them takes a while; --reuse skips the load).
 bench-trace: venv
 	$(BIN)/python bench/trace_lookup.py
+
+# docker/compose.yml brought up for real and checked end to end (minutes; not in CI): see
+# docs/operations.md, "Deployment with docker compose".
+compose-smoke:
+	docker/smoke/run.sh
 
 clean:
 	rm -rf var

@@ -91,11 +91,11 @@ def migrate() -> None:
 
 
 class Workers:
-    def __init__(self, name: str, queues: list[str], concurrency: int, nice: int = 0):
+    def __init__(self, name: str, lanes: str, concurrency: int, nice: int = 0):
         # Bulk lanes at a lower OS priority: on a shared host the high lane's worker then
         # gets the CPU first whenever it has work (see docs/operations.md).
         niceness = ["nice", "-n", str(nice)] if nice else []
-        cmd = [*niceness, sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", ",".join(queues),
+        cmd = [*niceness, sys.executable, "-m", "celery", "-A", "config", "worker", "--lanes", lanes,
                "-c", str(concurrency), "-l", "info", "--without-gossip", "--without-mingle",
                "--without-heartbeat", "-n", f"bench-{name}-{os.getpid()}@%h"]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": ROOT}
@@ -143,7 +143,6 @@ def main() -> int:
     from rest_framework.test import APIClient
 
     from channels_app.models import ChannelAccount
-    from notify.queueing import all_lanes
     from notify.services import app_create
     from templates_app.models import MessageTemplate
     from tracking.models import Message
@@ -191,12 +190,9 @@ def main() -> int:
         raise RuntimeError(f"only {queued} of {args.low} low messages are queued")
     print(f"queued {args.low} low messages in {time.monotonic() - started:.1f}s", flush=True)
 
-    lanes = all_lanes()
-    high = [q for q in lanes if q.endswith(".high")]
-    rest = [q for q in lanes if not q.endswith(".high")] + [settings.TIDINGS_HOUSEKEEPING_QUEUE]
     groups = [
-        Workers("high", high, args.high_concurrency),
-        Workers("rest", rest, args.low_concurrency, nice=args.low_nice),
+        Workers("high", "high", args.high_concurrency),
+        Workers("rest", "bulk,housekeeping", args.low_concurrency, nice=args.low_nice),
     ]
     latencies: list[float] = []
     try:

@@ -1,7 +1,8 @@
 import os
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import after_setup_logger, after_setup_task_logger
+from click import Option
 
 from config.logredact import RedactSecretsFilter
 
@@ -19,3 +20,31 @@ def _redact_celery_handlers(logger, **kwargs) -> None:
     for handler in logger.handlers:
         if not any(isinstance(f, RedactSecretsFilter) for f in handler.filters):
             handler.addFilter(RedactSecretsFilter())
+
+
+class LaneGroups(bootsteps.Step):
+    """`celery -A config worker --lanes high,campaigns`: consume the queues of these lane
+    groups (notify/lanes.py), resolved from the provider registry when the worker starts,
+    added to any `-Q` queues (`-X` does not apply to them)."""
+
+    def __init__(self, worker, lanes: str | None = None, **options):
+        super().__init__(worker, **options)
+        if not lanes:
+            return
+        # Imported here, not at the top: this module is imported while Django's settings
+        # load (config/__init__.py), before the apps the registry needs are ready.
+        from notify.lanes import resolve_lanes
+
+        selected = list(worker.app.amqp.queues.consume_from or {})
+        worker.setup_queues([*selected, *resolve_lanes(lanes)])
+
+
+app.user_options["worker"].add(
+    Option(
+        ["--lanes"],
+        default=None,
+        help="Lane groups to consume, comma-separated: high, normal, low, bulk, a channel "
+        "name, housekeeping, campaigns, all (see notify/lanes.py).",
+    )
+)
+app.steps["worker"].add(LaneGroups)

@@ -27,6 +27,9 @@ from tracking.services import messages_advance
 _URL = re.compile(r"""(?<!src=")(?<!src=')https?://[^\s"'<>()\[\]{}]+""")
 # Content keys that hold media, not links a person follows.
 _MEDIA_KEY = re.compile(r"pic|image|img|icon|media|attachment|avatar|thumb|file", re.I)
+# Email headers are no links a person follows: List-Unsubscribe must stay the signed
+# one-click URL (RFC 8058 POSTs to it; a /t/ redirect would break unsubscribing).
+_UNTRACKED_KEYS = frozenset({"headers"})
 # Trailing punctuation belongs to the sentence, not to the URL.
 _TRAILING = ".,;:!?"
 # A URL in template content, placeholders included.
@@ -81,6 +84,9 @@ def content_rewrite(
         changed = False
         out = {}
         for k, value in content.items():
+            if k in _UNTRACKED_KEYS:
+                out[k] = value
+                continue
             out[k], sub = content_rewrite(value, make_token, base, str(k), allowed)
             changed |= sub
         return out, changed

@@ -189,6 +189,36 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Deployment (docker/compose.yml) ------------------------------------------------------
+# Media (crowd files): on MEDIA_ROOT, which web and the campaign workers must share (compose:
+# the `media` volume), or in an S3-compatible bucket when TIDINGS_MEDIA_S3_BUCKET is set
+# (django-storages; credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+# AWS_S3_ENDPOINT_URL, AWS_S3_REGION_NAME). Files stay private: no public URLs.
+TIDINGS_MEDIA_S3_BUCKET = env("TIDINGS_MEDIA_S3_BUCKET", default="")
+MEDIA_STORAGE: dict = (
+    {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": TIDINGS_MEDIA_S3_BUCKET,
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env("AWS_S3_REGION_NAME", default="") or None,
+            "location": env("TIDINGS_MEDIA_S3_PREFIX", default="media"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+    if TIDINGS_MEDIA_S3_BUCKET
+    else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+)
+STORAGES = {
+    "default": MEDIA_STORAGE,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Beat's scheduler (config.beat.HeartbeatScheduler) touches this file on every tick, for a
+# health check on its age; empty: no heartbeat.
+TIDINGS_BEAT_HEARTBEAT_FILE = env("TIDINGS_BEAT_HEARTBEAT_FILE", default="")
+
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {

@@ -1,7 +1,7 @@
 """Production: every secret comes from the environment and has no default."""
 
 from .base import *  # noqa: F403
-from .base import MIDDLEWARE, env, with_replica
+from .base import MEDIA_STORAGE, MIDDLEWARE, env, with_replica
 
 DEBUG = False
 # Static files (admin, dashboard charts) served by the app itself, from collectstatic's output.
@@ -10,7 +10,7 @@ MIDDLEWARE.insert(
     "whitenoise.middleware.WhiteNoiseMiddleware",
 )
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
@@ -20,6 +20,8 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES = with_replica(DATABASES)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 TIDINGS_ENCRYPTION_KEYS = env.list("TIDINGS_ENCRYPTION_KEYS")
+# Click, unsubscribe and receipt links are built on it; the local default would be wrong.
+TIDINGS_PUBLIC_URL = env("TIDINGS_PUBLIC_URL")
 TIDINGS_ANYMAIL_WEBHOOK_SECRET = env("TIDINGS_ANYMAIL_WEBHOOK_SECRET")  # required, no default
 
 # --- Transport security (b2b): secure by default, `manage.py check --deploy` clean ---------

@@ -22,8 +22,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], queues: str, concurrency: int):
-        cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "-c", str(concurrency),
+    def __init__(
+        self, env: dict[str, str], queues: str, concurrency: int, lanes: str | None = None
+    ):
+        select = ["--lanes", lanes] if lanes else ["-Q", queues]
+        cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", *select, "-c", str(concurrency),
                "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"e2e-{time.monotonic_ns()}@%h"]  # fmt: skip
         # A session of its own, so a SIGKILL reaches the pool children too.
         self.process = subprocess.Popen(
@@ -71,7 +74,12 @@ def start_worker(transactional_db, broker) -> Callable[..., Worker]:
     workers: list[Worker] = []
     db = connection.settings_dict
 
-    def start(queues: str | None = None, concurrency: int = 2, **overrides: object) -> Worker:
+    def start(
+        queues: str | None = None,
+        concurrency: int = 2,
+        lanes: str | None = None,
+        **overrides: object,
+    ) -> Worker:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -85,6 +93,7 @@ def start_worker(transactional_db, broker) -> Callable[..., Worker]:
             env,
             queues or ",".join([*all_lanes(), settings.TIDINGS_HOUSEKEEPING_QUEUE]),
             concurrency,
+            lanes,
         )
         workers.append(worker)
         return worker

@@ -33,6 +33,18 @@ def test_rewrite_keeps_images_punctuation_and_tracked_links():
     assert made == ["https://x.io/p?q=1", "https://x.io/a"]
 
 
+def test_rewrite_leaves_email_headers_alone():
+    # The preferences rule puts the signed unsubscribe URL in List-Unsubscribe before click
+    # tracking runs; a /t/ link there would break one-click unsubscribing.
+    header = "<https://push.example/api/v1/u/signed>"
+    content = {"text": "See https://x.io/a", "headers": {"List-Unsubscribe": header}}
+    out, changed = content_rewrite(content, lambda url: "T", "https://push.example/t/")
+
+    assert changed
+    assert out["text"] == "See https://push.example/t/T"
+    assert out["headers"] == {"List-Unsubscribe": header}
+
+
 def test_tracked_template_links_redirect_and_record_clicked(api, ding, send, settings):
     settings.TIDINGS_PUBLIC_URL = "https://tidings.example"
     MessageTemplate.objects.filter(code="ding").update(track_clicks=True)

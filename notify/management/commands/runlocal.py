@@ -13,7 +13,6 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from notify.demo import demo_setup
-from notify.queueing import all_lanes
 
 
 class Command(BaseCommand):
@@ -28,15 +27,12 @@ class Command(BaseCommand):
         call_command("setup_periodic_tasks", verbosity=0)
         info = demo_setup()
         python = sys.executable
-        queues = ",".join(
-            [*all_lanes(), settings.TIDINGS_HOUSEKEEPING_QUEUE, settings.TIDINGS_CAMPAIGN_QUEUE]
-        )
         celery = [python, "-m", "celery", "-A", "config"]
         # Without a Redis server, rule state lives in one process: run one threaded worker.
         pool = [] if settings.REDIS_URL else ["--pool", "threads"]
         commands = {
             "web": [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            "worker": [*celery, "worker", "-Q", queues, "-c", str(concurrency), *pool, "-l", "info",
+            "worker": [*celery, "worker", "--lanes", "all", "-c", str(concurrency), *pool, "-l", "info",
                        "--without-gossip", "--without-mingle", "--without-heartbeat"],
             "beat": [*celery, "beat", "-l", "info", "--schedule", str(settings.VAR_DIR / "beat-schedule")],
         }  # fmt: skip
