@@ -16,6 +16,7 @@ PRODUCTION = {
     "CELERY_BROKER_URL": "redis://127.0.0.1:6380/15",
     "TIDINGS_ENCRYPTION_KEYS": "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdC0=",
     "TIDINGS_PUBLIC_URL": "https://push.example",
+    "TIDINGS_ANYMAIL_WEBHOOK_SECRET": "anymail:secret",
 }
 PRINT_STORAGE = (
     "import django; django.setup(); from django.conf import settings; "
