@@ -49,6 +49,7 @@ REQUIRED_PRODUCTION_ENV = {
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
     "TIDINGS_ENCRYPTION_KEYS": "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdC0=",
     "TIDINGS_ANYMAIL_WEBHOOK_SECRET": "anymail:a-long-webhook-password",
+    "TIDINGS_PUBLIC_URL": "https://tidings.example.com",
 }
 
 
