@@ -151,6 +151,25 @@ def breaker_allow(account: ChannelAccount) -> bool:
         return True
 
 
+def breaker_allow_waiting(account: ChannelAccount) -> bool:
+    """breaker_allow, but a caller turned away by a half-open breaker's ramp waits for the
+    next probe windows (at most one full ramp) instead of handing its batch back: a batch
+    released and claimed again every window only churns the database. False at once when
+    the breaker is open."""
+    window = settings.TIDINGS_BREAKER_PROBE_WINDOW_SECONDS
+    deadline = time.monotonic() + window * settings.TIDINGS_BREAKER_CLOSE_AFTER
+    while True:
+        if breaker_allow(account):
+            return True
+        try:
+            is_open = get_redis().exists(_keys(account)[1])
+        except _REDIS_ERRORS:
+            return True
+        if is_open or time.monotonic() + window > deadline:
+            return False
+        time.sleep(window)
+
+
 def breaker_record_success(account: ChannelAccount) -> bool:
     """Count an answered call; returns True when it closed a half-open breaker."""
     try:

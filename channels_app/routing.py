@@ -23,6 +23,7 @@ from django.db.models import F
 
 from channels_app.breaker import (
     breaker_allow,
+    breaker_allow_waiting,
     breaker_health,
     breaker_record_failure,
     breaker_record_success,
@@ -63,10 +64,13 @@ class Route:
                 return
             # A disabled (pinned) account is handed over as it is: the delivery code fails
             # its messages permanently and says why.
-            if account.enabled and not breaker_allow(account):
+            last = index == len(self.candidates) - 1
+            # The last candidate is worth waiting for on a half-open ramp: there is no other.
+            allow = breaker_allow_waiting if last else breaker_allow
+            if account.enabled and not allow(account):
                 self.skipped.append(account.name)
                 continue
-            leg = Leg(account, pending, self, last=index == len(self.candidates) - 1)
+            leg = Leg(account, pending, self, last=last)
             yield leg
             self.tried.append(account.name)
             pending = [message for message, _ in self._carry]
@@ -126,7 +130,7 @@ class Leg:
 
     def allowed(self) -> bool:
         """Re-checked between chunks: the breaker may open in the middle of a batch."""
-        return breaker_allow(self.account)
+        return breaker_allow_waiting(self.account) if self.last else breaker_allow(self.account)
 
     def after_call(
         self, chunk: list[Message], results: list[SendResult]

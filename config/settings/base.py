@@ -220,7 +220,7 @@ TIDINGS_RETRY_WINDOW_SECONDS = env.int("TIDINGS_RETRY_WINDOW_SECONDS", default=6
 TIDINGS_RETRY_BUCKET_SECONDS = env.float("TIDINGS_RETRY_BUCKET_SECONDS", default=1.0)
 # The breaker's failure-rate window and the share of failed calls that may open it.
 TIDINGS_BREAKER_WINDOW_SECONDS = env.int("TIDINGS_BREAKER_WINDOW_SECONDS", default=10)
-TIDINGS_BREAKER_FAILURE_RATE = env.float("TIDINGS_BREAKER_FAILURE_RATE", default=0.5)
+TIDINGS_BREAKER_FAILURE_RATE = env.float("TIDINGS_BREAKER_FAILURE_RATE", default=0.8)
 # Half-open ramp: calls allowed per window start at 1 and double per success; this many
 # successes close the breaker.
 TIDINGS_BREAKER_PROBE_WINDOW_SECONDS = env.float(

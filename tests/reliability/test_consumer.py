@@ -84,7 +84,8 @@ def test_transient_errors_retry_within_the_window_and_fail_after_it(
     assert old.last_error.startswith("gave up after 1 attempts")
 
 
-def test_a_ttl_wins_over_the_retry_schedule(send, webhook, fake_http):
+def test_a_ttl_wins_over_the_retry_schedule(send, webhook, fake_http, settings):
+    settings.TIDINGS_RETRY_MAX_SECONDS = 300  # Retry-After is honoured up to this
     fake_http.responder = lambda request: Reply(429, {}, {"Retry-After": "120"})
     [message] = send("hook", ["u1"], ttl=60)
     expires_at = timezone.now() + timedelta(seconds=2)
