@@ -530,11 +530,12 @@ def messages_requeue_stuck(now: datetime | None = None, limit: int = 100_000) ->
     )
     # Deferred (quiet hours, throttling, held by a breaker) or retrying messages whose time
     # has come: long deferrals have no countdown task at all, and a lost countdown is caught
-    # here too. Released once when due (it was last updated before it fell due), then again
-    # only if it is still not picked up TIDINGS_STUCK_AFTER_SECONDS later.
+    # here too. Released once when due; a release sets updated_at = next_attempt_at = now,
+    # and such a row is released again only if still not picked up
+    # TIDINGS_STUCK_AFTER_SECONDS later.
     due = now - timedelta(seconds=settings.TIDINGS_RELEASE_GRACE_SECONDS)
     overdue = Q(state__in=[MessageState.QUEUED, MessageState.RETRYING], next_attempt_at__lt=due) & (
-        Q(updated_at__lt=F("next_attempt_at")) | Q(updated_at__lt=stale)
+        ~Q(updated_at=F("next_attempt_at")) | Q(updated_at__lt=stale)
     )
     abandoned = Q(state=MessageState.SENDING, lease_expires_at__lt=now)
     lanes: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -549,7 +550,7 @@ def messages_requeue_stuck(now: datetime | None = None, limit: int = 100_000) ->
         )
         if not rows:
             return 0
-        events, dead, moved = [], [], []
+        events, dead, waiting_ids, due_ids = [], [], [], []
         for pk, channel, priority, state, next_attempt_at, dispatched_at in rows:
             lanes[(channel, priority)].append(pk)
             if state == MessageState.SENDING:
@@ -561,10 +562,10 @@ def messages_requeue_stuck(now: datetime | None = None, limit: int = 100_000) ->
                         " same message_id"
                     )
             elif next_attempt_at is not None:
-                moved.append(pk)
+                due_ids.append(pk)
                 why = f"due since {next_attempt_at.isoformat(timespec='seconds')} and not picked up"
             else:
-                moved.append(pk)
+                waiting_ids.append(pk)
                 why = f"no progress for {settings.TIDINGS_STUCK_AFTER_SECONDS}s"
             events.append(EventRow(pk, MessageState.QUEUED, now, f"re-enqueued: {why}"))
         # A dead worker's messages leave SENDING: due now, no owner. Their claim events are
@@ -576,7 +577,8 @@ def messages_requeue_stuck(now: datetime | None = None, limit: int = 100_000) ->
             claim_token=None,
             updated_at=now,
         )
-        Message.objects.filter(id__in=moved).update(updated_at=now)
+        Message.objects.filter(id__in=waiting_ids).update(updated_at=now)
+        Message.objects.filter(id__in=due_ids).update(updated_at=now, next_attempt_at=now)
         events_record(events)
         transaction.on_commit(lambda: _publish_lanes(lanes))
     logger.warning("re-enqueued %d stuck messages", len(rows))

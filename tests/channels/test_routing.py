@@ -151,6 +151,7 @@ def test_open_breakers_are_skipped_and_when_all_are_open_nothing_is_called(
     tenant, servers, send, settings
 ):
     settings.TIDINGS_BREAKER_FAILURES = 1
+    settings.TIDINGS_BREAKER_FAILURE_RATE = 0  # one failure opens it, whatever came before
     a = _hook(tenant, "a", servers[0], weight=1_000_000)
     b = _hook(tenant, "b", servers[1], weight=1)
     _template(tenant)
