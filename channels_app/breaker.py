@@ -8,8 +8,9 @@ down, and retries get its traffic through.
 OPEN: no call goes through for TIDINGS_BREAKER_OPEN_SECONDS.
 HALF-OPEN: then traffic comes back on a ramp: 1 call per TIDINGS_BREAKER_PROBE_WINDOW_SECONDS,
 doubling with every successful half-open call, until TIDINGS_BREAKER_CLOSE_AFTER successes
-close the breaker. A failure re-opens it while half-open failures are not outnumbered by
-successes (the first failed probe always does).
+close the breaker. A failure re-opens it when half-open failures outnumber successes (a
+failed first probe always does). A batch on its route's last account waits out the ramp
+(breaker_allow_waiting) rather than releasing its messages every probe window.
 Each transition is one Lua script, so concurrent workers never see half a transition.
 
 The breaker is advice around a provider call, never a reason to lose its result: when Redis

@@ -198,10 +198,18 @@ def _record_held(held: list[tuple[Message, DeliveryError]], batch: _Batch, now: 
             )
         )
     with transaction.atomic():
+        # Only what this batch still owns (a message whose lease ran out is another's now).
+        owned = set(
+            Message.objects.select_for_update()
+            .filter(
+                id__in=[m.id for m, _ in held],
+                state=MessageState.SENDING,
+                claim_token=batch.token,
+            )
+            .values_list("id", flat=True)
+        )
         for (due, reason), ids in groups.items():
-            Message.objects.filter(
-                id__in=ids, state=MessageState.SENDING, claim_token=batch.token
-            ).update(
+            Message.objects.filter(id__in=[pk for pk in ids if pk in owned]).update(
                 state=MessageState.QUEUED,
                 next_attempt_at=due,
                 last_error=reason,
@@ -210,7 +218,10 @@ def _record_held(held: list[tuple[Message, DeliveryError]], batch: _Batch, now: 
                 claim_token=None,
                 updated_at=now,
             )
-        events_record(events, messages=[m for m, _ in held])
+        events_record(
+            (e for e in events if e.message_id in owned),
+            messages=[m for m, _ in held if m.id in owned],
+        )
 
 
 def _claim_events(claimed: list[Message], now: datetime) -> list[EventRow]:
