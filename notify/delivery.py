@@ -534,17 +534,23 @@ def messages_requeue_stuck(now: datetime | None = None, limit: int = 100_000) ->
     """
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.TIDINGS_STUCK_AFTER_SECONDS)
+    due = now - timedelta(seconds=settings.TIDINGS_RELEASE_GRACE_SECONDS)
     waiting = Q(
         state__in=[MessageState.ACCEPTED, MessageState.QUEUED],
         next_attempt_at__isnull=True,
         updated_at__lt=stale,
+    ) | Q(
+        # ACCEPTED means the broker refused the publish: nothing is queued for it, no need to
+        # wait for the stuck timeout.
+        state=MessageState.ACCEPTED,
+        next_attempt_at__isnull=True,
+        updated_at__lt=due,
     )
     # Deferred (quiet hours, throttling, held by a breaker) or retrying messages whose time
     # has come: long deferrals have no countdown task at all, and a lost countdown is caught
     # here too. Released once when due; a release sets updated_at = next_attempt_at = now,
     # and such a row is released again only if still not picked up
     # TIDINGS_STUCK_AFTER_SECONDS later.
-    due = now - timedelta(seconds=settings.TIDINGS_RELEASE_GRACE_SECONDS)
     overdue = Q(state__in=[MessageState.QUEUED, MessageState.RETRYING], next_attempt_at__lt=due) & (
         ~Q(updated_at=F("next_attempt_at")) | Q(updated_at__lt=stale)
     )
@@ -602,3 +608,7 @@ def _publish_lanes(lanes: dict[tuple[str, str], list[int]]) -> None:
             enqueue_delivery(ids, channel, priority)
         except Exception:
             logger.exception("broker unavailable: %d messages wait for the next sweep", len(ids))
+            # Known unpublished: ACCEPTED, so the next sweep takes them without waiting.
+            Message.objects.filter(
+                id__in=ids, state=MessageState.QUEUED, next_attempt_at__isnull=True
+            ).update(state=MessageState.ACCEPTED)

@@ -153,6 +153,23 @@ def test_a_lost_task_is_republished_even_while_its_lane_has_a_backlog(
     assert Message.objects.get(pk=lost.pk).state == "SENT"
 
 
+def test_messages_the_broker_refused_are_republished_at_the_next_sweep(
+    send, webhook, broker, settings, django_capture_on_commit_callbacks
+):
+    settings.TIDINGS_STUCK_AFTER_SECONDS = 300
+    [message] = send("hook", ["u1"])
+    broker.flushdb()
+    # the publish after commit failed (Redis down): the pipeline put it back to ACCEPTED
+    Message.objects.filter(pk=message.pk).update(
+        state="ACCEPTED", updated_at=timezone.now() - timedelta(seconds=31)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert messages_requeue_stuck() == 1
+
+    assert _lane_tasks(broker) == [[message.pk]]
+
+
 # --- 7 (defect 7). events only for rows the sweeper changed -------------------------------
 
 
