@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from channels_app.breaker import breaker_record_failure, breaker_reset
 from notify.delivery import batch_deliver, messages_requeue_stuck
+from notify.models import FlowLimit
 from tests.fakes.http import Reply
 from tracking.models import Message
 
@@ -278,3 +279,20 @@ def test_a_slow_batch_keeps_its_lease_while_its_worker_lives(send, webhook, fake
 
     assert expired == []
     assert set(Message.objects.filter(id__in=ids).values_list("state", flat=True)) == {"SENT"}
+
+
+def test_flow_control_deferrals_of_one_batch_share_a_few_tasks(
+    send, webhook, fake_http, broker, django_capture_on_commit_callbacks
+):
+    # 40 messages against 20/s: 39 wait 0.05 .. 2 s. Their tasks were one per 0.1 s of
+    # delay (about 20); now one per 1 s bucket.
+    FlowLimit.objects.create(account=webhook, rate_per_second=20, burst=1)
+    messages = send("hook", [f"u{i}" for i in range(40)])
+    broker.flushdb()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        batch_deliver([m.pk for m in messages])
+
+    tasks = _lane_tasks(broker)
+    assert sum(len(ids) for ids in tasks) == 39
+    assert len(tasks) <= 4, [len(ids) for ids in tasks]
