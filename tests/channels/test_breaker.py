@@ -9,6 +9,7 @@ from channels_app.breaker import (
     HALF_OPEN,
     OPEN,
     breaker_allow,
+    breaker_allow_waiting,
     breaker_health,
     breaker_record_failure,
     breaker_record_success,
@@ -117,3 +118,16 @@ def test_breakers_are_per_account(account, tenant):
     assert (health[account.pk].state, health[other.pk].state) == (OPEN, CLOSED)
     assert health[account.pk].failures == 3
     assert breaker_allow(other)
+
+
+def test_the_last_account_waits_out_the_ramp_but_not_an_open_breaker(account, settings):
+    settings.TIDINGS_BREAKER_PROBE_WINDOW_SECONDS = 0.1
+    for _ in range(3):
+        breaker_record_failure(account)
+    assert not breaker_allow_waiting(account)  # open: no waiting
+    time.sleep(0.35)
+    assert breaker_allow(account)  # the first probe of the window
+
+    started = time.monotonic()
+    assert breaker_allow_waiting(account)  # the next window's call
+    assert 0.0 < time.monotonic() - started < 0.5
