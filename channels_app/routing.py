@@ -4,11 +4,14 @@ A template that names an account is pinned to it. Otherwise the message goes to 
 App's enabled accounts for its channel, drawn by weight (per message type when the account
 says so); the others follow in weighted order as failovers. A provider call that fails
 transiently, or an account whose circuit breaker is open, passes the message on to the next
-account within the same attempt; only when none is left is a retry scheduled.
+account within the same attempt; only when none is left is a retry scheduled. A message that
+no account was even called for (every breaker open) was held back, not attempted: it waits
+for the breaker without spending an attempt.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import defaultdict
 from collections.abc import Iterator
@@ -20,6 +23,7 @@ from django.db.models import F
 
 from channels_app.breaker import (
     breaker_allow,
+    breaker_allow_waiting,
     breaker_health,
     breaker_record_failure,
     breaker_record_success,
@@ -30,6 +34,8 @@ from channels_app.providers.base import DeliveryError, SendResult
 if TYPE_CHECKING:
     from templates_app.models import MessageTemplate
     from tracking.models import Message
+
+logger = logging.getLogger(__name__)
 
 # Success is written to the account row at most this often (failures always are).
 _HEALTH_WRITE_INTERVAL = timedelta(seconds=5)
@@ -58,10 +64,13 @@ class Route:
                 return
             # A disabled (pinned) account is handed over as it is: the delivery code fails
             # its messages permanently and says why.
-            if account.enabled and not breaker_allow(account):
+            last = index == len(self.candidates) - 1
+            # The last candidate is worth waiting for on a half-open ramp: there is no other.
+            allow = breaker_allow_waiting if last else breaker_allow
+            if account.enabled and not allow(account):
                 self.skipped.append(account.name)
                 continue
-            leg = Leg(account, pending, self, last=index == len(self.candidates) - 1)
+            leg = Leg(account, pending, self, last=last)
             yield leg
             self.tried.append(account.name)
             pending = [message for message, _ in self._carry]
@@ -81,8 +90,16 @@ class Route:
         self._counted.add(message.id)
         return True
 
+    def held(self, message: Message, error: DeliveryError) -> bool:
+        """Did an open breaker keep this message from every provider in this attempt?"""
+        return error.code == "circuit_open" and message.id not in self._counted
+
     def _circuit_open_error(self) -> DeliveryError:
-        health = breaker_health(self.candidates)
+        try:
+            health = breaker_health(self.candidates)
+        except Exception:  # noqa: BLE001 - only the wait is lost; the caller holds the messages
+            logger.warning("breaker health unreadable", exc_info=True)
+            health = {}
         waits = [h.retry_in for h in health.values() if h.retry_in > 0]
         names = ", ".join(self.skipped) or "none"
         return DeliveryError(
@@ -113,14 +130,14 @@ class Leg:
 
     def allowed(self) -> bool:
         """Re-checked between chunks: the breaker may open in the middle of a batch."""
-        return breaker_allow(self.account)
+        return breaker_allow_waiting(self.account) if self.last else breaker_allow(self.account)
 
     def after_call(
-        self, chunk: list[Message], results: list[SendResult], now: datetime
+        self, chunk: list[Message], results: list[SendResult]
     ) -> tuple[list[Message], list[SendResult]]:
-        """Record the call in the breaker and on the account; returns what to record now.
-        Transient failures are kept back for the next account when there is one."""
-        account_health_record(self.account, results, now)
+        """Returns what to record now; transient failures are kept back for the next account
+        when there is one. (The breaker and the account's health are recorded by the caller,
+        after the results: see account_health_record.)"""
         moved = [m.id for m in chunk if m.account_id != self.account.pk]
         if moved:
             from tracking.models import Message

@@ -8,12 +8,14 @@ is never sent again.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 import traceback
 import uuid
 from collections import defaultdict
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -26,7 +28,7 @@ from channels_app.providers.registry import UnknownProvider, get_adapter_class
 from channels_app.routing import Leg, Route, account_health_record, routes_plan
 from channels_app.secrets import account_secret_values
 from config.logredact import secrets_register
-from notify.queueing import enqueue_delivery, lane, lane_backlog
+from notify.queueing import enqueue_delivery, lane
 from notify.rules.base import rules_run
 from templates_app.models import MessageTemplate
 from tracking.metrics import PROVIDER_LATENCY
@@ -37,8 +39,8 @@ logger = logging.getLogger(__name__)
 
 _CLAIM_FIELDS = (
     "id", "message_id", "app_id", "template_id", "channel", "account_id", "receiver", "biz_id",
-    "variables", "content", "priority", "state", "attempts", "queued_at", "expires_at",
-    "next_attempt_at", "dispatched_at",
+    "variables", "content", "priority", "state", "attempts", "created_at", "queued_at",
+    "expires_at", "next_attempt_at", "dispatched_at", "resent_from_id", "ignore_quiet_hours",
 )  # fmt: skip
 # Countdown ETAs fire on the worker's clock; allow a little skew before a retry is "due".
 _DUE_SLACK = timedelta(seconds=0.5)
@@ -77,38 +79,152 @@ def messages_claim(message_ids: list[int], now: datetime) -> tuple[list[Message]
     return claimed, token
 
 
+@dataclass
+class _Batch:
+    """One claimed batch: its fencing token, its lease, and the retries and deferrals it
+    produced, published together at the end (one task per lane and due-time bucket)."""
+
+    token: uuid.UUID
+    ids: list[int]
+    renewed: float = field(default_factory=time.monotonic)
+    later: dict[tuple[str, str, float], list[int]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    def keep_lease(self) -> None:
+        """Renew the lease of the batch's undispatched messages before a provider call,
+        once a third of it has gone: a live worker keeps its batch however slow the
+        provider, and a killed one's batch is free one lease after its last call."""
+        lease = settings.TIDINGS_CLAIM_LEASE_SECONDS
+        if time.monotonic() - self.renewed < lease / 3:
+            return
+        now = timezone.now()
+        Message.objects.filter(
+            id__in=self.ids, claim_token=self.token, state=MessageState.SENDING
+        ).update(lease_expires_at=_lease(now))
+        self.renewed = time.monotonic()
+
+    def defer(self, message: Message, due: datetime) -> datetime:
+        """Schedule a message's next try at `due`, rounded up to the retry bucket so that
+        messages due around the same time share a task; returns the rounded time."""
+        bucket = settings.TIDINGS_RETRY_BUCKET_SECONDS
+        epoch = due.timestamp()
+        if bucket > 0:
+            epoch = math.ceil(epoch / bucket) * bucket
+        self.later[(message.channel, message.priority, epoch)].append(message.id)
+        return datetime.fromtimestamp(epoch, tz=UTC)
+
+    def publish(self) -> None:
+        """Publish the deferred tasks; a lost publish is caught by the sweeper, which
+        releases due messages."""
+        now = time.time()
+        for (channel, priority, epoch), ids in self.later.items():
+            countdown = max(0.0, epoch - now)
+            if countdown > settings.TIDINGS_COUNTDOWN_MAX_SECONDS:
+                continue  # hours away: the sweeper releases it when due
+            try:
+                enqueue_delivery(ids, channel, priority, countdown=round(countdown, 3))
+            except Exception:
+                logger.exception(
+                    "broker unavailable: %d deferred messages left for the sweeper", len(ids)
+                )
+        self.later.clear()
+
+
 def batch_deliver(message_ids: list[int]) -> None:
     now = timezone.now()
     claimed, token = messages_claim(message_ids, now)
     if not claimed:
         return
-    events_record(_claim_events(claimed, now), messages=claimed)
-    passed, outcome = rules_run(claimed, now)
-    _record_rule_outcome(outcome, now)
-    templates = MessageTemplate.objects.only("code", "message_type", "channel_account_id").in_bulk(
-        {m.template_id for m in passed}
-    )
-    pinned = {t.channel_account_id for t in templates.values() if t.channel_account_id}
-    accounts = ChannelAccount.objects.in_bulk({m.account_id for m in passed} | pinned)
-    # Routing happens here, at send time: see channels_app.routing.
-    for route in routes_plan(passed, templates, accounts):
-        for leg in route:
-            _deliver_via_account(leg, templates, token)
-        if route.stranded:
-            _record_stranded(route)
+    batch = _Batch(token, [m.id for m in claimed])
+    try:
+        events_record(_claim_events(claimed, now), messages=claimed)
+        passed, outcome = rules_run(claimed, now)
+        _record_rule_outcome(outcome, now, batch)
+        templates = MessageTemplate.objects.only(
+            "code", "message_type", "channel_account_id"
+        ).in_bulk({m.template_id for m in passed})
+        pinned = {t.channel_account_id for t in templates.values() if t.channel_account_id}
+        accounts = ChannelAccount.objects.in_bulk({m.account_id for m in passed} | pinned)
+        # Routing happens here, at send time: see channels_app.routing.
+        for route in routes_plan(passed, templates, accounts):
+            for leg in route:
+                _deliver_via_account(leg, templates, batch)
+            if route.stranded:
+                _record_stranded(route, batch)
+    finally:
+        batch.publish()
 
 
-def _record_stranded(route: Route) -> None:
-    """Messages no account took in this attempt (open breakers, every account failing):
-    recorded as one attempt, retried or failed like any other."""
-    messages = [message for message, _ in route.stranded]
-    fresh = [message for message in messages if route.count_attempt(message)]
+def _record_stranded(route: Route, batch: _Batch) -> None:
+    """Messages no account took in this attempt. Those an open breaker held back never
+    reached a provider: they wait for the breaker without spending an attempt. The others
+    (every account failed transiently) are recorded as one attempt, retried or failed."""
+    now = timezone.now()
+    held, tried = [], []
+    for message, error in route.stranded:
+        if route.held(message, error) and not _budget_spent(message, now):
+            held.append((message, error))
+        else:
+            tried.append((message, error))
+    if held:
+        _record_held(held, batch, now)
+    if not tried:
+        return
+    messages = [message for message, _ in tried]
+    fresh = [m for m, error in tried if not route.held(m, error) and route.count_attempt(m)]
     if fresh:
         Message.objects.filter(id__in=[m.id for m in fresh]).update(attempts=F("attempts") + 1)
         for message in fresh:
             message.attempts += 1
-    results = [SendResult(error=error) for _, error in route.stranded]
-    _record_results(messages, results, timezone.now())
+    results = [SendResult(error=error) for _, error in tried]
+    _record_results(messages, results, now, batch)
+
+
+def _record_held(held: list[tuple[Message, DeliveryError]], batch: _Batch, now: datetime) -> None:
+    """Back to QUEUED until the breaker lets calls through again, spread over a while so
+    the ramp of a half-open breaker is not met by the whole backlog at once."""
+    window = settings.TIDINGS_BREAKER_PROBE_WINDOW_SECONDS
+    spread = max(window, settings.TIDINGS_BREAKER_OPEN_SECONDS / 2)
+    groups: dict[tuple[datetime, str], list[int]] = defaultdict(list)
+    events = []
+    for message, error in held:
+        wait = max(error.retry_after or 0.0, window) + random.uniform(0, spread)  # noqa: S311
+        due = batch.defer(message, now + timedelta(seconds=wait))
+        groups[(due, str(error)[:2000])].append(message.id)
+        events.append(
+            EventRow(
+                message.id,
+                MessageState.THROTTLED,
+                now,
+                f"held: {error}; next try in {(due - now).total_seconds():.1f}s, no attempt spent",
+            )
+        )
+    with transaction.atomic():
+        # Only what this batch still owns (a message whose lease ran out is another's now).
+        owned = set(
+            Message.objects.select_for_update()
+            .filter(
+                id__in=[m.id for m, _ in held],
+                state=MessageState.SENDING,
+                claim_token=batch.token,
+            )
+            .values_list("id", flat=True)
+        )
+        for (due, reason), ids in groups.items():
+            Message.objects.filter(id__in=[pk for pk in ids if pk in owned]).update(
+                state=MessageState.QUEUED,
+                next_attempt_at=due,
+                last_error=reason,
+                lease_expires_at=None,
+                dispatched_at=None,
+                claim_token=None,
+                updated_at=now,
+            )
+        events_record(
+            (e for e in events if e.message_id in owned),
+            messages=[m for m, _ in held if m.id in owned],
+        )
 
 
 def _claim_events(claimed: list[Message], now: datetime) -> list[EventRow]:
@@ -137,7 +253,7 @@ def _claim_events(claimed: list[Message], now: datetime) -> list[EventRow]:
     return events
 
 
-def _record_rule_outcome(outcome, now: datetime) -> None:
+def _record_rule_outcome(outcome, now: datetime, batch: _Batch) -> None:
     events: list[EventRow] = []
     for message, state, detail in outcome.noted:
         events.append(EventRow(message.id, state, now, detail))
@@ -152,34 +268,26 @@ def _record_rule_outcome(outcome, now: datetime) -> None:
             )
         deferred: dict[datetime, list[Message]] = defaultdict(list)
         for message, not_before, state, detail in outcome.deferred:
-            deferred[not_before].append(message)
+            # Rounded up to the retry bucket: deferrals due together share one task.
+            deferred[batch.defer(message, not_before)].append(message)
             events.append(EventRow(message.id, state, now, detail))
-        requeue: dict[tuple[str, str, float], list[int]] = defaultdict(list)
         for not_before, messages in deferred.items():
             Message.objects.filter(id__in=[m.id for m in messages]).update(
                 state=MessageState.QUEUED,
                 next_attempt_at=not_before,
                 lease_expires_at=None,
+                claim_token=None,
                 updated_at=now,
             )
-            delay = max(0.0, (not_before - now).total_seconds())
-            if delay > settings.TIDINGS_COUNTDOWN_MAX_SECONDS:
-                continue  # hours-long (quiet hours): the sweeper releases it when due
-            for message in messages:
-                requeue[(message.channel, message.priority, round(delay, 1))].append(message.id)
         involved = [m for m, *_ in (*outcome.noted, *outcome.stopped, *outcome.deferred)]
         events_record(events, messages=involved)
-        for (channel, priority, delay), ids in requeue.items():
-            transaction.on_commit(
-                lambda c=channel, p=priority, d=delay, i=ids: enqueue_delivery(i, c, p, countdown=d)
-            )
 
 
-def _fail(messages: list[Message], error: DeliveryError) -> None:
-    _record_results(messages, [SendResult(error=error)] * len(messages), timezone.now())
+def _fail(messages: list[Message], error: DeliveryError, batch: _Batch) -> None:
+    _record_results(messages, [SendResult(error=error)] * len(messages), timezone.now(), batch)
 
 
-def _deliver_via_account(leg: Leg, templates: dict[int, MessageTemplate], token: uuid.UUID) -> None:
+def _deliver_via_account(leg: Leg, templates: dict[int, MessageTemplate], batch: _Batch) -> None:
     account, messages = leg.account, leg.messages
     if account is None or not account.enabled:
         name = account.name if account else "none"
@@ -188,6 +296,7 @@ def _deliver_via_account(leg: Leg, templates: dict[int, MessageTemplate], token:
             DeliveryError(
                 f"channel account {name!r} is disabled", permanent=True, code="account_disabled"
             ),
+            batch,
         )
         return
     try:
@@ -198,6 +307,7 @@ def _deliver_via_account(leg: Leg, templates: dict[int, MessageTemplate], token:
             DeliveryError(
                 f"unknown provider {account.provider!r}", permanent=True, code="unknown_provider"
             ),
+            batch,
         )
         return
     # Whatever an adapter or a library logs about this account, its credentials are masked.
@@ -207,7 +317,7 @@ def _deliver_via_account(leg: Leg, templates: dict[int, MessageTemplate], token:
         adapter.__enter__()
     except DeliveryError as error:  # e.g. the SMTP server is down: nothing was dispatched
         if error.permanent:
-            _fail(messages, error)
+            _fail(messages, error, batch)
         else:
             account_health_record(account, [SendResult(error=error)], timezone.now())
             leg.hand_over(messages, error)  # to the next account, or retried later
@@ -222,7 +332,8 @@ def _deliver_via_account(leg: Leg, templates: dict[int, MessageTemplate], token:
                     DeliveryError(f"circuit open for {account.name}", code="circuit_open"),
                 )
                 break
-            _dispatch(adapter, account, messages[start : start + size], templates, token, leg)
+            batch.keep_lease()
+            _dispatch(adapter, account, messages[start : start + size], templates, batch, leg)
     finally:
         adapter.__exit__(None, None, None)
 
@@ -232,14 +343,16 @@ def _dispatch(
     account: ChannelAccount,
     chunk: list[Message],
     templates: dict[int, MessageTemplate],
-    token: uuid.UUID,
+    batch: _Batch,
     leg: Leg,
 ) -> None:
     now = timezone.now()
     with transaction.atomic():
         owned = set(
             Message.objects.select_for_update()
-            .filter(id__in=[m.id for m in chunk], state=MessageState.SENDING, claim_token=token)
+            .filter(
+                id__in=[m.id for m in chunk], state=MessageState.SENDING, claim_token=batch.token
+            )
             .values_list("id", flat=True)
         )
         # Messages whose lease ran out while they waited in this batch belong to another
@@ -310,9 +423,15 @@ def _dispatch(
         results = [SendResult(error=error)] * len(chunk)
     finally:
         PROVIDER_LATENCY.labels(account.provider, outcome).observe(time.monotonic() - started)
-    # Breaker and account health; transient failures go to the next account.
-    chunk, results = leg.after_call(chunk, results, timezone.now())
-    _record_results(chunk, results, timezone.now())
+    # The result of a call that happened is recorded first, whatever happens next;
+    # transient failures are kept back for the next account when there is one.
+    recorded, recorded_results = leg.after_call(chunk, results)
+    _record_results(recorded, recorded_results, timezone.now(), batch)
+    # Breaker and account health are advice for the next calls: best-effort.
+    try:
+        account_health_record(account, results, timezone.now())
+    except Exception:
+        logger.exception("health of account %s not recorded", account.pk)
 
 
 def retry_delay(attempts: int, error: DeliveryError | None = None) -> float:
@@ -324,19 +443,33 @@ def retry_delay(attempts: int, error: DeliveryError | None = None) -> float:
     return delay
 
 
-def _record_results(chunk: list[Message], results: list[SendResult], now: datetime) -> None:
+def _budget_spent(message: Message, now: datetime) -> bool:
+    """Has the message used up its retry window (counted from when it was first queued)?"""
+    first = message.queued_at or message.created_at
+    return (
+        first is not None and (now - first).total_seconds() >= settings.TIDINGS_RETRY_WINDOW_SECONDS
+    )
+
+
+def _record_results(
+    chunk: list[Message], results: list[SendResult], now: datetime, batch: _Batch
+) -> None:
     sent: list[tuple[int, str]] = []
     # Same outcome and reason share one UPDATE: a batch has few distinct ones.
     finished: dict[tuple[str, str, datetime | None], list[int]] = defaultdict(list)
     events: list[EventRow] = []
-    retry_groups: dict[tuple[str, str, float], list[int]] = defaultdict(list)
     for message, result in zip(chunk, results, strict=True):
         if result.ok:
             sent.append((message.id, result.provider_message_id[:200]))
             events.append(EventRow(message.id, MessageState.SENT, now, result.provider_message_id))
             continue
         error = result.error
-        if error.permanent or message.attempts >= settings.TIDINGS_MAX_ATTEMPTS:
+        # Transient errors retry for the retry window; the attempt cap is a backstop.
+        if (
+            error.permanent
+            or message.attempts >= settings.TIDINGS_MAX_ATTEMPTS
+            or _budget_spent(message, now)
+        ):
             reason = (
                 str(error)
                 if error.permanent
@@ -345,13 +478,17 @@ def _record_results(chunk: list[Message], results: list[SendResult], now: dateti
             finished[(MessageState.FAILED, reason[:2000], None)].append(message.id)
             events.append(EventRow(message.id, MessageState.FAILED, now, reason))
             continue
-        delay = round(retry_delay(message.attempts, error), 1)
-        next_attempt_at = now + timedelta(seconds=delay)
+        due = now + timedelta(seconds=retry_delay(message.attempts, error))
+        if message.expires_at is not None and due > message.expires_at:
+            due = message.expires_at  # its TTL wins: the expiry rule ends it then
+        next_attempt_at = batch.defer(message, due)
         finished[(MessageState.RETRYING, str(error)[:2000], next_attempt_at)].append(message.id)
-        retry_groups[(message.channel, message.priority, delay)].append(message.id)
         events.append(
             EventRow(
-                message.id, MessageState.RETRYING, now, f"{error}; next attempt in {delay:.1f}s"
+                message.id,
+                MessageState.RETRYING,
+                now,
+                f"{error}; next attempt in {(next_attempt_at - now).total_seconds():.1f}s",
             )
         )
     released = {
@@ -376,11 +513,6 @@ def _record_results(chunk: list[Message], results: list[SendResult], now: dateti
                 state=state, last_error=reason, next_attempt_at=next_attempt_at, **released
             )
         events_record(events, messages=chunk)
-    for (channel, priority, delay), ids in retry_groups.items():
-        try:
-            enqueue_delivery(ids, channel, priority, countdown=delay)
-        except Exception:
-            logger.exception("broker unavailable: %d retries left for the sweeper", len(ids))
 
 
 def _set_provider_ids(pairs: list[tuple[int, str]]) -> None:
@@ -402,61 +534,93 @@ def _set_provider_ids(pairs: list[tuple[int, str]]) -> None:
 
 
 def messages_requeue_stuck(now: datetime | None = None, limit: int = 100_000) -> int:
-    """Re-enqueue messages no worker is moving (a broker that lost its data, a dead worker).
+    """Re-publish messages no worker is moving: a broker that lost its data or a task lost
+    with a dead worker (ACCEPTED/QUEUED untouched for TIDINGS_STUCK_AFTER_SECONDS, whatever
+    the lane's backlog), retries and deferrals whose time has come but whose task did not,
+    and messages whose worker's lease ran out.
 
-    ACCEPTED/QUEUED messages are re-published only when their lane's broker queue is empty
-    (otherwise they are most likely still waiting in it); messages whose claim lease ran out
-    are always re-published. The claim makes a duplicate task harmless.
+    The rows are locked (skipping any a worker holds) and updated in the same transaction,
+    so the next sweep does not take them again before another TIDINGS_STUCK_AFTER_SECONDS,
+    and the trace gets a "re-enqueued" event only for rows this sweep really changed. The
+    claim makes a duplicate task harmless.
     """
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.TIDINGS_STUCK_AFTER_SECONDS)
+    due = now - timedelta(seconds=settings.TIDINGS_RELEASE_GRACE_SECONDS)
     waiting = Q(
         state__in=[MessageState.ACCEPTED, MessageState.QUEUED],
         next_attempt_at__isnull=True,
         updated_at__lt=stale,
+    ) | Q(
+        # ACCEPTED means the broker refused the publish: nothing is queued for it, no need to
+        # wait for the stuck timeout.
+        state=MessageState.ACCEPTED,
+        next_attempt_at__isnull=True,
+        updated_at__lt=due,
     )
-    # Deferred (quiet hours, throttling) or retrying messages whose time has come: long
-    # deferrals have no countdown task at all, and a lost countdown is caught here too.
-    due = now - timedelta(seconds=settings.TIDINGS_RELEASE_GRACE_SECONDS)
-    overdue = Q(state__in=[MessageState.QUEUED, MessageState.RETRYING], next_attempt_at__lt=due)
+    # Deferred (quiet hours, throttling, held by a breaker) or retrying messages whose time
+    # has come: long deferrals have no countdown task at all, and a lost countdown is caught
+    # here too. Released once when due; a release sets updated_at = next_attempt_at = now,
+    # and such a row is released again only if still not picked up
+    # TIDINGS_STUCK_AFTER_SECONDS later.
+    overdue = Q(state__in=[MessageState.QUEUED, MessageState.RETRYING], next_attempt_at__lt=due) & (
+        ~Q(updated_at=F("next_attempt_at")) | Q(updated_at__lt=stale)
+    )
     abandoned = Q(state=MessageState.SENDING, lease_expires_at__lt=now)
-    rows = list(
-        Message.objects.filter(waiting | overdue | abandoned)
-        .order_by("id")
-        .values_list("id", "channel", "priority", "state", "next_attempt_at")[:limit]
-    )
-    lanes: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
-    why: dict[int, str] = {}
-    for pk, channel, priority, state, next_attempt_at in rows:
-        lanes[(channel, priority)].append((pk, state))
-        if state == MessageState.SENDING:
-            why[pk] = "its worker's lease ran out"
-        elif next_attempt_at is not None:
-            why[pk] = f"due since {next_attempt_at.isoformat(timespec='seconds')} and not picked up"
-        else:
-            why[pk] = f"no progress for {settings.TIDINGS_STUCK_AFTER_SECONDS}s"
-    requeued = 0
-    for (channel, priority), members in lanes.items():
-        backlog = lane_backlog(lane(channel, priority))
-        ids = [pk for pk, state in members if state == MessageState.SENDING or not backlog]
-        if not ids:
-            continue
-        with transaction.atomic():
+    lanes: dict[tuple[str, str], list[int]] = defaultdict(list)
+    with transaction.atomic():
+        rows = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(waiting | overdue | abandoned)
+            .order_by("id")
+            .values_list("id", "channel", "priority", "state", "next_attempt_at", "dispatched_at")[
+                :limit
+            ]
+        )
+        if not rows:
+            return 0
+        events, dead, waiting_ids, due_ids = [], [], [], []
+        for pk, channel, priority, state, next_attempt_at, dispatched_at in rows:
+            lanes[(channel, priority)].append(pk)
+            if state == MessageState.SENDING:
+                dead.append(pk)
+                why = "its worker's lease ran out"
+                if dispatched_at:
+                    why += (
+                        "; the previous attempt may have reached the provider, resent with the"
+                        " same message_id"
+                    )
+            elif next_attempt_at is not None:
+                due_ids.append(pk)
+                why = f"due since {next_attempt_at.isoformat(timespec='seconds')} and not picked up"
+            else:
+                waiting_ids.append(pk)
+                why = f"no progress for {settings.TIDINGS_STUCK_AFTER_SECONDS}s"
+            events.append(EventRow(pk, MessageState.QUEUED, now, f"re-enqueued: {why}"))
+        # A dead worker's messages leave SENDING: due now, no owner. Their claim events are
+        # this sweep's (the claim writes none for a due message).
+        Message.objects.filter(id__in=dead).update(
+            state=MessageState.QUEUED,
+            next_attempt_at=now,
+            lease_expires_at=None,
+            claim_token=None,
+            updated_at=now,
+        )
+        Message.objects.filter(id__in=waiting_ids).update(updated_at=now)
+        Message.objects.filter(id__in=due_ids).update(updated_at=now, next_attempt_at=now)
+        events_record(events)
+        transaction.on_commit(lambda: _publish_lanes(lanes))
+    logger.warning("re-enqueued %d stuck messages", len(rows))
+    return len(rows)
+
+
+def _publish_lanes(lanes: dict[tuple[str, str], list[int]]) -> None:
+    for (channel, priority), ids in lanes.items():
+        try:
+            enqueue_delivery(ids, channel, priority)
+        except Exception:
+            logger.exception("broker unavailable: %d messages wait for the next sweep", len(ids))
+            # Known unpublished: ACCEPTED, so the next sweep takes them without waiting.
             Message.objects.filter(
-                id__in=ids,
-                state__in=[MessageState.ACCEPTED, MessageState.QUEUED],
-                next_attempt_at__isnull=True,
-            ).update(updated_at=now)
-            Message.objects.filter(
-                id__in=ids,
-                state__in=[MessageState.QUEUED, MessageState.RETRYING],
-                next_attempt_at__isnull=False,
-            ).update(next_attempt_at=now, updated_at=now)
-            events_record(
-                EventRow(pk, MessageState.QUEUED, now, f"re-enqueued: {why[pk]}") for pk in ids
-            )
-            transaction.on_commit(lambda i=ids, c=channel, p=priority: enqueue_delivery(i, c, p))
-        requeued += len(ids)
-    if requeued:
-        logger.warning("re-enqueued %d stuck messages", requeued)
-    return requeued
+                id__in=ids, state=MessageState.QUEUED, next_attempt_at__isnull=True
+            ).update(state=MessageState.ACCEPTED)

@@ -341,16 +341,6 @@ def test_sweeper_requeues_messages_the_broker_lost(
     assert messages_requeue_stuck() == 0  # re-enqueued once, not every sweep
 
 
-def test_sweeper_leaves_waiting_messages_alone_while_their_lane_has_a_backlog(
-    send, email_template, broker, settings, django_capture_on_commit_callbacks
-):
-    send("welcome", ["a@example.com"], {"name": "x", "code": "1"})
-    broker.rpush("email.normal", b"{}")  # something is still queued on the lane
-    Message.objects.update(updated_at=timezone.now() - timedelta(seconds=10_000))
-
-    assert messages_requeue_stuck() == 0
-
-
 def test_sweeper_requeues_messages_whose_worker_died_mid_send(
     send, email_template, broker, django_capture_on_commit_callbacks
 ):

@@ -245,14 +245,19 @@ TIDINGS_PRIORITIES = ("high", "normal", "low")
 TIDINGS_HOUSEKEEPING_QUEUE = "housekeeping"
 TIDINGS_MAX_RECEIVERS = env.int("TIDINGS_MAX_RECEIVERS", default=100_000)
 TIDINGS_BATCH_SIZE = env.int("TIDINGS_BATCH_SIZE", default=500)
-TIDINGS_MAX_ATTEMPTS = env.int("TIDINGS_MAX_ATTEMPTS", default=5)
+# Transient errors are retried until the message was first queued TIDINGS_RETRY_WINDOW_SECONDS
+# ago (the primary budget) or made TIDINGS_MAX_ATTEMPTS attempts (a cap), whichever is first;
+# a message's TTL (expires_at) ends it sooner. See "Delivery reliability" below.
+TIDINGS_MAX_ATTEMPTS = env.int("TIDINGS_MAX_ATTEMPTS", default=25)
 TIDINGS_RETRY_BASE_SECONDS = env.float("TIDINGS_RETRY_BASE_SECONDS", default=10.0)
 TIDINGS_RETRY_MAX_SECONDS = env.float("TIDINGS_RETRY_MAX_SECONDS", default=3600.0)
 # A claimed message is owned by its worker this long per provider call; past it, a
 # message left in SENDING is taken to belong to a dead worker and is sent again.
-TIDINGS_CLAIM_LEASE_SECONDS = env.int("TIDINGS_CLAIM_LEASE_SECONDS", default=300)
-TIDINGS_STUCK_AFTER_SECONDS = env.int("TIDINGS_STUCK_AFTER_SECONDS", default=300)
-TIDINGS_SWEEP_INTERVAL_SECONDS = env.int("TIDINGS_SWEEP_INTERVAL_SECONDS", default=60)
+# It is renewed before each provider call, so it bounds how long a killed worker's batch waits.
+TIDINGS_CLAIM_LEASE_SECONDS = env.int("TIDINGS_CLAIM_LEASE_SECONDS", default=60)
+# A waiting message nobody moved for this long is re-published, whatever its lane's backlog.
+TIDINGS_STUCK_AFTER_SECONDS = env.int("TIDINGS_STUCK_AFTER_SECONDS", default=120)
+TIDINGS_SWEEP_INTERVAL_SECONDS = env.int("TIDINGS_SWEEP_INTERVAL_SECONDS", default=30)
 TIDINGS_IDEMPOTENCY_HOURS = env.int("TIDINGS_IDEMPOTENCY_HOURS", default=24)
 TIDINGS_PROVIDER_TIMEOUT_SECONDS = env.float("TIDINGS_PROVIDER_TIMEOUT_SECONDS", default=10.0)
 # Consumer rules, run in order on every batch before the provider is called.
@@ -283,9 +288,25 @@ TIDINGS_EGRESS_ALLOWLIST = env.list("TIDINGS_EGRESS_ALLOWLIST", default=[])
 
 # --- Channels routing ---------------------------------------------------------------------
 # A channel account's circuit breaker opens after this many consecutive failed provider
-# calls, stays open this long, then lets one probe call through (success closes it).
+# calls that are also TIDINGS_BREAKER_FAILURE_RATE of its calls in the window, stays open this
+# long, then ramps traffic back (half-open): see channels_app/breaker.py.
 TIDINGS_BREAKER_FAILURES = env.int("TIDINGS_BREAKER_FAILURES", default=5)
 TIDINGS_BREAKER_OPEN_SECONDS = env.float("TIDINGS_BREAKER_OPEN_SECONDS", default=30.0)
+
+# --- Delivery reliability -----------------------------------------------------------------
+# Primary retry budget for transient errors (6 h), counted from when the message was queued.
+TIDINGS_RETRY_WINDOW_SECONDS = env.int("TIDINGS_RETRY_WINDOW_SECONDS", default=6 * 3600)
+# Retries and deferrals due within the same bucket share one delivery task per lane.
+TIDINGS_RETRY_BUCKET_SECONDS = env.float("TIDINGS_RETRY_BUCKET_SECONDS", default=1.0)
+# The breaker's failure-rate window and the share of failed calls that may open it.
+TIDINGS_BREAKER_WINDOW_SECONDS = env.int("TIDINGS_BREAKER_WINDOW_SECONDS", default=10)
+TIDINGS_BREAKER_FAILURE_RATE = env.float("TIDINGS_BREAKER_FAILURE_RATE", default=0.8)
+# Half-open ramp: calls allowed per window start at 1 and double per success; this many
+# successes close the breaker.
+TIDINGS_BREAKER_PROBE_WINDOW_SECONDS = env.float(
+    "TIDINGS_BREAKER_PROBE_WINDOW_SECONDS", default=1.0
+)
+TIDINGS_BREAKER_CLOSE_AFTER = env.int("TIDINGS_BREAKER_CLOSE_AFTER", default=6)
 # In-app inbox tokens (POST /api/v1/inbox-tokens): default and longest lifetime.
 TIDINGS_INBOX_TOKEN_SECONDS = env.int("TIDINGS_INBOX_TOKEN_SECONDS", default=24 * 3600)
 TIDINGS_INBOX_TOKEN_MAX_SECONDS = env.int("TIDINGS_INBOX_TOKEN_MAX_SECONDS", default=30 * 24 * 3600)

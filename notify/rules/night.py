@@ -80,12 +80,8 @@ class NightShieldRule(Rule):
         if not shielded:
             return passed
         zones = profile_time_zones([m for m, _ in shielded])
-        # Resends whose caller asked to send them in quiet hours (one query, shielded only).
-        overridden = set(
-            Message.objects.filter(
-                id__in=[m.id for m, _ in shielded], ignore_quiet_hours=True
-            ).values_list("id", flat=True)
-        )
+        # Resends whose caller asked to send them in quiet hours (the consumer loads the flag).
+        overridden = {m.id for m, _ in shielded if m.ignore_quiet_hours}
         for message, mode in shielded:
             config = configs[message.app_id]
             tz_name = zones.get(

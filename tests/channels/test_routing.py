@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from django.utils import timezone
 
 from channels_app.breaker import breaker_record_failure
 from channels_app.models import ChannelAccount
@@ -150,6 +151,7 @@ def test_open_breakers_are_skipped_and_when_all_are_open_nothing_is_called(
     tenant, servers, send, settings
 ):
     settings.TIDINGS_BREAKER_FAILURES = 1
+    settings.TIDINGS_BREAKER_FAILURE_RATE = 0  # one failure opens it, whatever came before
     a = _hook(tenant, "a", servers[0], weight=1_000_000)
     b = _hook(tenant, "b", servers[1], weight=1)
     _template(tenant)
@@ -165,9 +167,13 @@ def test_open_breakers_are_skipped_and_when_all_are_open_nothing_is_called(
     [second] = send("routed", ["u2"])
     batch_deliver([second.pk])
 
+    # held back, not attempted: it waits for the breaker without spending an attempt
     second.refresh_from_db()
-    assert (second.state, second.attempts) == ("RETRYING", 1)
+    assert (second.state, second.attempts) == ("QUEUED", 0)
+    assert second.next_attempt_at > timezone.now()
     assert "circuit open for every account (a, b)" in second.last_error
+    [held] = second.events.filter(state="THROTTLED").values_list("detail", flat=True)
+    assert held.startswith("held: ") and "no attempt spent" in held
     assert len(servers[1].requests) == 1  # not called again
 
 
