@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# `make run PORT=8001` (or TIDINGS_PORT=8001 in the environment) picks another web port.
 run: venv
-	$(BIN)/python manage.py runlocal
+	$(BIN)/python manage.py runlocal $(if $(PORT),--port $(PORT))
 
 test: venv
 	$(BIN)/ruff check .

@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 
 def healthz(request):
@@ -29,6 +33,13 @@ urlpatterns = [
             url_name="schema", authentication_classes=[], permission_classes=[]
         ),
         name="swagger-ui",
+    ),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(
+            url_name="schema", authentication_classes=[], permission_classes=[]
+        ),
+        name="redoc",
     ),
     # Click redirects, provider receipts, the admin dashboard and /metrics (before the
     # admin's catch-all and django_prometheus's own /metrics).
