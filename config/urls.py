@@ -7,6 +7,10 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from config.admin_site import admin_site_brand
+
+admin_site_brand(admin.site)
+
 
 def healthz(request):
     return JsonResponse({"status": "ok"})
