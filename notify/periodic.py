@@ -27,6 +27,12 @@ def periodic_tasks() -> list[dict]:
             "every": settings.TIDINGS_CAMPAIGN_RESUME_INTERVAL_SECONDS,
             "queue": settings.TIDINGS_HOUSEKEEPING_QUEUE,
         },
+        {
+            "name": "tidings: beat heartbeat",
+            "task": "notify.tasks.beat_heartbeat",
+            "every": settings.TIDINGS_BEAT_HEARTBEAT_SECONDS,
+            "queue": settings.TIDINGS_HOUSEKEEPING_QUEUE,
+        },
         # Tracking: status callbacks, receipt polling, retention.
         {
             "name": "tidings: drain status callbacks",

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from notify.delivery import batch_deliver, messages_requeue_stuck
+from notify.heartbeat import beat_heartbeat_write
 
 _DB_TROUBLE = (OperationalError, InterfaceError)
 
@@ -25,3 +26,9 @@ def deliver_batch(message_ids: list[int]) -> None:
 @shared_task(autoretry_for=_DB_TROUBLE, retry_backoff=True, max_retries=3)
 def requeue_stuck_messages() -> int:
     return messages_requeue_stuck()
+
+
+@shared_task(ignore_result=True)
+def beat_heartbeat() -> float:
+    """Sent by beat every TIDINGS_BEAT_HEARTBEAT_SECONDS; `tidings doctor` checks its age."""
+    return beat_heartbeat_write()

@@ -264,6 +264,14 @@ TIDINGS_APPROVAL_THRESHOLD = env.int("TIDINGS_APPROVAL_THRESHOLD", default=50_00
 # Beat releases due `send_at` sends this often.
 TIDINGS_SCHEDULED_RELEASE_SECONDS = env.int("TIDINGS_SCHEDULED_RELEASE_SECONDS", default=5)
 
+# --- Operator command (`tidings doctor`) ---------------------------------------------------
+# Beat runs a heartbeat task this often; doctor fails beat when it is 3 intervals old.
+TIDINGS_BEAT_HEARTBEAT_SECONDS = env.int("TIDINGS_BEAT_HEARTBEAT_SECONDS", default=10)
+# Each worker marks the queues it consumes this often (doctor's "workers" lines).
+TIDINGS_WORKER_HEARTBEAT_SECONDS = env.int("TIDINGS_WORKER_HEARTBEAT_SECONDS", default=10)
+# App and database clocks further apart than this fail doctor's clock line (seconds).
+TIDINGS_CLOCK_SKEW_MAX_SECONDS = env.float("TIDINGS_CLOCK_SKEW_MAX_SECONDS", default=2.0)
+
 # --- Tracking -----------------------------------------------------------------------------
 # Where receivers and providers reach this server: click redirects (/t/<token>) and
 # receipt URLs (/r/<provider>/...) are built on it.

@@ -10,6 +10,10 @@ from .base import *  # noqa: E402,F403
 from .base import VAR_DIR, env  # noqa: E402
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# `make run PORT=8001` / TIDINGS_PORT: links, receipts and `tidings doctor` use that port.
+TIDINGS_PUBLIC_URL = env(
+    "TIDINGS_PUBLIC_URL", default=f"http://127.0.0.1:{env('TIDINGS_PORT', default='8000')}"
+)
 
 if not CELERY_BROKER_URL:  # noqa: F405
     _broker_dir = VAR_DIR / "broker"

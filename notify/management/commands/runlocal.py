@@ -41,6 +41,10 @@ def port_listening(port: int, host: str = HOST) -> bool:
         return False
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def demo_key_file():
     return settings.VAR_DIR / "demo-api-key"
 
@@ -65,6 +69,10 @@ class Command(BaseCommand):
                 f"port {port} on {HOST} is already in use (another `make run`?). "
                 f"Pick another one: `make run PORT={port + 1}` or `TIDINGS_PORT={port + 1} make run`."
             )
+        # Ctrl-C, and `kill` too, stop web, worker and beat (SIGINT is ignored in a process
+        # started in the background by a script unless we ask for it back).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
         call_command("migrate", verbosity=0)
         call_command("setup_periodic_tasks", verbosity=0)
         info = demo_setup(key_file=demo_key_file())
