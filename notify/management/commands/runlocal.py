@@ -26,6 +26,8 @@ WEB_START_SECONDS = 60
 def port_free(port: int, host: str = HOST) -> bool:
     """True if nothing listens on host:port (a bind succeeds)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As runserver binds: connections of a previous run in TIME_WAIT do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:

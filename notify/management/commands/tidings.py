@@ -140,7 +140,8 @@ class Command(BaseCommand):
         for event in events:
             offset = (event.at - start).total_seconds()
             detail = f"  {event.detail}" if event.detail else ""
-            self.stdout.write(f"  {event.at:%H:%M:%S.%f}"[:-3] + f"  +{offset:8.3f}s  {event.state:<18}{detail}")  # fmt: skip
+            at = f"{event.at:%H:%M:%S.%f}"[:-3]
+            self.stdout.write(f"  {at}  {f'+{offset:.3f}s':>9}  {event.state:<18}{detail}".rstrip())
 
     def _lanes(self, **_):
         queues = [*all_lanes(), settings.TIDINGS_HOUSEKEEPING_QUEUE, settings.TIDINGS_CAMPAIGN_QUEUE]  # fmt: skip
