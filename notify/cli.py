@@ -10,4 +10,5 @@ from django.core.management import execute_from_command_line
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    execute_from_command_line(["tidings", "tidings", *sys.argv[1:]])
+    # No program name: usage reads "tidings doctor", not "tidings tidings doctor".
+    execute_from_command_line(["", "tidings", *sys.argv[1:]])

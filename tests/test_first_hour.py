@@ -204,6 +204,20 @@ def test_make_run_readme_examples_doctor_and_restart(stack_dir):
         verdicts = [line.split()[0] for line in doctor.stdout.splitlines()[1:-1]]
         assert verdicts and set(verdicts) == {"OK"}, doctor.stdout
         assert f"127.0.0.1:{stack.port}" in doctor.stdout  # the public URL follows the port
+
+        # tidings send (over the API with make run's demo key from var/), waiting for SENT.
+        send = stack.manage("tidings", "send", "login-code", "+14155550100", "--var", "code=4711", "--wait", "SENT", key=False)  # fmt: skip
+        assert send.returncode == 0, send.stderr
+        assert "1 accepted" in send.stdout and send.stdout.rstrip().endswith("SENT"), send.stdout
+
+        # tidings replay: the client side of POST /api/v1/messages/replay (dry run).
+        if (
+            "/api/v1/messages/replay"
+            in client.session.get(f"{stack.url}/api/schema/?format=json").text
+        ):
+            replay = stack.manage("tidings", "replay", "--template", "welcome", "--state", "DEDUP_CONTENT")  # fmt: skip
+            assert replay.returncode == 0, replay.stderr
+            assert json.loads(replay.stdout)
     finally:
         stack.stop()
     assert stack.process.returncode is not None

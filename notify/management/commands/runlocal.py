@@ -5,6 +5,7 @@ API key), so the checkout stays clean; the demo key survives restarts."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -76,27 +77,34 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _interrupt)
         call_command("migrate", verbosity=0)
-        call_command("setup_periodic_tasks", verbosity=0)
+        call_command("setup_periodic_tasks", stdout=io.StringIO())  # its list is noise here
         info = demo_setup(key_file=demo_key_file())
         python = sys.executable
         queues = ",".join(
             [*all_lanes(), settings.TIDINGS_HOUSEKEEPING_QUEUE, settings.TIDINGS_CAMPAIGN_QUEUE]
         )
-        celery = [python, "-m", "celery", "-A", "config"]
+        # --quiet: no 40-line queue banners burying ours.
+        celery = [python, "-m", "celery", "-A", "config", "--quiet"]
         # Without a Redis server, rule state lives in one process: run one threaded worker.
         pool = [] if settings.REDIS_URL else ["--pool", "threads"]
         base = f"http://{HOST}:{port}"
         child_env = dict(os.environ)
         # Links and receipt URLs point at this server unless told otherwise.
         child_env.setdefault("TIDINGS_PUBLIC_URL", base)
+        # Worker and beat log every task at INFO, every few seconds: the banner would scroll
+        # away. Warnings and errors still show; TIDINGS_LOG_LEVEL=INFO brings the rest back.
+        celery_level = os.environ.get("TIDINGS_LOG_LEVEL", "WARNING")
         commands = {
             "web": [python, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"],
-            "worker": [*celery, "worker", "-Q", queues, "-c", str(concurrency), *pool, "-l", "info",
+            "worker": [*celery, "worker", "-Q", queues, "-c", str(concurrency), *pool, "-l", celery_level,
                        "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            "beat": [*celery, "beat", "-l", "info", "--schedule", str(settings.VAR_DIR / "beat-schedule")],
+            "beat": [*celery, "beat", "-l", celery_level, "--schedule", str(settings.VAR_DIR / "beat-schedule")],
         }  # fmt: skip
+        celery_env = {**child_env, "TIDINGS_LOG_LEVEL": celery_level}
         processes = {
-            name: subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=child_env)  # noqa: S603
+            name: subprocess.Popen(  # noqa: S603
+                cmd, cwd=settings.BASE_DIR, env=child_env if name == "web" else celery_env
+            )
             for name, cmd in commands.items()
         }
         try:

@@ -50,6 +50,11 @@ def _variables(pairs: list[str], raw: str | None) -> dict:
 class Command(BaseCommand):
     help = "Operate Tidings: send, trace, replay, lanes, doctor."
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.prog = parser.prog.strip()  # the console script passes no program name
+        return parser
+
     def add_arguments(self, parser):
         subs = parser.add_subparsers(dest="sub", required=True, metavar="{send,trace,replay,lanes,doctor}")  # fmt: skip
 
