@@ -15,11 +15,18 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from tidings_client import Tidings, TidingsError
 
 from notify.doctor import FAIL, consumers_by_queue, doctor_checks, doctor_report
 from notify.queueing import all_lanes, lane_backlog
 from tracking.models import Message
+
+try:
+    from tidings_client import Tidings, TidingsError
+except ImportError:  # an image with the server's dependencies only: trace/lanes/doctor work
+    Tidings = None
+
+    class TidingsError(Exception):
+        fields: dict = {}
 
 
 def _default_url() -> str:
@@ -87,7 +94,11 @@ class Command(BaseCommand):
     def handle(self, *args, sub: str, **options):
         return getattr(self, f"_{sub}")(**options)
 
-    def _client(self, url: str | None, key: str | None) -> Tidings:
+    def _client(self, url: str | None, key: str | None):
+        if Tidings is None:
+            raise CommandError(
+                "send and replay use the Python client: pip install ./clients/python"
+            )
         key = key or _default_key()
         if not key:
             raise CommandError("no API key: give --key or set TIDINGS_API_KEY")
