@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import beat_init, worker_ready, worker_shutdown
 from django.conf import settings
 from django.core.cache import cache
 
@@ -66,6 +66,15 @@ def _mark_forever(hostname: str, queues: list[str]) -> None:
         except Exception:  # noqa: BLE001 - a cache hiccup must not kill the worker
             logger.warning("worker heartbeat failed", exc_info=True)
         _stop.wait(settings.TIDINGS_WORKER_HEARTBEAT_SECONDS)
+
+
+@beat_init.connect
+def _beat_started(**kwargs) -> None:
+    """A first mark as beat starts: doctor need not wait for the first task round trip."""
+    try:
+        beat_heartbeat_write()
+    except Exception:  # noqa: BLE001 - beat runs without it; doctor will say so
+        logger.warning("beat heartbeat failed", exc_info=True)
 
 
 @worker_ready.connect
