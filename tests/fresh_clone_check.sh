@@ -5,7 +5,9 @@
 set -u
 port="${1:-8742}"
 src="$(cd "$(dirname "$0")/.." && pwd)"
-clone="$(mktemp -d)/tidings"
+workdir="$(mktemp -d)"
+clone="$workdir/tidings"
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$workdir"' EXIT   # KEEP=1 keeps the clone and logs
 git clone -q "$src" "$clone" && cd "$clone" || exit 1
 unset DATABASE_URL REDIS_URL CELERY_BROKER_URL TIDINGS_VAR_DIR TIDINGS_PORT
 status=0
