@@ -2,21 +2,22 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: venv run test lint format bench bench-trace compose-smoke clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev]" -e clients/python
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# `make run PORT=8001` (or TIDINGS_PORT=8001 in the environment) picks another web port.
 run: venv
-	$(BIN)/python manage.py runlocal
+	$(BIN)/python manage.py runlocal $(if $(PORT),--port $(PORT))
 
 test: venv
 	$(BIN)/ruff check .

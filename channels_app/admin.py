@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from rest_framework import serializers
 
 from channels_app.breaker import breaker_health
@@ -28,13 +29,19 @@ def masked_config(account: ChannelAccount) -> dict:
 
 def _form_field(field: serializers.Field, secret: bool) -> forms.Field:
     """A Django form field for one field of a provider's config serializer."""
-    common: dict[str, Any] = {"required": field.required, "help_text": field.help_text or ""}
+    # "Reject receivers", not the form field name's "Cfg reject receivers".
+    label = str(field.label or capfirst(field.field_name.replace("_", " ")))
+    common: dict[str, Any] = {
+        "required": field.required,
+        "help_text": field.help_text or "",
+        "label": label,
+    }
     if secret:
         widget = forms.Textarea(attrs={"rows": 3}) if "key" in field.field_name else None
         common["help_text"] = "Secret: never shown. " + common["help_text"]
         return forms.CharField(widget=widget or forms.PasswordInput(), **common)
     if isinstance(field, serializers.BooleanField):
-        return forms.BooleanField(required=False, help_text=common["help_text"])
+        return forms.BooleanField(required=False, help_text=common["help_text"], label=label)
     if isinstance(field, serializers.ChoiceField):
         return forms.ChoiceField(choices=[(str(k), v) for k, v in field.choices.items()], **common)
     if isinstance(field, serializers.IntegerField):
@@ -58,8 +65,11 @@ class ChannelAccountForm(forms.ModelForm):
 
     provider_name: str = ""
     provider = forms.ChoiceField(choices=())
+    # initial={}: an empty add form shows "{}", not "null".
     config = forms.JSONField(
-        required=False, help_text="Secrets show as ******** and are kept unless replaced."
+        required=False,
+        initial=dict,
+        help_text="Secrets show as ******** and are kept unless replaced.",
     )
 
     class Meta:
@@ -219,7 +229,9 @@ class ChannelAccountAdmin(admin.ModelAdmin):
         return [*self.health_fields, *(["provider"] if obj is not None else [])]
 
     def get_fields(self, request, obj=None):
-        fields = super().get_fields(request, obj)
+        # A provider form declares `provider` and a saved account shows it read-only too:
+        # list each field once.
+        fields = list(dict.fromkeys(super().get_fields(request, obj)))
         return [f for f in fields if f not in self.health_fields] + (
             self.health_fields if obj is not None else []
         )
@@ -232,7 +244,9 @@ class ChannelAccountAdmin(admin.ModelAdmin):
                 '<a href="?provider={}">{}</a>',
                 ((name, label) for name, label in provider_choices()),
             )
-            extra_context["subtitle"] = format_html("Pick a provider for its form: {}", links)
+            # Shown above the form by our change_form.html; not the `subtitle`, which also
+            # goes into the page's <title> where markup shows as text.
+            extra_context["provider_links"] = links
         return super().add_view(request, form_url, extra_context)
 
     @admin.display(description="breaker")

@@ -1,7 +1,15 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
+
+from config.admin_site import admin_site_brand
+
+admin_site_brand(admin.site)
 
 
 def healthz(request):
@@ -29,6 +37,13 @@ urlpatterns = [
             url_name="schema", authentication_classes=[], permission_classes=[]
         ),
         name="swagger-ui",
+    ),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(
+            url_name="schema", authentication_classes=[], permission_classes=[]
+        ),
+        name="redoc",
     ),
     # Click redirects, provider receipts, the admin dashboard and the token-protected
     # /metrics (before the admin's catch-all; django_prometheus's open /metrics is not routed).

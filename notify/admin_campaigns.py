@@ -22,6 +22,7 @@ from notify.models import (
     ApprovalRecord,
     Campaign,
     CampaignRun,
+    CampaignStatus,
     HeldSend,
     ScheduleKind,
     UserGroup,
@@ -88,18 +89,50 @@ class CampaignAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     list_select_related = ["app"]
     readonly_fields = ["status", "progress_bar", "audience_file_summary", "periodic_task",
-                       "submitted_by", "created_by", "last_error"]  # fmt: skip
+                       "submitted", "created_by", "last_error"]  # fmt: skip
     actions = ["submit", "approve", "reject", "start", "pause", "resume", "cancel"]
+
+    # Nothing is left to change once a campaign is over: schedule and priority go read-only.
+    FINISHED = (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED, CampaignStatus.FAILED)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(self.readonly_fields)
         if obj is not None and obj.status != "draft":
-            fields += [
-                f
-                for f in CampaignForm.Meta.fields
-                if f not in ("send_at", "cron", "cron_timezone", "priority")
-            ]
+            editable = (
+                ()
+                if obj.status in self.FINISHED
+                else ("send_at", "cron", "cron_timezone", "priority")
+            )
+            fields += [f for f in CampaignForm.Meta.fields if f not in editable]
+        if obj is None or obj.status == CampaignStatus.DRAFT:
+            fields.remove("submitted")  # nothing to show before it is submitted
         return fields
+
+    @admin.display(description="Submitted by")
+    def submitted(self, obj: Campaign) -> str:
+        """Who submitted it: a staff user or the App whose key called the API (the
+        `submitted_by` user column is empty for API submissions, hence not that)."""
+        record = (
+            ApprovalRecord.objects.filter(campaign=obj, action=ApprovalRecord.Action.SUBMITTED)
+            .order_by("-at", "-id")
+            .first()
+        )
+        if record is None:
+            return "not submitted (started directly)"
+        return f"{record.actor}, {record.at:%Y-%m-%d %H:%M:%S %Z}"
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None and obj.status != "draft":
+            # The crowd file is fixed once the campaign left draft (its summary stays).
+            fields = [f for f in fields if f != "audience_upload"]
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        # A finished campaign's page is read-only: no Save buttons.
+        if obj is not None and obj.status in self.FINISHED:
+            return False
+        return super().has_change_permission(request, obj)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None and obj.status != "draft":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
+# Everything `make run` writes (SQLite, broker, cache, demo key); TIDINGS_VAR_DIR moves it.
+VAR_DIR = Path(os.environ.get("TIDINGS_VAR_DIR") or BASE_DIR / "var")
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -30,6 +32,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
     "notify",
@@ -58,7 +61,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Site-wide admin templates (branding, index links): config/templates/admin/.
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -164,6 +168,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "One REST API for every message channel.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc come from our static files: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "PriorityEnum": "notify.models.Priority",
@@ -234,7 +242,7 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "housekeeping"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "config.beat.HeartbeatScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
@@ -356,6 +364,15 @@ TIDINGS_CAMPAIGN_RESUME_INTERVAL_SECONDS = env.int(
 TIDINGS_APPROVAL_THRESHOLD = env.int("TIDINGS_APPROVAL_THRESHOLD", default=50_000)
 # Beat releases due `send_at` sends this often.
 TIDINGS_SCHEDULED_RELEASE_SECONDS = env.int("TIDINGS_SCHEDULED_RELEASE_SECONDS", default=5)
+
+# --- Operator command (`tidings doctor`) ---------------------------------------------------
+# Beat writes its heartbeat on every scheduler tick (at most 5 s apart, config/beat.py);
+# doctor fails beat when the heartbeat is older than 3 times this.
+TIDINGS_BEAT_HEARTBEAT_SECONDS = env.int("TIDINGS_BEAT_HEARTBEAT_SECONDS", default=10)
+# Each worker marks the queues it consumes this often (doctor's "workers" lines).
+TIDINGS_WORKER_HEARTBEAT_SECONDS = env.int("TIDINGS_WORKER_HEARTBEAT_SECONDS", default=10)
+# App and database clocks further apart than this fail doctor's clock line (seconds).
+TIDINGS_CLOCK_SKEW_MAX_SECONDS = env.float("TIDINGS_CLOCK_SKEW_MAX_SECONDS", default=2.0)
 
 # --- Tracking -----------------------------------------------------------------------------
 # Where receivers and providers reach this server: click redirects (/t/<token>) and

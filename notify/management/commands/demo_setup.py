@@ -1,17 +1,19 @@
+from pathlib import Path
+
 from django.core.management.base import BaseCommand
 
 from notify.demo import demo_setup
 
 
 class Command(BaseCommand):
-    help = "Create the demo App, sandbox accounts, templates and admin user; print a fresh API key."
+    help = (
+        "Create the demo App, sandbox accounts, templates and admin user; print the demo API "
+        "key (re-used from --key-file while it is valid, else a new one written there)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--key-file", help="Also write the API key to this file.")
+        parser.add_argument("--key-file", help="Keep the API key in this file across runs.")
 
     def handle(self, *args, key_file=None, **options):
-        info = demo_setup()
-        if key_file:
-            with open(key_file, "w") as handle:
-                handle.write(info["api_key"])
+        info = demo_setup(key_file=Path(key_file) if key_file else None)
         self.stdout.write(f"demo API key: {info['api_key']}")
