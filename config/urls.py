@@ -1,12 +1,11 @@
 from django.contrib import admin
-from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config import health
 
-def healthz(request):
-    return JsonResponse({"status": "ok"})
-
+# Whatever escapes a view or a middleware: JSON under /api/, 503 for a dead dependency.
+handler500 = "notify.errors.server_error"
 
 # Each app owns its /api/v1/ routes in its own urls.py.
 api_v1 = [
@@ -34,6 +33,8 @@ urlpatterns = [
     # admin's catch-all and django_prometheus's own /metrics).
     path("", include("tracking.public_urls")),
     path("admin/", admin.site.urls),
-    path("healthz", healthz),
+    path("healthz/live", health.live, name="healthz-live"),
+    path("healthz/ready", health.ready, name="healthz-ready"),
+    path("healthz", health.ready, name="healthz"),
     path("", include("django_prometheus.urls")),
 ]

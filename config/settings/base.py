@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A dead database/broker/Redis is a 503 + Retry-After (JSON under /api/), not a 500.
+    "notify.errors.DependencyUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -231,6 +233,14 @@ TIDINGS_DEFAULT_TTL_SECONDS = {
 TIDINGS_RELEASE_GRACE_SECONDS = env.int("TIDINGS_RELEASE_GRACE_SECONDS", default=30)
 # Longer deferrals get no countdown task (it would outlive the broker's visibility timeout).
 TIDINGS_COUNTDOWN_MAX_SECONDS = env.int("TIDINGS_COUNTDOWN_MAX_SECONDS", default=900)
+
+# --- Outages and health ---
+# Retry-After (seconds) of the 503 answered while PostgreSQL, the broker or Redis is down.
+TIDINGS_UNAVAILABLE_RETRY_AFTER_SECONDS = env.int(
+    "TIDINGS_UNAVAILABLE_RETRY_AFTER_SECONDS", default=5
+)
+# /healthz/ready gives each dependency this long to answer.
+TIDINGS_HEALTH_TIMEOUT_SECONDS = env.float("TIDINGS_HEALTH_TIMEOUT_SECONDS", default=2.0)
 
 # --- Campaigns ----------------------------------------------------------------------------
 # Uploaded crowd files live under MEDIA_ROOT (never served publicly: no URL route for them).
