@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv run test lint format bench bench-trace clean
+.PHONY: venv run test lint format bench bench-trace chaos clean
 
 venv: $(STAMP)
 
@@ -18,10 +18,15 @@ $(STAMP): pyproject.toml
 run: venv
 	$(BIN)/python manage.py runlocal
 
+# The whole suite on Redis, then the end-to-end tests (real workers) again on RabbitMQ, in a
+# vhost of their own that the run creates and deletes.
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+	TIDINGS_TEST_BROKER=rabbitmq \
+	TIDINGS_TEST_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/tidings_test_$$$$ \
+	$(BIN)/pytest -m e2e
 
 lint: venv
 	$(BIN)/ruff check .
@@ -40,6 +45,11 @@ bench: venv
 # Trace lookups over 10M messages (loading them takes a while; --reuse skips the load).
 bench-trace: venv
 	$(BIN)/python bench/trace_lookup.py
+
+# Fault injection on private PostgreSQL, Redis (and RabbitMQ) servers it starts itself; not
+# in CI. Arguments: make chaos CHAOS_ARGS="--scenario R4 --messages 2000".
+chaos: venv
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 clean:
 	rm -rf var

@@ -154,6 +154,23 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
     # stuck-message sweeper covers the database side sooner.
     "visibility_timeout": env.int("TIDINGS_BROKER_VISIBILITY_TIMEOUT", default=3600),
 }
+# --- RabbitMQ broker ---
+# CELERY_BROKER_URL=amqp://user:pw@host:5672/vhost. Queues are durable and messages
+# persistent (Celery's defaults); publisher confirms make a publish return only once the
+# broker has the message; a dead worker's unacknowledged tasks come back as soon as its
+# connection drops (no visibility timeout). Quorum queues (replicated, the default) need
+# per-consumer QoS, which Celery detects, and countdowns then wait in the broker (native
+# delayed delivery over topic exchanges) instead of in the worker; "classic" turns both off.
+TIDINGS_BROKER_QUEUE_TYPE = env("TIDINGS_BROKER_QUEUE_TYPE", default="quorum")
+if CELERY_BROKER_URL.split(":", 1)[0] in ("amqp", "amqps", "pyamqp"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    if TIDINGS_BROKER_QUEUE_TYPE == "quorum":
+        CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
+        CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"
+        CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
+        CELERY_TASK_CREATE_MISSING_QUEUE_EXCHANGE_TYPE = "topic"
+        CELERY_BROKER_NATIVE_DELAYED_DELIVERY_QUEUE_TYPE = "quorum"
+        CELERY_WORKER_DETECT_QUORUM_QUEUES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
