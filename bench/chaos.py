@@ -187,6 +187,9 @@ class PrivateRabbit:
             f"listeners.tcp.local = 127.0.0.1:{RABBIT_PORT}\nloopback_users.guest = true\n"
         )
         (self.dir / "enabled_plugins").write_text("[].\n")
+        if os.geteuid() == 0:  # Debian's wrapper runs the node as the rabbitmq user
+            for path in (self.dir, self.dir / "rabbitmq.conf", self.dir / "enabled_plugins"):
+                shutil.chown(path, "rabbitmq", "rabbitmq")
         self.env = {
             **os.environ,
             "RABBITMQ_NODENAME": RABBIT_NODE,
@@ -388,6 +391,7 @@ class Run:
     accepted: list[str] = field(default_factory=list)
     answers: list[tuple[float, str]] = field(default_factory=list)  # (time, status)
     health: list[tuple[float, int, str]] = field(default_factory=list)  # (time, code, database)
+    started: float = 0.0
     fault_start: float = 0.0
     fault_end: float = 0.0
     sending_done: float = 0.0
@@ -557,7 +561,7 @@ class Chaos:
         call_size = args.call_size or max(10, min(1000, messages // 60))
         sender = Sender(self.base, key, run, args.send_seconds, call_size)
         try:
-            started = time.monotonic()
+            started = run.started = time.monotonic()
             if name == "R4":
                 self.provider.faults = Faults(
                     error_500=0.30, timeout=0.10, too_many=0.10, permanent=0.01
@@ -566,7 +570,8 @@ class Chaos:
             run.fault_start = time.monotonic()
             self.inject(name, run, procs, started)
             sender.join()
-            run.fault_end = max(run.fault_end or 0, run.sending_done)
+            if name == "R4":  # the provider misbehaves for the whole run
+                run.fault_end = run.sending_done
             log(f"{name}: fault over, {len(run.accepted):,} accepted; draining")
             run.drained_at = self.drain(run)
         finally:
@@ -721,7 +726,10 @@ class Chaos:
             "reenqueue_events_mean": round(sum(counts) / len(counts), 3),
             "messages_over_2_reenqueues": sum(1 for c in counts if c > 2),
             "fault_seconds": round(run.fault_end - run.fault_start, 1),
-            "drain_seconds_after_fault": None if run.drained_at is None else round(run.drained_at - run.fault_end, 1),
+            "sends_seconds": round(run.sending_done - run.started, 1),
+            # Messages sent after the fault cannot drain before they are sent: measured from
+            # the later of the fault's end and the last accepted call.
+            "drain_seconds_after_fault": None if run.drained_at is None else round(run.drained_at - max(run.fault_end, run.sending_done), 1),
             "api_answers_during_fault": dict(collections.Counter(in_window)),
             "ready_answers_during_fault": dict(collections.Counter(health_window)),
         }  # fmt: skip
