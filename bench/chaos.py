@@ -743,6 +743,8 @@ class Chaos:
             with contextlib.suppress(Exception):
                 self.rabbit.stop()
         self.provider.server.shutdown()
+        for data in ("pg", "redis", "rabbitmq/mnesia"):  # keep the logs, drop the data
+            shutil.rmtree(self.base_dir / data, ignore_errors=True)
 
 
 ACTIVE = ("ACCEPTED", "QUEUED", "SENDING", "RETRYING", "SCHEDULED")
