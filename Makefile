@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 run: venv
 	$(BIN)/python manage.py runlocal
 
-# The whole suite on Redis, then the end-to-end tests (real workers) again on RabbitMQ, in a
+# The whole suite on Redis, then the end-to-end and broker tests again on RabbitMQ, in a
 # vhost of their own that the run creates and deletes.
 test: venv
 	$(BIN)/ruff check .
@@ -26,7 +26,7 @@ test: venv
 	$(BIN)/pytest
 	TIDINGS_TEST_BROKER=rabbitmq \
 	TIDINGS_TEST_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/tidings_test_$$$$ \
-	$(BIN)/pytest -m e2e
+	$(BIN)/pytest -m "e2e or broker"
 
 lint: venv
 	$(BIN)/ruff check .

@@ -24,13 +24,15 @@ def broker_kind(url: str | None = None) -> str:
     return scheme or "memory"
 
 
-def broker_ping(timeout: float) -> None:
+def broker_ping(timeout: float, url: str | None = None) -> None:
     """Open a fresh connection and a channel (Redis: PING; RabbitMQ: the AMQP handshake);
-    raises when the broker is unreachable within `timeout` seconds."""
+    raises when the broker (default: the app's) is unreachable within `timeout` seconds."""
     options = dict(app.conf.broker_transport_options or {})
-    if broker_kind() == "redis":
+    if broker_kind(url) == "redis":
         options.update(socket_connect_timeout=timeout, socket_timeout=timeout)
-    with app.connection_for_write(connect_timeout=timeout, transport_options=options) as connection:
+    with app.connection_for_write(
+        url, connect_timeout=timeout, transport_options=options
+    ) as connection:
         connection.ensure_connection(max_retries=0)
         connection.default_channel  # noqa: B018 - a channel proves the server answers
 

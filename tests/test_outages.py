@@ -16,6 +16,8 @@ from django.test import Client, RequestFactory
 
 from notify.errors import server_error
 
+pytestmark = pytest.mark.broker  # readiness checks the broker: run on RabbitMQ too
+
 
 def _closed_port() -> int:
     with socket.socket() as sock:
