@@ -391,7 +391,7 @@ class Run:
     name: str
     messages: int
     accepted: list[str] = field(default_factory=list)
-    answers: list[tuple[float, str]] = field(default_factory=list)  # (time, status)
+    answers: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, status)
     health: list[tuple[float, int, str]] = field(default_factory=list)  # (time, code, database)
     started: float = 0.0
     fault_start: float = 0.0
@@ -424,6 +424,7 @@ class Sender:
             })  # fmt: skip
             headers = {**self.headers, "Idempotency-Key": f"{run.name}-{index}"}
             while True:
+                called = time.monotonic()
                 try:
                     response = requests.post(
                         f"{self.base}/api/v1/send", data=body, headers=headers, timeout=60
@@ -431,7 +432,7 @@ class Sender:
                     status = str(response.status_code)
                 except requests.RequestException as exc:
                     response, status = None, type(exc).__name__
-                run.answers.append((time.monotonic(), status))
+                run.answers.append((called, time.monotonic(), status))
                 if response is not None and response.status_code == 202:
                     run.accepted.extend(m["message_id"] for m in response.json()["messages"])
                     break
@@ -699,13 +700,19 @@ class Chaos:
                 same_key_dups += sum(1 for key in ok[1:] if key == ok[0])
         accounted = {m for m in accepted if current.get(m) not in (None, *ACTIVE, "SENT")}
         lost = accepted - delivered - accounted
+        # A call belongs to the fault when it was made during it.
         in_window = [
-            status for at, status in run.answers if run.fault_start <= at <= run.fault_end + 1
+            status for at, _end, status in run.answers if run.fault_start <= at <= run.fault_end
+        ]
+        timeline = [
+            (round(at - run.fault_start, 1), round(end - at, 2), status)
+            for at, end, status in run.answers
+            if run.fault_start - 2 <= at <= run.fault_end + 2
         ]
         health_window = [
             f"{code} db={db}"
             for at, code, db in run.health
-            if run.fault_start <= at <= run.fault_end + 1
+            if run.fault_start <= at <= run.fault_end
         ]
         counts = list(requeues.values()) or [0]
         return {
@@ -734,6 +741,7 @@ class Chaos:
             "drain_seconds_after_fault": None if run.drained_at is None else round(run.drained_at - max(run.fault_end, run.sending_done), 1),
             "api_answers_during_fault": dict(collections.Counter(in_window)),
             "ready_answers_during_fault": dict(collections.Counter(health_window)),
+            "api_timeline_around_fault": timeline,
         }  # fmt: skip
 
     def close(self) -> None:
