@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv run test lint format bench bench-trace compose-smoke clean
+.PHONY: venv run test lint format bench bench-trace chaos compose-smoke clean
 
 venv: $(STAMP)
 
@@ -19,10 +19,15 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 run: venv
 	$(BIN)/python manage.py runlocal $(if $(PORT),--port $(PORT))
 
+# The whole suite on Redis, then the end-to-end and broker tests again on RabbitMQ, in a
+# vhost of their own that the run creates and deletes.
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+	TIDINGS_TEST_BROKER=rabbitmq \
+	TIDINGS_TEST_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/tidings_test_$$$$ \
+	$(BIN)/pytest -m "e2e or broker"
 	# The Redis-backed rules and breakers again, on a throwaway 3-node Redis Cluster.
 	$(BIN)/python -m tests.redis_cluster $(BIN)/pytest -q tests/rules tests/channels/test_breaker.py tests/infra
 
@@ -48,6 +53,11 @@ bench-trace: venv
 # docs/operations.md, "Deployment with docker compose".
 compose-smoke:
 	docker/smoke/run.sh
+
+# Fault injection on private PostgreSQL, Redis (and RabbitMQ) servers it starts itself; not
+# in CI. Arguments: make chaos CHAOS_ARGS="--scenario R4 --messages 2000".
+chaos: venv
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 clean:
 	rm -rf var

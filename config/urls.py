@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import (
     SpectacularAPIView,
@@ -7,14 +6,13 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from config import health
 from config.admin_site import admin_site_brand
 
 admin_site_brand(admin.site)
 
-
-def healthz(request):
-    return JsonResponse({"status": "ok"})
-
+# Whatever escapes a view or a middleware: JSON under /api/, 503 for a dead dependency.
+handler500 = "notify.errors.server_error"
 
 # Each app owns its /api/v1/ routes in its own urls.py.
 api_v1 = [
@@ -52,5 +50,7 @@ urlpatterns = [
     # austin-compatible API (POST /send, /batchSend, /recall, /trace/...): a drop-in for
     # teams migrating from austin; see docs/migrating-from-austin.md.
     path("", include("notify.austin.urls")),
-    path("healthz", healthz),
+    path("healthz/live", health.live, name="healthz-live"),
+    path("healthz/ready", health.ready, name="healthz-ready"),
+    path("healthz", health.ready, name="healthz"),
 ]

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
+import kombu.exceptions
+import psycopg
+import redis.exceptions
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+# A dependency that is down (PostgreSQL, the broker, Redis): the request may succeed in a
+# moment, so the answer is 503 with Retry-After, never a 500 (psycopg's own classes too,
+# for code that talks to psycopg below Django's wrapper, e.g. COPY).
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+)
 
 
 class ApiError(exceptions.APIException):
@@ -25,6 +49,8 @@ def invalid(field: str, problem: str, *, code: str = "invalid_request") -> ApiEr
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        return _unavailable(exc, Response)
     if isinstance(exc, ProtectedError | RestrictedError):
         return Response(
             {
@@ -73,3 +99,77 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
                 out.update(_flatten(item, f"{prefix}[{index}]"))
         return out
     return {prefix or "request": [str(detail)]}
+
+
+def _unavailable(exc: BaseException, response_class):
+    logger.error("dependency unavailable: %s: %s", type(exc).__name__, exc)
+    response = response_class(
+        {
+            "error": "service_unavailable",
+            "message": f"{_dependency(exc)} is unavailable; retry later",
+            "fields": {},
+        },
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+    response["Retry-After"] = str(settings.TIDINGS_UNAVAILABLE_RETRY_AFTER_SECONDS)
+    return response
+
+
+def _dependency(exc: BaseException) -> str:
+    if isinstance(exc, redis.exceptions.RedisError):
+        return "Redis"
+    if isinstance(exc, kombu.exceptions.KombuError):
+        return "the broker"
+    return "the database"
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """503 + Retry-After: JSON under /api/ (and for JSON clients), plain text elsewhere."""
+    if _is_api(request) or "json" in request.headers.get("Accept", ""):
+        return _unavailable(exc, JsonResponse)
+    logger.error("dependency unavailable: %s: %s", type(exc).__name__, exc)
+    response = HttpResponse(
+        f"{_dependency(exc)} is unavailable; retry later\n",
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = str(settings.TIDINGS_UNAVAILABLE_RETRY_AFTER_SECONDS)
+    return response
+
+
+class DependencyUnavailableMiddleware:
+    """A view that hits a dead database, broker or Redis answers 503 + Retry-After.
+
+    DRF views get the same answer from `api_exception_handler`; this covers plain Django
+    views (admin, receipts, click redirects, /metrics) and whatever DRF re-raises.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if isinstance(exc, UNAVAILABLE_ERRORS):
+            return unavailable_response(request, exc)
+        return None
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: what escaped views and middleware (Django calls it inside the except
+    block, so the exception is at hand). A dead dependency is a 503; under /api/ every
+    error is JSON, never Django's HTML page."""
+    exc = sys.exc_info()[1]
+    if exc is not None and isinstance(exc, UNAVAILABLE_ERRORS):
+        return unavailable_response(request, exc)
+    if _is_api(request):
+        return JsonResponse(
+            {"error": "server_error", "message": "internal server error", "fields": {}},
+            status=500,
+        )
+    return defaults.server_error(request)

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from channels_app.models import ChannelAccount
+from notify.brokers import broker_kind, broker_ping
 from notify.services import app_create
 from templates_app.models import MessageTemplate
+from tests.broker import broker_client, rabbitmq_vhost_create, rabbitmq_vhost_delete
 from tests.fakes.http import FakeHTTPServer
 from tests.fakes.smtp import FakeSMTPServer
 
@@ -58,13 +63,29 @@ def email_template(tenant, sandbox_account):
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_broker_ready():
+    """On RabbitMQ: the run's own vhost exists, and the broker answers (else the run stops:
+    an error in CI, a notice elsewhere)."""
+    if broker_kind() != "amqp":
+        yield
+        return
+    problem = rabbitmq_vhost_create()
+    if problem is None:
+        try:
+            broker_ping(5)
+        except Exception as exc:  # noqa: BLE001
+            problem = f"RabbitMQ is not reachable at {settings.CELERY_BROKER_URL}: {exc}"
+    if problem:
+        pytest.exit(problem, returncode=1 if os.environ.get("CI") else 0)
+    yield
+    rabbitmq_vhost_delete()
+
+
 @pytest.fixture
 def broker():
-    """The test broker's Redis database, emptied before and after the test."""
-    import redis
-    from django.conf import settings
-
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    """The test broker (Redis database or RabbitMQ vhost), emptied before and after the test."""
+    client = broker_client()
     client.flushdb()
     yield client
     client.flushdb()

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A dead database/broker/Redis is a 503 + Retry-After (JSON under /api/), not a 500.
+    "notify.errors.DependencyUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -234,6 +236,23 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
     # stuck-message sweeper covers the database side sooner.
     "visibility_timeout": env.int("TIDINGS_BROKER_VISIBILITY_TIMEOUT", default=3600),
 }
+# --- RabbitMQ broker ---
+# CELERY_BROKER_URL=amqp://user:pw@host:5672/vhost. Queues are durable and messages
+# persistent (Celery's defaults); publisher confirms make a publish return only once the
+# broker has the message; a dead worker's unacknowledged tasks come back as soon as its
+# connection drops (no visibility timeout). Quorum queues (replicated, the default) need
+# per-consumer QoS, which Celery detects, and countdowns then wait in the broker (native
+# delayed delivery over topic exchanges) instead of in the worker; "classic" turns both off.
+TIDINGS_BROKER_QUEUE_TYPE = env("TIDINGS_BROKER_QUEUE_TYPE", default="quorum")
+if CELERY_BROKER_URL.split(":", 1)[0] in ("amqp", "amqps", "pyamqp"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    if TIDINGS_BROKER_QUEUE_TYPE == "quorum":
+        CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
+        CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"
+        CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
+        CELERY_TASK_CREATE_MISSING_QUEUE_EXCHANGE_TYPE = "topic"
+        CELERY_BROKER_NATIVE_DELAYED_DELIVERY_QUEUE_TYPE = "quorum"
+        CELERY_WORKER_DETECT_QUORUM_QUEUES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -340,6 +359,14 @@ TIDINGS_DEFAULT_TTL_SECONDS = {
 TIDINGS_RELEASE_GRACE_SECONDS = env.int("TIDINGS_RELEASE_GRACE_SECONDS", default=30)
 # Longer deferrals get no countdown task (it would outlive the broker's visibility timeout).
 TIDINGS_COUNTDOWN_MAX_SECONDS = env.int("TIDINGS_COUNTDOWN_MAX_SECONDS", default=900)
+
+# --- Outages and health ---
+# Retry-After (seconds) of the 503 answered while PostgreSQL, the broker or Redis is down.
+TIDINGS_UNAVAILABLE_RETRY_AFTER_SECONDS = env.int(
+    "TIDINGS_UNAVAILABLE_RETRY_AFTER_SECONDS", default=5
+)
+# /healthz/ready gives each dependency this long to answer.
+TIDINGS_HEALTH_TIMEOUT_SECONDS = env.float("TIDINGS_HEALTH_TIMEOUT_SECONDS", default=2.0)
 
 # --- Campaigns ----------------------------------------------------------------------------
 # Uploaded crowd files live under MEDIA_ROOT (never served publicly: no URL route for them).

@@ -7,6 +7,14 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tiding
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("TIDINGS_ANYMAIL_WEBHOOK_SECRET", "anymail:test-webhook-secret")
+# TIDINGS_TEST_BROKER=rabbitmq runs the suite on RabbitMQ, in a vhost of its own (created
+# and dropped by tests/conftest.py). Exported so worker subprocesses use the same one.
+if os.environ.get("TIDINGS_TEST_BROKER", "redis") == "rabbitmq":
+    _database = os.environ["DATABASE_URL"].rsplit("/", 1)[-1].split("?")[0]
+    os.environ.setdefault(
+        "TIDINGS_TEST_RABBITMQ_URL", f"amqp://guest:guest@127.0.0.1:5672/tidings_test_{_database}"
+    )
+    os.environ["CELERY_BROKER_URL"] = os.environ["TIDINGS_TEST_RABBITMQ_URL"]
 
 from .base import *  # noqa: E402,F403
 from .base import env  # noqa: E402

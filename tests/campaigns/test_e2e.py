@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from channels_app.models import SandboxDelivery
+from notify.brokers import broker_kind
 from notify.campaigns.execution import campaign_runs_resume_stalled
 from notify.models import Campaign, CampaignRun
 from notify.queueing import lane
@@ -174,7 +175,10 @@ def test_a_killed_worker_resumes_from_the_checkpoint_without_duplicates(
     assert killed_at < 300
     start_worker(queues(), concurrency=1, **slow)
     time.sleep(2.5)  # the dead executor's lease runs out
-    assert campaign_runs_resume_stalled() == 1  # what beat's resume task does
+    resumed = campaign_runs_resume_stalled()  # what beat's resume task does
+    # Redis keeps the dead worker's task unacknowledged (visibility timeout): beat resumes
+    # the run. RabbitMQ hands the task to the new worker at once, which may have resumed it.
+    assert resumed == 1 if broker_kind() == "redis" else resumed in (0, 1)
 
     assert wait_until(lambda: run_of(campaign["id"]).status == "completed", 60)
     run = run_of(campaign["id"])

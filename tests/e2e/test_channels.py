@@ -26,6 +26,7 @@ from channels_app.models import ChannelAccount, InboxItem, SandboxDelivery
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
 from notify.queueing import all_lanes
 from templates_app.models import MessageTemplate
+from tests.broker import broker_client
 from tests.e2e.conftest import ROOT, Worker, wait_until
 from tests.fakes.aliyun_sms import FakeAliyunSms
 from tests.fakes.apns import FakeAPNs, FakeH2Server
@@ -501,9 +502,7 @@ def module_worker(django_db_setup, django_db_blocker):
     """One worker for the module, on the test database and a broker emptied once."""
     import os
 
-    import redis
-
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    broker_client().flushdb()
     db = connection.settings_dict
     env = {
         **os.environ,

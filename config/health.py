@@ -1,0 +1,96 @@
+"""Health endpoints.
+
+- `/healthz/live`: the process is up and serving; no I/O, so a slow database never gets a
+  healthy web process restarted (liveness probe).
+- `/healthz/ready` (and `/healthz`): PostgreSQL, the broker and Redis each answer within
+  `TIDINGS_HEALTH_TIMEOUT_SECONDS`; 200 when all do, 503 + Retry-After when one does not
+  (readiness probe, load balancer check). Every check is reported with its status and time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import redis
+from django.conf import settings
+from django.db import connections
+from django.db.utils import load_backend
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+
+from notify.brokers import broker_kind, broker_ping
+
+logger = logging.getLogger(__name__)
+
+
+def database_check(timeout: float) -> None:
+    """SELECT 1 on a fresh connection with a connect timeout (the request's own pooled
+    connection may be long gone, and libpq's default would wait forever on a black hole)."""
+    db = dict(connections.settings["default"])
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        db["OPTIONS"] = {
+            **db.get("OPTIONS", {}),
+            "connect_timeout": max(1, round(timeout)),
+            "options": f"-c statement_timeout={int(timeout * 1000)}",
+        }
+    wrapper = load_backend(db["ENGINE"]).DatabaseWrapper(db, "healthz")
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        wrapper.close()
+
+
+def redis_check(timeout: float) -> None:
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def readiness() -> tuple[bool, dict[str, dict]]:
+    timeout = settings.TIDINGS_HEALTH_TIMEOUT_SECONDS
+    checks: dict[str, Callable[[float], None] | None] = {
+        "database": database_check,
+        "broker": broker_ping,
+        # Without REDIS_URL (`make run`) shared state is in-process: nothing to check.
+        "redis": redis_check if settings.REDIS_URL else None,
+    }
+    report: dict[str, dict] = {}
+    for name, check in checks.items():
+        if check is None:
+            report[name] = {"status": "skipped"}
+            continue
+        started = time.monotonic()
+        try:
+            check(timeout)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            # The class only: messages can name hosts, and this endpoint is unauthenticated.
+            logger.warning("readiness: %s is down: %s: %s", name, type(exc).__name__, exc)
+            report[name] = {"status": "down", "error": type(exc).__name__}
+        else:
+            report[name] = {"status": "ok"}
+        report[name]["ms"] = round((time.monotonic() - started) * 1000, 1)
+    report["broker"]["kind"] = broker_kind()
+    return all(item["status"] != "down" for item in report.values()), report
+
+
+@never_cache
+def live(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+def ready(request: HttpRequest) -> JsonResponse:
+    ok, checks = readiness()
+    response = JsonResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )
+    if not ok:
+        response["Retry-After"] = str(settings.TIDINGS_UNAVAILABLE_RETRY_AFTER_SECONDS)
+    return response
