@@ -341,7 +341,13 @@ def audience_size(campaign: Campaign) -> int:
 
 
 def _locked(campaign: Campaign) -> Campaign:
-    return Campaign.objects.select_for_update().select_related("app").get(pk=campaign.pk)
+    # Only the campaign row, and FOR NO KEY UPDATE: locking its App too (or taking a full
+    # UPDATE lock) deadlocked with a running batch's inserts, which key-share both rows.
+    return (
+        Campaign.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("app")
+        .get(pk=campaign.pk)
+    )
 
 
 @transaction.atomic
