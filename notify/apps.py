@@ -6,4 +6,6 @@ class NotifyConfig(AppConfig):
     verbose_name = "Send API"
 
     def ready(self) -> None:
-        from notify import schema  # noqa: F401 - registers the OpenAPI extensions
+        # Imported for their side effects: the OpenAPI extensions, and the worker signal
+        # hooks that keep `tidings doctor`'s per-queue worker heartbeat.
+        from notify import heartbeat, schema  # noqa: F401

@@ -86,9 +86,15 @@ def http_request(
         raise egress_delivery_error(exc) from None
     except requests.Timeout:
         raise DeliveryError("provider timed out", code="timeout") from None
-    except (requests.ConnectionError, ValueError) as exc:  # ValueError: an unparsable URL
+    except requests.ConnectionError as exc:
         raise DeliveryError(
             f"cannot reach provider: {type(exc).__name__}", code="connection"
+        ) from None
+    except ValueError as exc:
+        # An unparsable URL or a header value requests refuses: the request cannot be built,
+        # and retrying builds it the same way. The type only: the text quotes the value.
+        raise DeliveryError(
+            f"request cannot be built: {type(exc).__name__}", permanent=True, code="bad_request"
         ) from None
     if check_status:
         raise_for_status(response)

@@ -60,8 +60,8 @@ def test_worker_logs_carry_no_secrets(start_worker, api, tenant):
             "url": f"{slow.url}/in?access_token={QUERY_TOKEN}",
             "headers": {"X-Custom-Auth": HEADER_SECRET},
         })  # fmt: skip
-        # A header value requests refuses: the adapter raises an unexpected error that
-        # quotes the value (the "crashed" path of the consumer).
+        # A header value requests refuses with an error that quotes the value: the request
+        # cannot be built (a permanent failure that names only the error's type).
         _account_and_template(tenant, "hook-crash", "webhook", "webhook", {
             "url": f"{failing.url}/in",
             "headers": {"X-Custom-Auth": f"{CRASH_SECRET}\nX-Injected: 1"},
@@ -97,7 +97,9 @@ def test_worker_logs_carry_no_secrets(start_worker, api, tenant):
 
     log = "".join(worker.log)
     # The failures did happen and were logged (so this test can fail) ...
-    assert "crashed" in log
+    crash = Message.objects.get(message_id=ids[2])
+    assert crash.state == "FAILED" and "InvalidHeader" in crash.last_error, crash.last_error
+    assert CRASH_SECRET not in crash.last_error
     assert len(failing.requests) >= 3 and slow.requests
     # ... and no secret, nor the bot token's secret half, reached the log.
     leaked = [s for s in [*SECRETS, BOT_TOKEN.split(":")[1]] if s in log]
