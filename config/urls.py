@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from notify.api_guard import api_not_found
 
 
 def healthz(request):
@@ -30,6 +32,8 @@ urlpatterns = [
         ),
         name="swagger-ui",
     ),
+    # Anything else under /api/ is a JSON 404 (not Django's HTML page).
+    re_path(r"^api/(?P<path>.*)$", api_not_found),
     # Click redirects, provider receipts, the admin dashboard and /metrics (before the
     # admin's catch-all and django_prometheus's own /metrics).
     path("", include("tracking.public_urls")),

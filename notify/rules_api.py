@@ -242,6 +242,10 @@ class PreferencesSerializer(serializers.Serializer):
     opt_outs = PreferenceSerializer(many=True)
 
 
+class PreferencesOutputSerializer(PreferencesSerializer):
+    external_id = serializers.CharField()
+
+
 class ProfileViewSet(viewsets.ModelViewSet):
     """POST upserts by `external_id`; the rest address a profile by its external id."""
 
@@ -267,6 +271,12 @@ class ProfileViewSet(viewsets.ModelViewSet):
         fields.pop("external_id", None)  # the id is the URL's
         profile_upsert(self.request.auth, serializer.instance.external_id, fields)
 
+    @extend_schema(methods=["GET"], request=None, responses={200: PreferencesOutputSerializer})
+    @extend_schema(
+        methods=["PUT"],
+        request=PreferencesSerializer,
+        responses={200: PreferencesOutputSerializer},
+    )
     @action(detail=True, methods=["get", "put"])
     def preferences(self, request, external_id=None):
         profile = self.get_object()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from rest_framework import serializers, viewsets
 
 from channels_app.channels import Channel
@@ -7,6 +9,13 @@ from channels_app.models import ChannelAccount
 from channels_app.providers.registry import get_adapter_class
 from templates_app.models import MessageTemplate
 from templates_app.selectors import template_list
+
+# A template is stored once but rendered into every message: keep it to a sane size.
+MAX_CONTENT_BYTES = 256 * 1024
+
+
+def json_size(value) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 class MessageTemplateSerializer(serializers.ModelSerializer):
@@ -41,6 +50,8 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
     def validate_content(self, value):
         if not isinstance(value, dict) or not value:
             raise serializers.ValidationError("must be a non-empty JSON object")
+        if json_size(value) > MAX_CONTENT_BYTES:
+            raise serializers.ValidationError(f"at most {MAX_CONTENT_BYTES} bytes of JSON")
         return value
 
     def validate(self, attrs):

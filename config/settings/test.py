@@ -18,4 +18,6 @@ TIDINGS_ENCRYPTION_KEYS = env.list(
 TIDINGS_RETRY_BASE_SECONDS = env.float("TIDINGS_RETRY_BASE_SECONDS", default=0.2)
 TIDINGS_RETRY_MAX_SECONDS = env.float("TIDINGS_RETRY_MAX_SECONDS", default=2.0)
 TIDINGS_PROVIDER_TIMEOUT_SECONDS = env.float("TIDINGS_PROVIDER_TIMEOUT_SECONDS", default=2.0)
+# --- API limits (b2a) ---: high enough that no test trips it unless it sets its own.
+TIDINGS_API_RATE_LIMIT = env("TIDINGS_API_RATE_LIMIT", default="1000000/s")
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
