@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv run test lint format bench bench-trace clean
+.PHONY: venv run test lint format fuzz bench bench-trace clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,12 @@ lint: venv
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The API fuzz test, long: schemathesis with its coverage phase and 100 cases per operation
+# (over 10,000 cases) against a live server; `make test` runs a short version of it.
+fuzz: venv
+	TIDINGS_FUZZ_EXAMPLES=$${TIDINGS_FUZZ_EXAMPLES:-100} TIDINGS_FUZZ_PHASES=examples,coverage,fuzzing \
+		$(BIN)/pytest tests/test_fuzz_api.py -s -p no:logging
 
 # Benchmarks, not timed tests: throughput (P1/P2), priority lanes, campaign fan-out.
 bench: venv

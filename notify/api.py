@@ -90,8 +90,36 @@ class SendOutputSerializer(serializers.Serializer):
     rejected = RejectedSerializer(many=True)
 
 
+# One encoder for all calls: json.dumps with options builds a new one each time, which
+# dominated the per-message size check of a 100,000-receiver send.
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
 def json_bytes(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    return len(_compact.encode(value).encode())
+
+
+def _over(value: dict[str, Any], limit: int) -> bool:
+    """Whether the variables' compact JSON is over `limit` bytes. A flat object of short
+    scalars (nearly every send) is decided by an upper bound, without encoding it: a
+    character takes at most 6 bytes in JSON (an escape like \\u0001), a small number 20."""
+    bound = 2
+    for key, item in value.items():
+        if isinstance(item, str):
+            bound += 6 * (len(key) + len(item)) + 6
+        elif (
+            item is None
+            or isinstance(item, bool | float)
+            or (isinstance(item, int) and item.bit_length() < 64)
+        ):
+            bound += 6 * len(key) + 26
+        else:
+            break
+    else:
+        if bound <= limit:
+            return False
+    text = _compact.encode(value)
+    return len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit)
 
 
 def _too_big(field: str, limit: int) -> ApiError:
@@ -157,7 +185,7 @@ def _parse_items(
         elif not isinstance(variables, dict):
             raise invalid(f"messages[{index}].variables", "must be an object")
         else:
-            if check_sizes and variables and shared_bytes + json_bytes(variables) > max_variables:
+            if check_sizes and variables and _over(variables, max_variables - shared_bytes):
                 raise _too_big(f"messages[{index}].variables", max_variables)
             if shared:
                 variables = {**shared, **variables}
