@@ -140,3 +140,51 @@ def test_admin_shows_scopes_and_last_use(admin_client, api, tenant):
 
     assert "manage" in page
     assert ApiKey.objects.get(app=tenant).last_used_at is not None
+
+
+# Views under /api/v1/ that are not App-key views, each with the reason.
+NOT_APP_KEY_VIEWS = {
+    "UnsubscribeView": "public: the signed token in the link is the credential",
+    "CampaignDecisionView": "staff users only (checked in the view), never an App key",
+    "InboxListView": "end-user inbox token",
+    "InboxUnreadCountView": "end-user inbox token",
+    "InboxMarkReadView": "end-user inbox token",
+    "InboxMarkAllReadView": "end-user inbox token",
+}
+# Views a `send` key may use; every other App-key view needs `manage`.
+SEND_VIEWS = {
+    "SendView", "MessageViewSet", "ReceiverMessagesView", "RequestRecallView", "StatsView",
+    "RequestCancelView", "InboxTokenView",
+}  # fmt: skip
+
+
+def _api_views():
+    from django.urls import URLResolver, get_resolver
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern), pattern.callback
+
+    for route, callback in walk(get_resolver().url_patterns):
+        view = getattr(callback, "cls", None)
+        if route.startswith("api/v1/") and view is not None:
+            yield route, view
+
+
+def test_every_app_key_view_checks_scopes():
+    from notify.authentication import HasScope, required_scope
+
+    seen = set()
+    for route, view in _api_views():
+        name = view.__name__
+        seen.add(name)
+        if name in NOT_APP_KEY_VIEWS:
+            continue
+        assert HasScope in view.permission_classes, (route, name)
+        expected = "send" if name in SEND_VIEWS else "manage"
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            assert required_scope(view, method) == expected, (route, name, method)
+    assert SEND_VIEWS <= seen
