@@ -51,7 +51,9 @@ class RuleSettingsSerializer(serializers.ModelSerializer):
     discarded_channels = serializers.ListField(
         child=serializers.ChoiceField(choices=Channel.choices), required=False
     )
-    whitelist = serializers.ListField(child=serializers.CharField(max_length=320), required=False)
+    whitelist = serializers.ListField(
+        child=serializers.CharField(max_length=320), required=False, max_length=10_000
+    )
     frequency_caps = serializers.DictField(
         child=serializers.IntegerField(min_value=0), required=False
     )
@@ -214,7 +216,12 @@ class ProfileSerializer(serializers.ModelSerializer):
     time_zone = serializers.CharField(
         max_length=64, validators=[_time_zone], required=False, allow_blank=True
     )
-    channel_ids = serializers.DictField(child=serializers.CharField(), required=False)
+    channel_ids = serializers.DictField(child=serializers.CharField(max_length=512), required=False)
+
+    def validate_channel_ids(self, value: dict) -> dict:
+        if len(value) > 100 or any(len(key) > 64 for key in value):
+            raise serializers.ValidationError("at most 100 ids, keys of at most 64 characters")
+        return value
 
     class Meta:
         model = UserProfile

@@ -204,3 +204,14 @@ def test_wrong_methods_are_json_405(api):
         assert response.status_code == 405, path
         assert response["Content-Type"] == "application/json"
         assert response.json()["error"] == "method_not_allowed"
+
+
+def test_free_form_profile_and_rule_fields_are_capped(api):
+    ids = {f"k{n}": "x" for n in range(101)}
+    response = api.post(
+        "/api/v1/profiles", {"external_id": "u1", "channel_ids": ids}, format="json"
+    )
+    assert response.status_code == 400 and "channel_ids" in response.json()["fields"]
+
+    response = api.patch("/api/v1/rule-settings", {"whitelist": ["a"] * 10_001}, format="json")
+    assert response.status_code == 400 and "whitelist" in response.json()["fields"]
