@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv run test lint format bench bench-trace chaos compose-smoke clean
+.PHONY: venv run test lint format fuzz bench bench-trace chaos compose-smoke clean
 
 venv: $(STAMP)
 
@@ -38,6 +38,11 @@ lint: venv
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The API fuzz test, long: schemathesis with 100 cases per operation (over 10,000 cases)
+# against a live server; `make test` runs a short version of it (10 per operation).
+fuzz: venv
+	TIDINGS_FUZZ_EXAMPLES=$${TIDINGS_FUZZ_EXAMPLES:-100} $(BIN)/pytest tests/test_fuzz_api.py -s -p no:logging
 
 # Benchmarks, not timed tests: throughput (P1/P2), priority lanes, campaign fan-out.
 bench: venv

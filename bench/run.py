@@ -40,6 +40,8 @@ ENV = {
     "BENCH_COUNTER_URL": CACHE,
     "TIDINGS_LOG_LEVEL": "WARNING",
     "TIDINGS_EGRESS_ALLOWLIST": "127.0.0.1",  # the fake webhook provider is on loopback
+    # A benchmark measures throughput, not the per-App API rate limit.
+    "TIDINGS_API_RATE_LIMIT": "1000000/s",
     "PYTHONPATH": str(ROOT),
 }
 os.environ.update(ENV)

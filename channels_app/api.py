@@ -4,7 +4,7 @@ from rest_framework import serializers, viewsets
 
 from channels_app.breaker import breaker_health
 from channels_app.channels import Channel
-from channels_app.models import ChannelAccount
+from channels_app.models import MAX_WEIGHT, ChannelAccount
 from channels_app.providers.egress import validate_egress_url
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
 from channels_app.secrets import url_mask, url_unmask
@@ -18,7 +18,8 @@ class ChannelAccountSerializer(serializers.ModelSerializer):
     provider = serializers.ChoiceField(choices=sorted(PROVIDERS))
     config = serializers.JSONField(write_only=True, required=False)
     config_keys = serializers.SerializerMethodField()
-    weight = serializers.IntegerField(min_value=1, required=False)
+    # The column is a PostgreSQL integer: larger values were a 500 from the database.
+    weight = serializers.IntegerField(min_value=1, max_value=MAX_WEIGHT, required=False)
     breaker = serializers.SerializerMethodField()
 
     class Meta:

@@ -17,6 +17,7 @@ from django.db import transaction
 
 from channels_app.models import InboxItem
 from notify.models import App
+from notify.validation import int_or_none
 from tracking.models import MessageState
 from tracking.services import messages_advance
 
@@ -45,15 +46,16 @@ def inbox_token_issue(app: App, user_id: str, ttl_seconds: int | None = None) ->
 
 def inbox_token_verify(token: str) -> InboxUser:
     app_part, _, signed = token.partition(".")
-    if not app_part.isdigit() or not signed:
+    app_id = int_or_none(app_part)
+    if app_id is None or not signed:
         raise InvalidInboxToken("malformed token")
     try:
-        payload = signing.loads(signed, salt=_salt(int(app_part)))
+        payload = signing.loads(signed, salt=_salt(app_id))
     except signing.BadSignature:
         raise InvalidInboxToken("bad signature") from None
     if not isinstance(payload, dict) or payload.get("e", 0) < time.time():
         raise InvalidInboxToken("token expired")
-    app = App.objects.filter(pk=int(app_part), is_active=True).first()
+    app = App.objects.filter(pk=app_id, is_active=True).first()
     if app is None:
         raise InvalidInboxToken("unknown app")
     return InboxUser(app, str(payload["u"]))

@@ -13,7 +13,6 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import authentication, exceptions, permissions, serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -26,7 +25,9 @@ from channels_app.inbox import (
 )
 from channels_app.models import InboxItem
 from channels_app.selectors import inbox_item_list, inbox_unread_count
+from config.pagination import IdCursorPagination
 from notify.errors import invalid
+from notify.models import Scope
 
 
 class InboxTokenAuthentication(authentication.BaseAuthentication):
@@ -74,6 +75,8 @@ class InboxTokenOutput(serializers.Serializer):
 class InboxTokenView(APIView):
     """Issue a token for one of the App's users (call it from your backend)."""
 
+    required_scope = Scope.SEND
+
     @extend_schema(request=InboxTokenInput, responses={201: InboxTokenOutput})
     def post(self, request):
         data = InboxTokenInput(data=request.data)
@@ -99,8 +102,7 @@ class InboxItemSerializer(serializers.ModelSerializer):
         return item.read_at is not None
 
 
-class InboxPagination(CursorPagination):
-    ordering = "-id"
+class InboxPagination(IdCursorPagination):
     page_size = 20
     page_size_query_param = "limit"
     max_page_size = 100

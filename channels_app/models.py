@@ -7,6 +7,9 @@ from django.db import models
 from channels_app.channels import Channel
 from channels_app.fields import EncryptedJSONField
 
+# The largest routing weight: `weight` is a PostgreSQL integer column.
+MAX_WEIGHT = 2**31 - 1
+
 
 def validate_type_weights(value: object) -> None:
     from templates_app.models import MessageType  # templates_app imports this module
@@ -18,8 +21,8 @@ def validate_type_weights(value: object) -> None:
             raise ValidationError(
                 f"unknown message type {key!r}: use {', '.join(MessageType.values)}"
             )
-        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
-            raise ValidationError(f"the weight for {key!r} must be an integer >= 0")
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= MAX_WEIGHT:
+            raise ValidationError(f"the weight for {key!r} must be an integer 0..{MAX_WEIGHT}")
 
 
 class ChannelAccount(models.Model):

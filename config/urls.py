@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -8,6 +8,7 @@ from drf_spectacular.views import (
 
 from config import health
 from config.admin_site import admin_site_brand
+from notify.api_guard import api_not_found
 
 admin_site_brand(admin.site)
 
@@ -43,6 +44,8 @@ urlpatterns = [
         ),
         name="redoc",
     ),
+    # Anything else under /api/ is a JSON 404 (not Django's HTML page).
+    re_path(r"^api/(?P<path>.*)$", api_not_found),
     # Click redirects, provider receipts, the admin dashboard and the token-protected
     # /metrics (before the admin's catch-all; django_prometheus's open /metrics is not routed).
     path("", include("tracking.public_urls")),

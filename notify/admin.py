@@ -1,13 +1,13 @@
 from django.contrib import admin, messages
 
-from notify.models import ApiKey, App, SendRequest
+from notify.models import ApiKey, App, Scope, SendRequest
 from notify.services import api_key_create, api_key_revoke
 
 
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
     extra = 0
-    fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = fields
     can_delete = False
 
@@ -17,29 +17,41 @@ class ApiKeyInline(admin.TabularInline):
 
 @admin.register(App)
 class AppAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_active", "created_at"]
+    list_display = ["name", "is_active", "api_rate_limit", "created_at"]
     search_fields = ["name"]
     list_filter = ["is_active"]
     inlines = [ApiKeyInline]
-    actions = ["issue_api_key"]
+    actions = ["issue_api_key", "issue_send_api_key"]
 
-    @admin.action(description="Issue a new API key (shown once)")
+    @admin.action(description="Issue a new API key with the manage scope (shown once)")
     def issue_api_key(self, request, queryset):
+        self._issue(request, queryset, [Scope.MANAGE])
+
+    @admin.action(description="Issue a new send-only API key (shown once)")
+    def issue_send_api_key(self, request, queryset):
+        self._issue(request, queryset, [Scope.SEND])
+
+    def _issue(self, request, queryset, scopes: list[str]) -> None:
         for app in queryset:
-            key = api_key_create(app, name=f"admin:{request.user.get_username()}")
+            key = api_key_create(app, name=f"admin:{request.user.get_username()}", scopes=scopes)
             self.message_user(
                 request,
-                f"New API key for {app.name}: {key} (copy it now; it is not stored)",
+                f"New API key for {app.name} (scopes {', '.join(scopes)}): {key} "
+                "(copy it now; it is not stored)",
                 messages.WARNING,
             )
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "app", "name", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "prefix", "app", "name", "scopes", "created_at", "last_used_at", "revoked_at",
+    ]  # fmt: skip
     list_filter = ["app"]
     search_fields = ["prefix", "name", "app__name"]
-    readonly_fields = ["app", "prefix", "key_hash", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = [
+        "app", "prefix", "key_hash", "scopes", "created_at", "last_used_at", "revoked_at",
+    ]  # fmt: skip
     exclude = ["key_hash"]
     actions = ["revoke"]
 

@@ -1,4 +1,7 @@
-"""`Authorization: Api-Key <key>`: the key's prefix finds the row, its SHA-256 proves it."""
+"""`Authorization: Api-Key <key>`: the key's prefix finds the row, its SHA-256 proves it.
+
+`request.auth` is the App (every selector filters by it); `request.api_key` is the key,
+whose scopes `HasScope` checks against the view's `required_scope`."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import hmac
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
-from notify.models import ApiKey, App
+from notify.models import ApiKey, App, Scope
 
 KEYWORD = "Api-Key"
 
@@ -27,6 +30,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("use the header 'Authorization: Api-Key <key>'")
         key = key.strip()
         prefix = key.split(".", 1)[0]
+        if len(prefix) > 16 or "\x00" in prefix:
+            raise exceptions.AuthenticationFailed("invalid API key")
         api_key = (
             ApiKey.objects.select_related("app")
             .filter(prefix=prefix, revoked_at__isnull=True, app__is_active=True)
@@ -38,6 +43,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         # One write a minute at most, not one per request.
         if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
             ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        request.api_key = api_key
         return (None, api_key.app)
 
     def authenticate_header(self, request) -> str:
@@ -47,3 +53,26 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 class IsAppAuthenticated(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         return isinstance(request.auth, App)
+
+
+class HasScope(IsAppAuthenticated):
+    """The default permission of every App-key view: the key must hold the view's
+    `required_scope` (`send` or `manage`; a view that names none needs `manage`, so a new
+    view is closed to send-only keys until someone decides otherwise). A view may also map
+    methods to scopes with `required_scopes = {"GET": "send", ...}`."""
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        needed = required_scope(view, request.method)
+        api_key = getattr(request, "api_key", None)
+        if api_key is None or not api_key.allows(needed):
+            raise exceptions.PermissionDenied(
+                f"this API key lacks the '{needed}' scope", code="insufficient_scope"
+            )
+        return True
+
+
+def required_scope(view, method: str) -> str:
+    by_method = getattr(view, "required_scopes", None) or {}
+    return by_method.get(method.upper()) or getattr(view, "required_scope", Scope.MANAGE)

@@ -18,6 +18,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from notify.parsers import InputError
+
 logger = logging.getLogger(__name__)
 
 # A dependency that is down (PostgreSQL, the broker, Redis): the request may succeed in a
@@ -64,7 +66,10 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
-    if isinstance(exc, ApiError):
+    if isinstance(exc, RecursionError):
+        # Nesting deep enough to pass the parser but not the code after it.
+        exc = InputError("request", "JSON nested too deeply")
+    if isinstance(exc, ApiError | InputError):
         body = {"error": exc.error_code, "message": str(exc.detail), "fields": exc.fields}
         return Response(body, status=exc.status_code)
     response = exception_handler(exc, context)
@@ -88,7 +93,11 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for key, value in detail.items():
             name = "request" if key == "non_field_errors" and not prefix else key
-            out.update(_flatten(value, f"{prefix}.{name}" if prefix else str(name)))
+            if isinstance(key, int):  # a ListField's errors by index: scopes[0]
+                path = f"{prefix}[{key}]"
+            else:
+                path = f"{prefix}.{name}" if prefix else str(name)
+            out.update(_flatten(value, path))
         return out
     if isinstance(detail, list) and detail and all(isinstance(item, str) for item in detail):
         return {prefix or "request": [str(item) for item in detail]}

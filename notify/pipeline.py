@@ -22,6 +22,7 @@ from notify.campaigns.holds import approval_needed, hold_answer, send_hold_creat
 from notify.errors import ApiError, invalid
 from notify.models import App, SendRequest
 from notify.queueing import enqueue_delivery
+from notify.validation import int_or_none
 from templates_app.models import MessageTemplate, TemplateStatus
 from templates_app.receivers import receiver_problem
 from templates_app.rendering import missing_variables, placeholders, render
@@ -61,6 +62,8 @@ class SendContext:
     respond: bool = True
     # The caller was approved already (a campaign): no approval hold over the threshold.
     pre_approved: bool = False
+    # SHA-256 of the call's content (notify.api.request_hash); "" when not checked.
+    request_hash: str = ""
 
 
 @dataclass
@@ -91,9 +94,9 @@ def load_template(ctx: SendContext) -> None:
     template = None
     if isinstance(ref, str):
         template = templates.filter(code=ref).first()
-        if template is None and ref.isdigit():
-            template = templates.filter(pk=int(ref)).first()
-    else:
+        if template is None and (pk := int_or_none(ref)) is not None:
+            template = templates.filter(pk=pk).first()
+    elif int_or_none(ref) is not None:
         template = templates.filter(pk=ref).first()
     if template is None:
         raise invalid("template", f"unknown template {ref!r}")
@@ -208,6 +211,7 @@ def persist(ctx: SendContext) -> None:
             app=ctx.app,
             template=template,
             idempotency_key=ctx.idempotency_key,
+            request_hash=ctx.request_hash,
             priority=ctx.priority,
             accepted_count=len(ctx.items),
             rejected_count=len(ctx.rejected),
@@ -290,7 +294,7 @@ def message_send(ctx: SendContext) -> SendAnswer:
     if ctx.idempotency_key:
         previous = _previous_request(ctx)
         if previous is not None:
-            return SendAnswer(answer_for(previous, messages=ctx.respond), replayed=True)
+            return _replay(ctx, previous)
     try:
         for step in STEPS:
             step(ctx)
@@ -299,7 +303,7 @@ def message_send(ctx: SendContext) -> SendAnswer:
         previous = _previous_request(ctx) if ctx.idempotency_key else None
         if previous is None:
             raise
-        return SendAnswer(answer_for(previous, messages=ctx.respond), replayed=True)
+        return _replay(ctx, previous)
     body = {
         "request_id": str(ctx.request.request_id),
         "accepted": len(ctx.items),
@@ -314,6 +318,20 @@ def message_send(ctx: SendContext) -> SendAnswer:
     if ctx.send_at or (not ctx.pre_approved and approval_needed(len(ctx.items))):
         body.update(hold_answer(ctx.request))
     return SendAnswer(body)
+
+
+def _replay(ctx: SendContext, previous: SendRequest) -> SendAnswer:
+    """The first call's answer, if this call asks for the same; a key reused for another
+    send is refused rather than silently dropping that send."""
+    if ctx.request_hash and previous.request_hash and ctx.request_hash != previous.request_hash:
+        raise ApiError(
+            "this idempotency key was used for a different request "
+            f"(request_id {previous.request_id}); use a new key for a new send",
+            code="idempotency_key_reused",
+            status_code=422,
+            fields={"idempotency_key": ["used before with a different request body"]},
+        )
+    return SendAnswer(answer_for(previous, messages=ctx.respond), replayed=True)
 
 
 def _previous_request(ctx: SendContext) -> SendRequest | None:

@@ -139,7 +139,10 @@ def unsubscribe_read(token: str) -> dict[str, Any]:
 
 def unsubscribe(token: str) -> OptOut:
     data = unsubscribe_read(token)
-    app = App.objects.get(pk=data["a"])
+    app = App.objects.filter(pk=data["a"]).first()
+    if app is None:
+        # The App was deleted since the link was sent: nothing to unsubscribe from.
+        raise signing.BadSignature("unknown app")
     profile = _profile_with_address(app, data["c"], data["r"])
     return opt_out_add(
         app,

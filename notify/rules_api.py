@@ -51,7 +51,9 @@ class RuleSettingsSerializer(serializers.ModelSerializer):
     discarded_channels = serializers.ListField(
         child=serializers.ChoiceField(choices=Channel.choices), required=False
     )
-    whitelist = serializers.ListField(child=serializers.CharField(max_length=320), required=False)
+    whitelist = serializers.ListField(
+        child=serializers.CharField(max_length=320), required=False, max_length=10_000
+    )
     frequency_caps = serializers.DictField(
         child=serializers.IntegerField(min_value=0), required=False
     )
@@ -214,7 +216,12 @@ class ProfileSerializer(serializers.ModelSerializer):
     time_zone = serializers.CharField(
         max_length=64, validators=[_time_zone], required=False, allow_blank=True
     )
-    channel_ids = serializers.DictField(child=serializers.CharField(), required=False)
+    channel_ids = serializers.DictField(child=serializers.CharField(max_length=512), required=False)
+
+    def validate_channel_ids(self, value: dict) -> dict:
+        if len(value) > 100 or any(len(key) > 64 for key in value):
+            raise serializers.ValidationError("at most 100 ids, keys of at most 64 characters")
+        return value
 
     class Meta:
         model = UserProfile
@@ -242,6 +249,10 @@ class PreferencesSerializer(serializers.Serializer):
     opt_outs = PreferenceSerializer(many=True)
 
 
+class PreferencesOutputSerializer(PreferencesSerializer):
+    external_id = serializers.CharField()
+
+
 class ProfileViewSet(viewsets.ModelViewSet):
     """POST upserts by `external_id`; the rest address a profile by its external id."""
 
@@ -267,6 +278,12 @@ class ProfileViewSet(viewsets.ModelViewSet):
         fields.pop("external_id", None)  # the id is the URL's
         profile_upsert(self.request.auth, serializer.instance.external_id, fields)
 
+    @extend_schema(methods=["GET"], request=None, responses={200: PreferencesOutputSerializer})
+    @extend_schema(
+        methods=["PUT"],
+        request=PreferencesSerializer,
+        responses={200: PreferencesOutputSerializer},
+    )
     @action(detail=True, methods=["get", "put"])
     def preferences(self, request, external_id=None):
         profile = self.get_object()

@@ -17,7 +17,8 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "`Api-Key <key>`; create a key with `manage.py create_app NAME`.",
+            "description": "`Api-Key <key>`; the first key comes from `manage.py create_app NAME`, "
+            "more from `manage.py create_api_key` or `POST /api/v1/api-keys`.",
         }
 
 
@@ -39,3 +40,17 @@ class TemplateRefFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         return {"oneOf": [build_basic_type(OpenApiTypes.INT), build_basic_type(OpenApiTypes.STR)]}
+
+
+class LocalTimeFieldExtension(OpenApiSerializerFieldExtension):
+    """A wall-clock time ("22:00:00", no offset). OpenAPI's `format: time` is RFC 3339's
+    full-time, which needs an offset, so the answers would not match it."""
+
+    target_class = "rest_framework.fields.TimeField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {
+            "type": "string",
+            "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$",
+            "example": "22:00:00",
+        }

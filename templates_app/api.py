@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -20,6 +22,13 @@ from templates_app.review import (
     version_submit,
 )
 from templates_app.selectors import template_list
+
+# A template is stored once but rendered into every message: keep it to a sane size.
+MAX_CONTENT_BYTES = 256 * 1024
+
+
+def json_size(value) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 class TemplateVersionSerializer(serializers.ModelSerializer):
@@ -84,6 +93,8 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
     def validate_content(self, value):
         if not isinstance(value, dict) or not value:
             raise serializers.ValidationError("must be a non-empty JSON object")
+        if json_size(value) > MAX_CONTENT_BYTES:
+            raise serializers.ValidationError(f"at most {MAX_CONTENT_BYTES} bytes of JSON")
         return value
 
     def validate_status(self, value: str) -> str:

@@ -6,14 +6,13 @@ from datetime import date, datetime, time, timedelta
 import django_filters
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,8 +20,10 @@ from rest_framework.views import APIView
 from channels_app.models import ChannelAccount
 from channels_app.providers.egress import validate_egress_url
 from channels_app.secrets import url_mask, url_unmask
+from config.pagination import IdCursorPagination
 from notify.errors import ApiError, invalid
-from notify.models import Priority, SendRequest
+from notify.models import Priority, Scope, SendRequest
+from notify.validation import day_or_error, int_or_none, utc_or_error
 from tracking.models import CallbackEndpoint, Message, MessageEvent, MessageState
 from tracking.receipts.base import receipt_url
 from tracking.receipts.push import SIGNED
@@ -61,7 +62,9 @@ class MessageTraceSerializer(MessageSerializer):
     """A message with its final state and full trace (no content)."""
 
     events = MessageEventSerializer(many=True)
-    resent_from = serializers.SlugRelatedField(slug_field="message_id", read_only=True)
+    resent_from = serializers.SlugRelatedField(
+        slug_field="message_id", read_only=True, allow_null=True
+    )
 
     class Meta(MessageSerializer.Meta):
         fields = [*MessageSerializer.Meta.fields, "resent_from", "events"]
@@ -80,14 +83,31 @@ class MessageDetailSerializer(MessageTraceSerializer):
         return [str(i) for i in message.resends.order_by("id").values_list("message_id", flat=True)]
 
 
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """ISO 8601, turned to UTC here: PostgreSQL refuses offsets past ±15:59 (a 500)."""
+
+    def __init__(self, *args, param_name: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.param_name = param_name
+
+    def filter(self, qs, value):
+        if value is not None and timezone.is_aware(value):
+            value = utc_or_error(self.param_name, value)
+        return super().filter(qs, value)
+
+
 class MessageFilter(django_filters.FilterSet):
     receiver = django_filters.CharFilter()
     template = django_filters.CharFilter(method="filter_template", help_text="Template code or id.")
     state = django_filters.ChoiceFilter(choices=MessageState.choices)
     biz_id = django_filters.CharFilter()
     request_id = django_filters.UUIDFilter(field_name="request__request_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", param_name="created_after"
+    )
+    created_before = UtcDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", param_name="created_before"
+    )
 
     class Meta:
         model = Message
@@ -103,8 +123,8 @@ class MessageFilter(django_filters.FilterSet):
 
     def filter_template(self, queryset, name, value):
         condition = Q(template__code=value)
-        if value.isdigit():
-            condition |= Q(template_id=int(value))
+        if (pk := int_or_none(value)) is not None:
+            condition |= Q(template_id=pk)
         return queryset.filter(condition)
 
 
@@ -166,8 +186,7 @@ def api_actor(request) -> str:
     return f"api-key {prefix}" if prefix else "api-key"
 
 
-class MessagePagination(CursorPagination):
-    ordering = "-id"
+class MessagePagination(IdCursorPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
@@ -176,6 +195,7 @@ class MessagePagination(CursorPagination):
 class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Messages of the calling App; GET one by message_id for its full trace."""
 
+    required_scope = Scope.SEND
     lookup_field = "message_id"
     filterset_class = MessageFilter
     pagination_class = MessagePagination
@@ -286,6 +306,8 @@ class RequestRecallConflictSerializer(ErrorSerializer, RequestRecallResultSerial
 class RequestRecallView(APIView):
     """POST /requests/{request_id}/recall: withdraw every recallable message of one send."""
 
+    required_scope = Scope.SEND
+
     @extend_schema(
         request=None,
         parameters=[OpenApiParameter("request_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
@@ -332,17 +354,24 @@ def _when(params, name: str, *, end: bool = False) -> datetime | None:
     raw = params.get(name)
     if not raw:
         return None
-    day = parse_date(raw) if len(raw) == 10 else None
-    if day is not None:
-        moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
-        return timezone.make_aware(moment)
+    if len(raw) == 10:
+        day = day_or_error(name, raw)
+        try:
+            moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
+        except OverflowError:
+            raise invalid(name, "out of the supported date range") from None
+        return utc_or_error(name, timezone.make_aware(moment))
     try:
         moment = parse_datetime(raw)
     except ValueError:
         moment = None
     if moment is None:
         raise invalid(name, "a date (YYYY-MM-DD) or an ISO 8601 datetime")
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+    try:
+        moment = moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+    except (OverflowError, ValueError):
+        raise invalid(name, "out of the supported date range") from None
+    return utc_or_error(name, moment)
 
 
 _DATE_OR_DATETIME = "A date (YYYY-MM-DD, the whole day) or an ISO 8601 datetime."
@@ -359,6 +388,7 @@ _DATE_OR_DATETIME = "A date (YYYY-MM-DD, the whole day) or an ISO 8601 datetime.
 class ReceiverMessagesView(ListAPIView):
     """Every message to one receiver over a date range, with its final state and trace."""
 
+    required_scope = Scope.SEND
     # For the schema only (the model behind the path and filters); get_queryset answers.
     queryset = Message.objects.none()
     serializer_class = MessageTraceSerializer
@@ -376,10 +406,7 @@ def _day(params, name: str, default: date) -> date:
     raw = params.get(name)
     if not raw:
         return default
-    day = parse_date(raw) if len(raw) == 10 else None
-    if day is None:
-        raise invalid(name, "a date, YYYY-MM-DD")
-    return day
+    return day_or_error(name, raw)
 
 
 MAX_STATS_DAYS = 366
@@ -430,6 +457,8 @@ class StatsSerializer(serializers.Serializer):
 class StatsView(APIView):
     """GET /stats?template=&channel=&state=&priority=&date_from=&date_to=: trace events per
     day / template / channel / state, read from the incremental daily aggregates."""
+
+    required_scope = Scope.SEND
 
     @extend_schema(
         parameters=[

@@ -48,6 +48,8 @@ MIDDLEWARE = [
     "notify.errors.DependencyUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # --- API limits (b2a) ---: NUL characters in /api/ paths and query strings are a 400.
+    "notify.api_guard.ApiInputMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -152,16 +154,26 @@ STATIC_ROOT = env("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["notify.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["notify.authentication.IsAppAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["notify.authentication.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["notify.parsers.JsonParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "notify.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.LimitOffsetPage",
     "PAGE_SIZE": 100,
+    "DEFAULT_THROTTLE_CLASSES": ["notify.throttling.AppRateThrottle"],
 }
+
+# --- API limits (b2a) ---------------------------------------------------------------------
+# Requests per App (all its keys together) on the shared Redis: "<n>/s", "/m", "/h" or "/d";
+# an App's own `api_rate_limit` overrides it. Above it: 429 with Retry-After.
+TIDINGS_API_RATE_LIMIT = env("TIDINGS_API_RATE_LIMIT", default="100/s")
+# JSON size of one message's variables (shared + its own); above it: 413 naming the field.
+TIDINGS_MAX_VARIABLES_BYTES = env.int("TIDINGS_MAX_VARIABLES_BYTES", default=64 * 1024)
+# The largest page any list answers (`?limit=`, `?page_size=`); larger asks are clamped.
+TIDINGS_API_MAX_PAGE_SIZE = env.int("TIDINGS_API_MAX_PAGE_SIZE", default=1000)
 # A 100,000-receiver send is a few MB of JSON.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("TIDINGS_MAX_BODY_BYTES", default=64 * 1024 * 1024)
 

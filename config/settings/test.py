@@ -31,4 +31,6 @@ TIDINGS_PROVIDER_TIMEOUT_SECONDS = env.float("TIDINGS_PROVIDER_TIMEOUT_SECONDS",
 TIDINGS_EGRESS_ALLOWLIST = env.list(
     "TIDINGS_EGRESS_ALLOWLIST", default=["127.0.0.1", "localhost", "::1"]
 )
+# --- API limits (b2a) ---: high enough that no test trips it unless it sets its own.
+TIDINGS_API_RATE_LIMIT = env("TIDINGS_API_RATE_LIMIT", default="1000000/s")
 LOGGING["root"]["level"] = env("TIDINGS_LOG_LEVEL", default="WARNING")  # noqa: F405

@@ -5,23 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from notify.api import TemplateRefField
+from config.pagination import LimitOffsetPage
+from notify.api import TemplateRefField, json_bytes
 from notify.authentication import ApiKeyAuthentication
 from notify.campaigns import selectors, services
 from notify.campaigns.actors import Actor
 from notify.campaigns.holds import held_send_cancel
 from notify.errors import ApiError, invalid
-from notify.models import Campaign, Priority, ScheduleKind, UserGroup, UserGroupMember
+from notify.models import Campaign, Priority, ScheduleKind, Scope, UserGroup, UserGroupMember
 
 # --- serializers ----------------------------------------------------------------------------
 
@@ -30,7 +31,11 @@ class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 that must carry its time zone: a naive time is ambiguous for a schedule."""
 
     def to_internal_value(self, value):
-        if isinstance(value, str) and (parsed := parse_datetime(value)) and parsed.tzinfo is None:
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:  # well-formed but impossible, e.g. minute 99
+            self.fail("invalid", format="ISO 8601 with a time zone")
+        if parsed is not None and parsed.tzinfo is None:
             self.fail("naive")
         return super().to_internal_value(value)
 
@@ -50,6 +55,13 @@ class CampaignInputSerializer(serializers.Serializer):
     send_at = AwareDateTimeField(required=False)
     cron = serializers.CharField(required=False, max_length=100, help_text="e.g. '0 9 * * 1'")
     timezone = serializers.CharField(required=False, max_length=64)
+
+    def validate_variables(self, value: dict) -> dict:
+        # Copied into every message of the campaign: the same cap as a send's variables.
+        limit = settings.TIDINGS_MAX_VARIABLES_BYTES
+        if json_bytes(value) > limit:
+            raise serializers.ValidationError(f"at most {limit} bytes of JSON")
+        return value
 
 
 class CampaignOutputSerializer(serializers.ModelSerializer):
@@ -149,11 +161,14 @@ def _fields(serializer: serializers.Serializer) -> dict[str, Any]:
 
 
 class CampaignListView(APIView):
+    # Also tells the schema that GET answers a page, not a bare list.
+    pagination_class = LimitOffsetPage
+
     @extend_schema(
         operation_id="campaign_list", responses={200: CampaignOutputSerializer(many=True)}
     )
     def get(self, request):
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             selectors.campaign_list(request.auth), request, view=self
         )
@@ -264,11 +279,14 @@ def _group(request, pk: int) -> UserGroup:
 
 
 class UserGroupListView(APIView):
+    # Also tells the schema that GET answers a page, not a bare list.
+    pagination_class = LimitOffsetPage
+
     @extend_schema(
         operation_id="user_group_list", responses={200: UserGroupOutputSerializer(many=True)}
     )
     def get(self, request):
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             selectors.user_group_list(request.auth), request, view=self
         )
@@ -322,11 +340,14 @@ class UserGroupDetailView(APIView):
 
 
 class UserGroupMembersView(APIView):
+    # Also tells the schema that GET answers a page, not a bare list.
+    pagination_class = LimitOffsetPage
+
     @extend_schema(operation_id="user_group_members", responses={200: inline_serializer(
         "Members", {"user_id": serializers.CharField()}, many=True)})  # fmt: skip
     def get(self, request, pk: int):
         group = _group(request, pk)
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         rows = UserGroupMember.objects.filter(group=group).order_by("id").values("user_id")
         return paginator.get_paginated_response(
             paginator.paginate_queryset(rows, request, view=self)
@@ -351,6 +372,8 @@ class UserGroupMembersView(APIView):
 
 class RequestCancelView(APIView):
     """Cancel a send held for its `send_at` (or for approval) until it starts."""
+
+    required_scope = Scope.SEND
 
     @extend_schema(operation_id="request_cancel", request=None, responses={200: inline_serializer(
         "Cancelled", {"request_id": serializers.UUIDField(), "cancelled": serializers.IntegerField()})})  # fmt: skip
