@@ -21,11 +21,14 @@ from notify.austin.serializers import (
     TraceRequestSerializer,
     TraceResponseSerializer,
 )
+from notify.models import Scope
 
 logger = logging.getLogger(__name__)
 
 
 class AustinView(APIView):
+    # austin's routes send, recall and read traces: what a `send`-scoped key may do.
+    required_scope = Scope.SEND
     # The business code a body must carry on this route ("send" / "recall").
     business_code = ""
 
