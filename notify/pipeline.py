@@ -22,10 +22,10 @@ from notify.campaigns.holds import approval_needed, hold_answer, send_hold_creat
 from notify.errors import ApiError, invalid
 from notify.models import App, SendRequest
 from notify.queueing import enqueue_delivery
-from notify.validation import int_or_none
 from templates_app.models import MessageTemplate, TemplateStatus
 from templates_app.receivers import receiver_problem
 from templates_app.rendering import missing_variables, placeholders, render
+from templates_app.selectors import template_find
 from tracking.models import Message, MessageState, new_message_id
 from tracking.services import EventRow, events_record, messages_insert
 
@@ -91,13 +91,7 @@ def pre_check(ctx: SendContext) -> None:
 def load_template(ctx: SendContext) -> None:
     templates = MessageTemplate.objects.filter(app=ctx.app).select_related("channel_account")
     ref = ctx.template_ref
-    template = None
-    if isinstance(ref, str):
-        template = templates.filter(code=ref).first()
-        if template is None and (pk := int_or_none(ref)) is not None:
-            template = templates.filter(pk=pk).first()
-    elif int_or_none(ref) is not None:
-        template = templates.filter(pk=ref).first()
+    template = template_find(templates, ref)
     if template is None:
         raise invalid("template", f"unknown template {ref!r}")
     if template.status != TemplateStatus.ACTIVE:

@@ -17,6 +17,8 @@ from django.db.models.functions import Left
 from django.utils import timezone
 
 from notify.models import App
+from notify.validation import int_or_none
+from templates_app.selectors import template_ref_q
 from tracking.models import ACTIVE_STATES, Message, MessageState, ReplayAudit
 from tracking.services import failure_reason, messages_resend
 
@@ -55,16 +57,13 @@ def replay_matches(app_id: int, wanted: ReplayFilter) -> QuerySet[Message]:
     else:  # the admin's selection: any final state
         messages = messages.filter(state__in=REPLAYABLE_STATES)
     if wanted.template:
-        condition = Q(template__code=wanted.template)
-        if wanted.template.isdigit():
-            condition |= Q(template_id=int(wanted.template))
-        messages = messages.filter(condition)
+        messages = messages.filter(template_ref_q(wanted.template))
     if wanted.channel:
         messages = messages.filter(channel=wanted.channel)
     if wanted.account:
         condition = Q(account__name=wanted.account)
-        if wanted.account.isdigit():
-            condition |= Q(account_id=int(wanted.account))
+        if (pk := int_or_none(wanted.account)) is not None:
+            condition |= Q(account_id=pk)
         messages = messages.filter(condition)
     if wanted.since:
         messages = messages.filter(created_at__gte=wanted.since)

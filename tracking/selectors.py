@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Prefetch, Q, QuerySet, Sum
+from django.db.models import Prefetch, QuerySet, Sum
 
 from config.db_routers import read_db
 from notify.models import App
+from templates_app.selectors import template_ref_q
 from tracking.models import DailyStat, FailureStat, Message, MessageEvent, MessageState
 
 
@@ -62,10 +63,7 @@ class StatsFilter:
         if self.apps is not None:
             rows = rows.filter(app_id__in=self.apps)
         if self.template:
-            condition = Q(template__code=self.template)
-            if self.template.isdigit():
-                condition |= Q(template_id=int(self.template))
-            rows = rows.filter(condition)
+            rows = rows.filter(template_ref_q(self.template))
         if self.channel:
             rows = rows.filter(channel=self.channel)
         if self.state:

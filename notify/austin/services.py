@@ -23,6 +23,7 @@ from notify.austin.codes import MAX_RECEIVERS_PER_PARAM, AustinError, Resp
 from notify.errors import ApiError
 from notify.models import App
 from notify.pipeline import Item, SendContext, message_send
+from notify.validation import int_or_none
 from templates_app.models import MessageTemplate, TemplateStatus
 from tracking.models import DailyStat, Message, MessageState
 from tracking.services import RECALLABLE_STATES, messages_recall
@@ -61,8 +62,8 @@ def template_resolve(app: App, raw: Any) -> MessageTemplate:
     no template answers to it or it cannot send)."""
     if isinstance(raw, bool) or raw in (None, ""):
         raise AustinError(Resp.CLIENT_BAD_PARAMETERS, "messageTemplateId is required")
-    if isinstance(raw, str) and raw.strip().isdigit():
-        raw = int(raw.strip())
+    if isinstance(raw, str) and (number := int_or_none(raw.strip())) is not None:
+        raw = number
     if not isinstance(raw, int):
         raise AustinError(Resp.CLIENT_BAD_PARAMETERS, "messageTemplateId must be a number")
     if not 0 < raw < 2**63:
@@ -86,7 +87,7 @@ def parse_business_id(app: App, raw: str) -> tuple[MessageTemplate, date]:
     """austin's 16-digit businessId, or a bare template id (meaning today), as austin's
     /trace/messageTemplate takes both."""
     raw = str(raw or "").strip()
-    if not raw.isdigit():
+    if int_or_none(raw) is None:
         raise AustinError(Resp.CLIENT_BAD_PARAMETERS, "businessId must be a number")
     if len(raw) == 16:
         try:

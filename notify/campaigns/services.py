@@ -40,6 +40,7 @@ from notify.models import (
 from templates_app.models import MessageTemplate, TemplateStatus
 from templates_app.receivers import receiver_problem
 from templates_app.rendering import placeholders
+from templates_app.selectors import template_find
 from tracking.models import Message, MessageState
 from tracking.services import EventRow, events_record
 
@@ -165,14 +166,7 @@ def _apply(campaign: Campaign, fields: dict[str, Any], *, creating: bool) -> Non
 def _template(app: App, ref: Any) -> MessageTemplate:
     if ref is None or ref == "":
         raise invalid("template", "required: the template's id or code")
-    templates = MessageTemplate.objects.filter(app=app)
-    template = None
-    if isinstance(ref, int) and not isinstance(ref, bool):
-        template = templates.filter(pk=ref).first()
-    elif isinstance(ref, str):
-        template = templates.filter(code=ref).first()
-        if template is None and ref.isdigit():
-            template = templates.filter(pk=int(ref)).first()
+    template = template_find(MessageTemplate.objects.filter(app=app), ref)
     if template is None:
         raise invalid("template", f"unknown template {ref!r}")
     if template.status != TemplateStatus.ACTIVE:

@@ -134,6 +134,7 @@ def test_same_pipeline_idempotency_key_answers_the_first_call(api, sms):
         ("/send", {"code": "send", "messageTemplateId": 1}, "A0001"),
         ("/send", {"code": "send", "messageTemplateId": 1, "messageParam": {"receiver": ""}}, "A0001"),
         ("/send", {"code": "send", "messageTemplateId": "x", "messageParam": {"receiver": "1"}}, "A0001"),
+        ("/send", {"code": "send", "messageTemplateId": "²", "messageParam": {"receiver": "1"}}, "A0001"),
         ("/send", {"code": "send", "messageTemplateId": 1, "messageParam": {"receiver": "not-a-phone", "variables": {"name": "n"}}}, "A0001"),
         ("/send", {"code": "send", "messageTemplateId": 1, "messageParam": {"receiver": "13719333899"}}, "A0001"),  # missing variable
         ("/send", {"code": "recall", "messageTemplateId": 1}, "A0001"),
