@@ -87,7 +87,7 @@ def test_apprise_url_is_refused(api, no_allowlist, host):
 
     fields = response.json()["fields"]
     assert response.status_code == 400
-    assert list(fields) == ["config.urls.1"]  # the second URL, by index; never echoed
+    assert list(fields) == ["config.urls[1]"]  # the second URL, by index; never echoed
     # Apprise itself cannot parse a mapped IPv6 host; every other form is the policy's.
     assert "egress refused" in str(fields) or host == "[::ffff:127.0.0.1]"
 
@@ -97,7 +97,7 @@ def test_apprise_mailto_smtp_server_is_refused(api, no_allowlist):
         api, "apprise", "other", {"urls": ["mailto://u:p@example.com?smtp=127.0.0.1"]}
     )
 
-    assert "egress refused" in str(response.json()["fields"]["config.urls.0"])
+    assert "egress refused" in str(response.json()["fields"]["config.urls[0]"])
 
 
 @pytest.mark.parametrize("field", ["webhook_url"])
