@@ -488,6 +488,13 @@ class Chaos:
             "DJANGO_SECRET_KEY": "chaos-secret-key-" + "x" * 40,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_SECURE_COOKIES": "false",
+            # Production settings, minus TLS: gunicorn serves plain HTTP on loopback here.
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "TIDINGS_PUBLIC_URL": "http://127.0.0.1",
+            "TIDINGS_ANYMAIL_WEBHOOK_SECRET": "chaos:webhook-secret",
+            # The fake provider listens on loopback; the sends must not be rate limited.
+            "TIDINGS_EGRESS_ALLOWLIST": "127.0.0.1",
+            "TIDINGS_API_RATE_LIMIT": "1000000/s",
             "TIDINGS_ENCRYPTION_KEYS": "Y2hhb3MtY2hhb3MtY2hhb3MtY2hhb3MtY2hhb3MtY2g=",
             "TIDINGS_ENVIRONMENT": "production",
             "TIDINGS_LOG_LEVEL": "WARNING",
