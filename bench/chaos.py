@@ -331,6 +331,14 @@ class Processes:
     def restart(self, name: str, ready: str | None = " ready.") -> None:
         self.start(name, self.commands[name], ready)
 
+    def revive(self) -> list[str]:
+        """Start again every process that exited on its own, as the deployment's supervisor
+        does (compose: `restart: unless-stopped`); returns their names."""
+        exited = [name for name, process in self.running.items() if process.poll() is not None]
+        for name in exited:
+            self.start(name, self.commands[name])
+        return exited
+
     def killpg(self, name: str) -> None:
         process = self.running[name]
         with contextlib.suppress(ProcessLookupError):
@@ -398,6 +406,8 @@ class Run:
     fault_end: float = 0.0
     sending_done: float = 0.0
     drained_at: float | None = None
+    # Processes that died on their own (not killed by the scenario) and were started again.
+    supervisor_restarts: list[str] = field(default_factory=list)
 
 
 class Sender:
@@ -583,7 +593,7 @@ class Chaos:
             if name == "R4":  # the provider misbehaves for the whole run
                 run.fault_end = run.sending_done
             log(f"{name}: fault over, {len(run.accepted):,} accepted; draining")
-            run.drained_at = self.drain(run)
+            run.drained_at = self.drain(run, procs)
         finally:
             stop_health.set()
             health.join(10)
@@ -642,12 +652,15 @@ class Chaos:
         else:  # R4: the provider misbehaves for the whole run
             run.fault_start = time.monotonic()
 
-    def drain(self, run: Run) -> float | None:
+    def drain(self, run: Run, procs: Processes) -> float | None:
         import psycopg
 
         deadline = time.monotonic() + self.args.drain_timeout
         last_log = 0.0
         while time.monotonic() < deadline:
+            for name in procs.revive():
+                run.supervisor_restarts.append(name)
+                log(f"{run.name}: {name} had exited; restarted (the supervisor's job)")
             try:
                 with psycopg.connect(f"{self.pg.url}/{DB_NAME}", connect_timeout=5) as conn:
                     pending = conn.execute(
@@ -741,6 +754,7 @@ class Chaos:
             "reenqueue_events_max": max(counts),
             "reenqueue_events_mean": round(sum(counts) / len(counts), 3),
             "messages_over_2_reenqueues": sum(1 for c in counts if c > 2),
+            "supervisor_restarts": run.supervisor_restarts,
             "fault_seconds": round(run.fault_end - run.fault_start, 1),
             "sends_seconds": round(run.sending_done - run.started, 1),
             # Messages sent after the fault cannot drain before they are sent: measured from
@@ -861,6 +875,9 @@ def print_report(result: dict) -> None:
 
 
 def main() -> int:
+    # SIGTERM (a stopped `make chaos`) unwinds like Ctrl-C: every private server and process
+    # started here is stopped by the `finally` blocks.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
