@@ -109,6 +109,8 @@ def column_plan(model, known: dict) -> list[tuple[str, object]]:
     plan = []
     for field in model._meta.concrete_fields:
         column = field.column
+        if column not in known and field.has_db_default():
+            continue  # the database fills it in
         if column in known:
             plan.append((column, known[column]))
         elif field.null:
