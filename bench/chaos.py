@@ -687,6 +687,13 @@ class Chaos:
                     "SELECT state, count(*) FROM tracking_message GROUP BY state"
                 ).fetchall()
             )
+            # Why messages ended FAILED (R4: only the provider's permanent 400s should).
+            failed_reasons = dict(
+                conn.execute(
+                    "SELECT left(last_error, 60), count(*) FROM tracking_message "
+                    "WHERE state = 'FAILED' GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
+                ).fetchall()
+            )
             rows = conn.execute(
                 "SELECT m.message_id::text, m.state, e.state, e.detail, e.at, e.id FROM tracking_message m "
                 "JOIN tracking_messageevent e ON e.message_id = m.id ORDER BY m.id, e.at, e.id"
@@ -747,6 +754,7 @@ class Chaos:
             "duplicates_raw": raw_dups,
             "duplicates_same_key": same_key_dups,
             "final_states": dict(sorted(states.items())),
+            "failed_reasons": failed_reasons,
             "incomplete_traces": len(incomplete),
             "non_monotonic_traces": len(non_monotonic),
             "non_monotonic_sample": non_monotonic[:3],
