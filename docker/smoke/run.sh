@@ -111,7 +111,11 @@ for service in worker-high worker-normal worker-low worker-campaigns worker-hous
     wait_healthy "$service" 240
 done
 metrics_status=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:18000/metrics || true)
-echo "smoke: info /metrics without the token answers $metrics_status (401 once the token check is merged)"
+if [ "$metrics_status" != 401 ]; then
+    echo "smoke: FAIL /metrics without the bearer token answered $metrics_status, not 401"
+    exit 1
+fi
+echo "smoke: ok  /metrics without the bearer token answers 401"
 
 step "API, campaign, links, metrics, Flower, graceful stop"
 SMOKE_COMPOSE="$COMPOSE -p tidings-smoke -f $MERGED" python3 docker/smoke/check.py "$KEY"
