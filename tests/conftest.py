@@ -52,6 +52,28 @@ def sandbox_account(tenant):
 
 
 @pytest.fixture
+def webhook(tenant, fake_http) -> ChannelAccount:
+    """A signed-webhook account and template (`hook`) against the local fake server."""
+    account = ChannelAccount.objects.create(
+        app=tenant,
+        name="hook",
+        channel="webhook",
+        provider="webhook",
+        config={"url": fake_http.url + "/hook", "secret": "s3cret"},
+    )
+    MessageTemplate.objects.create(
+        app=tenant,
+        name="h",
+        code="hook",
+        channel="webhook",
+        receiver_type="user_id",
+        content={"text": "hi {$name}"},
+        channel_account=account,
+    )
+    return account
+
+
+@pytest.fixture
 def email_template(tenant, sandbox_account):
     return MessageTemplate.objects.create(
         app=tenant,

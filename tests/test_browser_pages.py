@@ -7,18 +7,14 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import threading
 from urllib.parse import parse_qs
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.staticfiles.handlers import StaticFilesHandler
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.test import Client
 
 from channels_app.models import ChannelAccount
-from tests.tracking.test_dashboard import CHROMIUM, _chromium
+from tests.tracking.test_dashboard import CHROMIUM, _chromium, _Server
 
 OFFLINE = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 
@@ -45,40 +41,22 @@ document.getElementById("f").onload = function () {
 </script>"""
 
 
-class _Server:
-    """A real threaded HTTP server for the app with the staff session cookie on every
-    request (as the dashboard test's), plus the /__measure__ page above."""
+def _measuring(app):
+    """The /__measure__ page above, and admin pages made framable by it (same origin)."""
 
-    def __init__(self, cookie: str):
-        app = StaticFilesHandler(WSGIHandler())
+    def wsgi(environ, start_response):
+        if environ["PATH_INFO"] == "/__measure__":
+            path = parse_qs(environ["QUERY_STRING"])["path"][0]
+            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+            return [(MEASURE % path).encode()]
 
-        def wsgi(environ, start_response):
-            if environ["PATH_INFO"] == "/__measure__":
-                path = parse_qs(environ["QUERY_STRING"])["path"][0]
-                start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
-                return [(MEASURE % path).encode()]
-            environ["HTTP_COOKIE"] = cookie
+        def framable(status, headers, *exc_info):
+            headers = [(k, v) for k, v in headers if k.lower() != "x-frame-options"]
+            return start_response(status, headers, *exc_info)
 
-            def framable(status, headers, *exc_info):
-                # The measuring page frames admin pages (same origin): drop the DENY.
-                headers = [(k, v) for k, v in headers if k.lower() != "x-frame-options"]
-                return start_response(status, headers, *exc_info)
+        return app(environ, framable)
 
-            return app(environ, framable)
-
-        class Quiet(WSGIRequestHandler):
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadedWSGIServer(("127.0.0.1", 0), Quiet, allow_reuse_address=False)
-        self.httpd.set_app(wsgi)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    return wsgi
 
 
 def _measure(server: _Server, path: str) -> dict[str, int]:
@@ -101,7 +79,7 @@ def staff_server(transactional_db):
     user = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
     client = Client()
     client.force_login(user)
-    server = _Server(f"sessionid={client.cookies['sessionid'].value}")
+    server = _Server(f"sessionid={client.cookies['sessionid'].value}", wrap=_measuring)
     yield server
     server.stop()
 

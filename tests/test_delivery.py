@@ -42,27 +42,6 @@ def trace(message):
     return list(Message.objects.get(pk=message.pk).events.values_list("state", flat=True))
 
 
-@pytest.fixture
-def webhook(tenant, fake_http):
-    account = ChannelAccount.objects.create(
-        app=tenant,
-        name="hook",
-        channel="webhook",
-        provider="webhook",
-        config={"url": fake_http.url + "/hook", "secret": "s3cret"},
-    )
-    MessageTemplate.objects.create(
-        app=tenant,
-        name="h",
-        code="hook",
-        channel="webhook",
-        receiver_type="user_id",
-        content={"text": "hi {$name}"},
-        channel_account=account,
-    )
-    return account
-
-
 def test_sandbox_send_ends_sent_with_full_trace(send, email_template):
     [message] = send("welcome", ["ada@example.com"], {"name": "Ada", "code": "1"})
 

@@ -3,8 +3,6 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from channels_app.models import ChannelAccount
-from templates_app.models import MessageTemplate
 from tests.e2e.conftest import start_worker  # noqa: F401 - the real-worker fixture, shared
 from tracking.models import Message
 
@@ -30,24 +28,3 @@ def send(api, broker):
         return list(Message.objects.filter(message_id__in=ids).order_by("id"))
 
     return _send
-
-
-@pytest.fixture
-def webhook(tenant, fake_http) -> ChannelAccount:
-    account = ChannelAccount.objects.create(
-        app=tenant,
-        name="hook",
-        channel="webhook",
-        provider="webhook",
-        config={"url": fake_http.url + "/hook", "secret": "s3cret"},
-    )
-    MessageTemplate.objects.create(
-        app=tenant,
-        name="h",
-        code="hook",
-        channel="webhook",
-        receiver_type="user_id",
-        content={"text": "hi {$name}"},
-        channel_account=account,
-    )
-    return account

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from django.conf import settings
 
@@ -15,10 +17,9 @@ from tests.fakes.wecom_app import FakeWeCom
 from tracking.models import Message
 
 
-@pytest.fixture
-def ding(tenant):
-    """A DingTalk work-notice account and template against a local fake."""
-    fake = FakeDingTalkWork()
+@contextmanager
+def ding_channel(tenant, fake: FakeDingTalkWork, text: str):
+    """A DingTalk work-notice account and template `ding` sending `text`, served by `fake`."""
     with FakeHTTPServer(fake) as server:
         account = ChannelAccount.objects.create(
             app=tenant,
@@ -35,8 +36,17 @@ def ding(tenant):
             channel="dingtalk",
             receiver_type="user_id",
             channel_account=account,
-            content={"msgtype": "text", "content": "Hi {$name}, see https://example.com/a?x=1."},
+            content={"msgtype": "text", "content": text},
         )
+        yield fake
+
+
+@pytest.fixture
+def ding(tenant):
+    """A DingTalk work-notice account and template against a local fake."""
+    with ding_channel(
+        tenant, FakeDingTalkWork(), "Hi {$name}, see https://example.com/a?x=1."
+    ) as fake:
         yield fake
 
 

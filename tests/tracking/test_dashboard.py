@@ -54,7 +54,8 @@ class _Server:
     """A real threaded HTTP server for the app; every request carries the staff session
     cookie (headless Chromium cannot log in through a form from the command line)."""
 
-    def __init__(self, cookie: str):
+    def __init__(self, cookie: str, wrap=None):
+        """`wrap`: a WSGI middleware put around the app (extra test pages, headers)."""
         app = StaticFilesHandler(WSGIHandler())
 
         def with_session(environ, start_response):
@@ -66,7 +67,7 @@ class _Server:
                 pass
 
         self.httpd = ThreadedWSGIServer(("127.0.0.1", 0), Quiet, allow_reuse_address=False)
-        self.httpd.set_app(with_session)
+        self.httpd.set_app(wrap(with_session) if wrap else with_session)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

@@ -8,11 +8,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from channels_app.models import ChannelAccount
-from templates_app.models import MessageTemplate
 from tests.e2e.conftest import final_states, wait_until
 from tests.fakes.dingtalk_work import FakeDingTalkWork
-from tests.fakes.http import FakeHTTPServer, Recorded, Reply
+from tests.fakes.http import Recorded, Reply
+from tests.tracking.conftest import ding_channel
 from tracking.models import Message, ReplayAudit
 
 
@@ -32,25 +31,7 @@ class OutageDingTalk(FakeDingTalkWork):
 
 @pytest.fixture
 def outage_ding(tenant):
-    fake = OutageDingTalk()
-    with FakeHTTPServer(fake) as server:
-        account = ChannelAccount.objects.create(
-            app=tenant,
-            name="ding",
-            channel="dingtalk",
-            provider="dingtalk_work",
-            base_url=server.url,
-            config={"appkey": fake.appkey, "appsecret": fake.appsecret, "agent_id": fake.agent_id},
-        )
-        MessageTemplate.objects.create(
-            app=tenant,
-            name="ding",
-            code="ding",
-            channel="dingtalk",
-            receiver_type="user_id",
-            channel_account=account,
-            content={"msgtype": "text", "content": "Hi {$name}"},
-        )
+    with ding_channel(tenant, OutageDingTalk(), "Hi {$name}") as fake:
         yield fake
 
 
