@@ -465,6 +465,13 @@ ANYMAIL = {
         ),
         # SNS subscriptions are confirmed by hand (the URL is in the refused request's log).
         "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": False,
+        # Every other ESP's webhook signing key: TIDINGS_ANYMAIL_<ANYMAIL SETTING>, e.g.
+        # TIDINGS_ANYMAIL_MANDRILL_WEBHOOK_KEY (docs/channels.md lists them per ESP).
+        **{
+            name.removeprefix("TIDINGS_ANYMAIL_"): value
+            for name, value in os.environ.items()
+            if name.startswith("TIDINGS_ANYMAIL_") and name != "TIDINGS_ANYMAIL_WEBHOOK_SECRET"
+        },
     }.items()
     if value != ""
 }

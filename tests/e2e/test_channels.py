@@ -23,7 +23,16 @@ from django.core.cache import cache
 from django.db import connection
 
 from channels_app.models import ChannelAccount, InboxItem, SandboxDelivery
+from channels_app.providers.brevo.fake import FakeBrevo
+from channels_app.providers.esp_fakes import EspFake
+from channels_app.providers.mailersend.fake import FakeMailerSend
+from channels_app.providers.mailjet.fake import FakeMailjet
+from channels_app.providers.mandrill.fake import FakeMandrill
+from channels_app.providers.postal.fake import FakePostal
+from channels_app.providers.postmark.fake import FakePostmark
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
+from channels_app.providers.resend.fake import FakeResend
+from channels_app.providers.sparkpost.fake import FakeSparkPost
 from notify.queueing import all_lanes
 from templates_app.models import MessageTemplate
 from tests.broker import broker_client
@@ -177,6 +186,35 @@ def mailgun(stack: ExitStack) -> Case:
         server.url + "/v3",
         lambda: [s["to"] for s in fake.sent] == [["ada@example.com"]],
     )
+
+
+def _esp(fake_class: type[EspFake]) -> Callable[[ExitStack], Case]:
+    """The ESPs that keep the anymail contract (channels_app/providers/test_esp_contract.py)."""
+
+    def case(stack: ExitStack) -> Case:
+        fake = fake_class()
+        server = _http(stack, fake)
+        return Case(
+            "email",
+            "email",
+            "ada@example.com",
+            EMAIL,
+            fake.config,
+            server.url + fake.api_root,
+            lambda: [email.to for email in fake.accepted] == ["ada@example.com"],
+        )
+
+    return case
+
+
+postmark = _esp(FakePostmark)
+brevo = _esp(FakeBrevo)
+mailjet = _esp(FakeMailjet)
+mandrill = _esp(FakeMandrill)
+sparkpost = _esp(FakeSparkPost)
+resend = _esp(FakeResend)
+mailersend = _esp(FakeMailerSend)
+postal = _esp(FakePostal)
 
 
 def tencent_sms(stack: ExitStack) -> Case:
