@@ -29,6 +29,7 @@ PROVIDERS: dict[str, str] = {
     "twilio_sms": "channels_app.providers.twilio_sms.adapter.TwilioSmsAdapter",
     "wechat_oa": "channels_app.providers.wechat_oa.adapter.WeChatOAAdapter",
     "wechat_mp": "channels_app.providers.wechat_mp.adapter.WeChatMPAdapter",
+    "alipay_mp": "channels_app.providers.alipay_mp.adapter.AlipayMPAdapter",
     "wecom_app": "channels_app.providers.wecom_app.adapter.WeComAppAdapter",
     "wecom_robot": "channels_app.providers.wecom_robot.adapter.WeComRobotAdapter",
     "dingtalk_work": "channels_app.providers.dingtalk_work.adapter.DingTalkWorkAdapter",

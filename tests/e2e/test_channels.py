@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from channels_app.models import ChannelAccount, InboxItem, SandboxDelivery
+from channels_app.providers.alipay_mp.fake import FakeAlipay
 from channels_app.providers.brevo.fake import FakeBrevo
 from channels_app.providers.esp_fakes import EspFake
 from channels_app.providers.mailersend.fake import FakeMailerSend
@@ -215,6 +216,21 @@ sparkpost = _esp(FakeSparkPost)
 resend = _esp(FakeResend)
 mailersend = _esp(FakeMailerSend)
 postal = _esp(FakePostal)
+
+
+def alipay_mp(stack: ExitStack) -> Case:
+    fake = FakeAlipay()
+    server = _http(stack, fake)
+    content = {"template_id": "TPL-ORDER-SHIPPED", "data": {"keyword1": "Hi {$name}"}}
+    return Case(
+        "alipay_mp",
+        "user_id",
+        "2088102122524333",
+        content,
+        fake.config,
+        server.url,
+        lambda: [s["data"] for s in fake.sent] == [{"keyword1": {"value": "Hi Ada"}}],
+    )
 
 
 def tencent_sms(stack: ExitStack) -> Case:
