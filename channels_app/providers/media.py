@@ -1,0 +1,169 @@
+"""Images and files for the chat channels, shared by their adapters.
+
+Template content names one media item under `media`: `{"url": "https://…/chart.png"}` (fetched
+at send time through the egress guard, like email attachments) or `{"content_base64": "…",
+"filename": "report.pdf"}` (the file kept in Tidings with the template), optionally with a
+`content_type`. Each provider declares its limits (size, types) per kind; they are checked
+when the template is saved where the size is known (base64) and again on every fetch.
+
+A provider that needs an upload first (WeCom, DingTalk, Feishu) uploads each file once per
+account: the id it answers is cached by the source (URL or inline content) and by the
+content's SHA-256, for less than the provider keeps it, so a campaign to 100,000 users
+uploads its image once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import mimetypes
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.cache import cache
+
+from channels_app.providers.attachments import Attachment, fetch_attachment
+from channels_app.providers.base import DeliveryError
+from channels_app.providers.egress import egress_url_problem
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    max_bytes: int
+    # Allowed MIME types; a trailing "/*" allows a family ("image/*"). Empty: any type.
+    types: tuple[str, ...] = ()
+
+    def allows(self, mimetype: str) -> bool:
+        if not self.types:
+            return True
+        family = mimetype.split("/", 1)[0] + "/*"
+        return mimetype in self.types or family in self.types
+
+    def describe(self) -> str:
+        kinds = ", ".join(self.types) if self.types else "any type"
+        return f"{kinds}, at most {self.max_bytes // MB} MB"
+
+
+def _mimetype(item: dict[str, Any], filename: str) -> str:
+    declared = str(item.get("content_type") or "").split(";", 1)[0].strip().lower()
+    return declared or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+def _filename(item: dict[str, Any]) -> str:
+    name = str(item.get("filename") or "")
+    if not name and isinstance(item.get("url"), str):
+        name = urlsplit(item["url"]).path.rsplit("/", 1)[-1]
+    return name
+
+
+def validate_media(content: dict[str, Any], limits: MediaLimits) -> dict[str, str]:
+    """Errors of content.media for a provider with these limits, keyed by field path."""
+    item = content.get("media")
+    field = "content.media"
+    if not isinstance(item, dict):
+        return {field: 'an object: {"url": …} or {"content_base64": …, "filename": …}'}
+    url, inline = item.get("url"), item.get("content_base64")
+    if (url is None) == (inline is None):
+        return {field: "give exactly one of url and content_base64"}
+    errors: dict[str, str] = {}
+    filename = _filename(item)
+    if url is not None:
+        if not isinstance(url, str) or not url.strip():
+            errors[f"{field}.url"] = "must be an http or https URL"
+        elif "{$" not in url:  # a URL built from variables is checked when fetched
+            parts = urlsplit(url.strip())
+            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+                errors[f"{field}.url"] = "must be an http or https URL"
+            elif problem := egress_url_problem(url):
+                errors[f"{field}.url"] = problem
+    else:
+        try:
+            size = len(base64.b64decode(str(inline), validate=True))
+        except (binascii.Error, ValueError):
+            return {f"{field}.content_base64": "not valid base64"}
+        if not filename:
+            errors[f"{field}.filename"] = "required with content_base64"
+        if size > limits.max_bytes:
+            errors[f"{field}.content_base64"] = f"{size} bytes: the limit is {limits.describe()}"
+        elif size == 0:
+            errors[f"{field}.content_base64"] = "an empty file"
+    known_type = item.get("content_type") or mimetypes.guess_type(filename)[0]
+    if known_type and not limits.allows(_mimetype(item, filename)):
+        errors[f"{field}.content_type"] = (
+            f"{_mimetype(item, filename)}: allowed {limits.describe()}"
+        )
+    return errors
+
+
+def media_load(item: dict[str, Any], limits: MediaLimits) -> Attachment:
+    """The bytes of content.media, fetched or decoded, within the limits (else a permanent
+    DeliveryError with code `media`)."""
+    filename = _filename(item)
+    if item.get("content_base64") is not None:
+        try:
+            body = base64.b64decode(str(item["content_base64"]), validate=True)
+        except (binascii.Error, ValueError):
+            raise DeliveryError("media: not valid base64", permanent=True, code="media") from None
+        attachment = Attachment(filename or "file", body, _mimetype(item, filename))
+    else:
+        try:
+            attachment = fetch_attachment(
+                str(item.get("url") or ""),
+                filename=filename,
+                content_type=str(item.get("content_type") or ""),
+                max_bytes=limits.max_bytes,
+            )
+        except DeliveryError as error:
+            if error.code != "attachment":
+                raise  # e.g. egress_denied keeps its code
+            raise DeliveryError(
+                error.reason.replace("attachment", "media", 1),
+                permanent=True,
+                code="media",
+            ) from None
+    if len(attachment.content) > limits.max_bytes:
+        raise DeliveryError(
+            f"media {attachment.filename!r}: the limit is {limits.describe()}",
+            permanent=True,
+            code="media",
+        )
+    if not limits.allows(attachment.mimetype):
+        raise DeliveryError(
+            f"media {attachment.filename!r} is {attachment.mimetype}: allowed {limits.describe()}",
+            permanent=True,
+            code="media",
+        )
+    return attachment
+
+
+def _source_digest(item: dict[str, Any]) -> str:
+    source = item.get("content_base64") or item.get("url") or ""
+    return hashlib.sha256(f"{item.get('filename')}\n{source}".encode()).hexdigest()
+
+
+def uploaded_media_id(
+    scope: str,
+    item: dict[str, Any],
+    limits: MediaLimits,
+    upload: Callable[[Attachment], str],
+    ttl_seconds: int,
+) -> str:
+    """The provider's id for content.media under `scope` (provider, account and kind),
+    uploading it only when neither its source nor its content was uploaded before."""
+    source_key = f"tidings:media:{scope}:src:{_source_digest(item)}"
+    cached = cache.get(source_key)
+    if cached:
+        return str(cached)
+    attachment = media_load(item, limits)
+    content_key = f"tidings:media:{scope}:sha256:{hashlib.sha256(attachment.content).hexdigest()}"
+    media_id = cache.get(content_key)
+    if not media_id:
+        media_id = upload(attachment)
+        cache.set(content_key, media_id, ttl_seconds)
+    cache.set(source_key, media_id, ttl_seconds)
+    return str(media_id)
