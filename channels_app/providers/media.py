@@ -141,9 +141,27 @@ def media_load(item: dict[str, Any], limits: MediaLimits) -> Attachment:
     return attachment
 
 
-def _source_digest(item: dict[str, Any]) -> str:
+def _source_key(scope: str, item: dict[str, Any]) -> str:
     source = item.get("content_base64") or item.get("url") or ""
-    return hashlib.sha256(f"{item.get('filename')}\n{source}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{item.get('filename')}\n{source}".encode()).hexdigest()
+    return f"tidings:media:{scope}:src:{digest}"
+
+
+def _content_key(scope: str, attachment: Attachment) -> str:
+    return f"tidings:media:{scope}:sha256:{hashlib.sha256(attachment.content).hexdigest()}"
+
+
+def cached_media_id(scope: str, item: dict[str, Any]) -> str | None:
+    """The id a provider gave this source before, without fetching it."""
+    cached = cache.get(_source_key(scope, item))
+    return str(cached) if cached else None
+
+
+def remember_media_id(
+    scope: str, item: dict[str, Any], attachment: Attachment, media_id: str, ttl_seconds: int
+) -> None:
+    cache.set(_content_key(scope, attachment), media_id, ttl_seconds)
+    cache.set(_source_key(scope, item), media_id, ttl_seconds)
 
 
 def uploaded_media_id(
@@ -155,15 +173,10 @@ def uploaded_media_id(
 ) -> str:
     """The provider's id for content.media under `scope` (provider, account and kind),
     uploading it only when neither its source nor its content was uploaded before."""
-    source_key = f"tidings:media:{scope}:src:{_source_digest(item)}"
-    cached = cache.get(source_key)
+    cached = cached_media_id(scope, item)
     if cached:
-        return str(cached)
+        return cached
     attachment = media_load(item, limits)
-    content_key = f"tidings:media:{scope}:sha256:{hashlib.sha256(attachment.content).hexdigest()}"
-    media_id = cache.get(content_key)
-    if not media_id:
-        media_id = upload(attachment)
-        cache.set(content_key, media_id, ttl_seconds)
-    cache.set(source_key, media_id, ttl_seconds)
+    media_id = cache.get(_content_key(scope, attachment)) or upload(attachment)
+    remember_media_id(scope, item, attachment, str(media_id), ttl_seconds)
     return str(media_id)
