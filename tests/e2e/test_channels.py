@@ -8,6 +8,7 @@ gets its own rows through `transactional_db`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from channels_app.providers.postmark.fake import FakePostmark
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
 from channels_app.providers.resend.fake import FakeResend
 from channels_app.providers.sparkpost.fake import FakeSparkPost
+from channels_app.providers.wecom_app.fake_media import FakeWeComWithMedia
 from notify.queueing import all_lanes
 from templates_app.models import MessageTemplate
 from tests.broker import broker_client
@@ -701,3 +703,46 @@ def test_failover_when_the_first_account_answers_5xx(
         assert list(third_sending) == [
             "attempt 1 via hook-b (webhook); routed by weight; skipped hook-a (circuit open)"
         ]
+
+
+def test_media_messages_through_the_api_and_a_real_worker(
+    transactional_db, module_worker, clean_redis, api, tenant
+):
+    """An image template saved through the API (types checked there), sent to two users:
+    WeCom receives one upload and two image messages naming its media_id."""
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 2048).decode()
+    fake = FakeWeComWithMedia()
+    with FakeHTTPServer(fake) as server:
+        account = ChannelAccount.objects.create(
+            app=tenant, name="wecom-media", channel="wecom", provider="wecom_app",
+            config={"corpid": fake.corpid, "corpsecret": fake.corpsecret,
+                    "agentid": fake.agentid},
+            base_url=server.url,
+        )  # fmt: skip
+        template = {
+            "code": "chart", "name": "chart", "channel": "wecom", "receiver_type": "user_id",
+            "channel_account": account.pk,
+        }  # fmt: skip
+        gif = api.post(
+            "/api/v1/templates",
+            {**template, "content": {"msgtype": "image", "media": {
+                "content_base64": base64.b64encode(b"GIF89a" + b"\x00" * 64).decode(),
+                "filename": "anim.gif"}}},
+            format="json",
+        )  # fmt: skip
+        created = api.post(
+            "/api/v1/templates",
+            {**template, "content": {"msgtype": "image",
+                                     "media": {"content_base64": png, "filename": "chart.png"}}},
+            format="json",
+        )  # fmt: skip
+        assert gif.status_code == 400  # WeCom images are JPG or PNG
+        assert "content.media.content_type" in str(gif.json())
+        assert created.status_code == 201, created.content
+
+        sent = [_final(_send(api, "chart", user)) for user in ("ann", "bob")]
+
+        assert [m.state for m in sent] == ["SENT", "SENT"], [m.last_error for m in sent]
+        assert len(fake.store.uploads) == 1
+        media_ids = {body["image"]["media_id"] for body in fake.accepted}
+        assert media_ids == set(fake.store.media)
