@@ -1,9 +1,9 @@
 """Images and files for the chat channels, shared by their adapters.
 
 Template content names one media item under `media`: `{"url": "https://…/chart.png"}` (fetched
-at send time through the egress guard, like email attachments) or `{"content_base64": "…",
-"filename": "report.pdf"}` (the file kept in Tidings with the template), optionally with a
-`content_type`. Each provider declares its limits (size, types) per kind; they are checked
+at send time through the egress guard, like email attachments), `{"file": "<id>"}` (a file
+uploaded to Tidings with POST /api/v1/media) or `{"content_base64": "…", "filename": "a.pdf"}`
+(a small file kept inline in the template), optionally with a `content_type`. Each provider declares its limits (size, types) per kind; they are checked
 when the template is saved where the size is known (base64) and again on every fetch.
 
 A provider that needs an upload first (WeCom, DingTalk, Feishu) uploads each file once per
@@ -25,11 +25,13 @@ from urllib.parse import urlsplit
 
 from django.core.cache import cache
 
+from channels_app.media_files import media_file_describe, media_file_read
 from channels_app.providers.attachments import Attachment, fetch_attachment
 from channels_app.providers.base import DeliveryError
 from channels_app.providers.egress import egress_url_problem
 
 MB = 1024 * 1024
+SOURCES = ("url", "file", "content_base64")
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,13 @@ def validate_media(content: dict[str, Any], limits: MediaLimits) -> dict[str, st
     item = content.get("media")
     field = "content.media"
     if not isinstance(item, dict):
-        return {field: 'an object: {"url": …} or {"content_base64": …, "filename": …}'}
+        return {field: 'an object: {"url": …}, {"file": …} or {"content_base64": …, "filename": …}'}
+    sources = [key for key in SOURCES if item.get(key) is not None]
+    if len(sources) != 1:
+        return {field: "give exactly one of url, file and content_base64"}
+    if sources == ["file"]:
+        return _stored_file_errors(str(item["file"]), limits)
     url, inline = item.get("url"), item.get("content_base64")
-    if (url is None) == (inline is None):
-        return {field: "give exactly one of url and content_base64"}
     errors: dict[str, str] = {}
     filename = _filename(item)
     if url is not None:
@@ -100,11 +105,29 @@ def validate_media(content: dict[str, Any], limits: MediaLimits) -> dict[str, st
     return errors
 
 
+def _stored_file_errors(file_id: str, limits: MediaLimits) -> dict[str, str]:
+    media = media_file_describe(file_id)
+    if media is None:
+        return {"content.media.file": "no such file: upload it with POST /api/v1/media"}
+    if media.size > limits.max_bytes:
+        return {"content.media.file": f"{media.size} bytes: the limit is {limits.describe()}"}
+    if not limits.allows(media.content_type):
+        return {"content.media.file": f"{media.content_type}: allowed {limits.describe()}"}
+    return {}
+
+
 def media_load(item: dict[str, Any], limits: MediaLimits) -> Attachment:
     """The bytes of content.media, fetched or decoded, within the limits (else a permanent
     DeliveryError with code `media`)."""
     filename = _filename(item)
-    if item.get("content_base64") is not None:
+    if item.get("file") is not None:
+        stored = media_file_read(str(item["file"]))
+        if stored is None:
+            raise DeliveryError(
+                "media: the uploaded file was deleted", permanent=True, code="media"
+            )
+        attachment = Attachment(stored.filename, stored.content, stored.content_type)
+    elif item.get("content_base64") is not None:
         try:
             body = base64.b64decode(str(item["content_base64"]), validate=True)
         except (binascii.Error, ValueError):
@@ -142,7 +165,7 @@ def media_load(item: dict[str, Any], limits: MediaLimits) -> Attachment:
 
 
 def _source_key(scope: str, item: dict[str, Any]) -> str:
-    source = item.get("content_base64") or item.get("url") or ""
+    source = item.get("content_base64") or item.get("url") or f"file:{item.get('file')}"
     digest = hashlib.sha256(f"{item.get('filename')}\n{source}".encode()).hexdigest()
     return f"tidings:media:{scope}:src:{digest}"
 

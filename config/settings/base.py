@@ -176,6 +176,8 @@ TIDINGS_MAX_VARIABLES_BYTES = env.int("TIDINGS_MAX_VARIABLES_BYTES", default=64 
 TIDINGS_API_MAX_PAGE_SIZE = env.int("TIDINGS_API_MAX_PAGE_SIZE", default=1000)
 # A 100,000-receiver send is a few MB of JSON.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("TIDINGS_MAX_BODY_BYTES", default=64 * 1024 * 1024)
+# Files uploaded for media messages (POST /api/v1/media): the largest any provider takes.
+TIDINGS_MEDIA_MAX_BYTES = env.int("TIDINGS_MEDIA_MAX_BYTES", default=50 * 1024 * 1024)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tidings API",
