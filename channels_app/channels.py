@@ -9,6 +9,7 @@ class Channel(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
     WECHAT_OA = "wechat_oa", "WeChat official account"
     WECHAT_MP = "wechat_mp", "WeChat mini program"
+    ALIPAY_MP = "alipay_mp", "Alipay mini program"
     WECOM = "wecom", "WeCom"
     DINGTALK = "dingtalk", "DingTalk"
     FEISHU = "feishu", "Feishu / Lark"

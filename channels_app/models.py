@@ -118,3 +118,24 @@ class SandboxDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.receiver} ({self.message_id})"
+
+
+class MediaFile(models.Model):
+    """A file an App uploaded for its media messages (images, documents); templates name it
+    by id in `content.media.file`. Stored in the default storage (MEDIA_ROOT or S3), never
+    served publicly: only the workers read it, to upload it to the provider."""
+
+    id = models.UUIDField(primary_key=True)
+    app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="+")
+    file = models.FileField(upload_to="media/%Y/%m/")
+    filename = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["app", "-created_at"], name="mediafile_app_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.size} bytes)"

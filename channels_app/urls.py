@@ -8,6 +8,7 @@ from channels_app.inbox_api import (
     InboxTokenView,
     InboxUnreadCountView,
 )
+from channels_app.media_api import MediaFileDetailView, MediaFileUploadView
 from config.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
@@ -15,6 +16,8 @@ router.register("channel-accounts", ChannelAccountViewSet, basename="channel-acc
 
 urlpatterns = [
     *router.urls,
+    path("media", MediaFileUploadView.as_view(), name="media-upload"),
+    path("media/<uuid:pk>", MediaFileDetailView.as_view(), name="media-detail"),
     path("inbox-tokens", InboxTokenView.as_view(), name="inbox-token"),
     path("inbox/messages", InboxListView.as_view(), name="inbox-list"),
     path("inbox/unread-count", InboxUnreadCountView.as_view(), name="inbox-unread-count"),

@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from channels_app.channels import Channel
+from channels_app.media_files import media_file_of_app
 from channels_app.models import ChannelAccount
 from notify.errors import ApiError
 from templates_app.checks import content_problems, provider_problems, routed_providers
@@ -135,6 +136,13 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
         if problems:
             raise serializers.ValidationError(problems)
         app = self.context["request"].auth
+        media = content.get("media") if isinstance(content, dict) else None
+        if isinstance(media, dict) and media.get("file") is not None:
+            # Another App's file id must not be usable, even if guessed.
+            if media_file_of_app(app.pk, str(media["file"])) is None:
+                raise serializers.ValidationError(
+                    {"content.media.file": "no such file: upload it with POST /api/v1/media"}
+                )
         problems = provider_problems(routed_providers(app, channel, account), channel, content)
         if problems:
             raise serializers.ValidationError(problems)

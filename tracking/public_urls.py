@@ -1,7 +1,9 @@
 """Routes outside /api/v1/: included at the root by config/urls.py."""
 
 from django.urls import path
+from django.utils.module_loading import import_string
 
+from channels_app.providers.registry import PROVIDERS, get_adapter_class
 from tracking import views
 from tracking.receipts import webhooks
 
@@ -20,3 +22,19 @@ urlpatterns += [
     path("r/anymail/mailgun/tracking/", webhooks.mailgun_tracking, name="anymail-mailgun"),
     path("r/anymail/amazon_ses/tracking/", webhooks.ses_tracking, name="anymail-ses"),
 ]
+# The other ESPs declare their webhook in their adapter (channels_app/providers/<esp>/).
+for _provider in PROVIDERS:
+    _hook = getattr(get_adapter_class(_provider), "tracking_webhook", None)
+    if _hook is not None:
+        urlpatterns.append(
+            path(
+                f"r/anymail/{_hook.esp}/tracking/",
+                webhooks.guarded(
+                    import_string(_hook.view),
+                    get_adapter_class(_provider).label,
+                    f"TIDINGS_ANYMAIL_{_hook.signing_setting}" if _hook.signing_setting else "",
+                    _hook.signing_setting,
+                ),
+                name=f"anymail-{_hook.esp}",
+            )
+        )

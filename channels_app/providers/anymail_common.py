@@ -13,6 +13,7 @@ header plus the SES message tag of the same name), and the provider id stored is
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any, ClassVar
 
@@ -35,6 +36,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
+from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from rest_framework import serializers
@@ -89,6 +91,17 @@ _SES_PERMANENT = {
 }
 
 
+@dataclass(frozen=True)
+class TrackingWebhook:
+    """Where an ESP posts its tracking events: anymail's view for it (import path), the path
+    segment of /r/anymail/<esp>/tracking/, and the ANYMAIL setting holding the ESP's own
+    signing key when it signs its webhooks (set from TIDINGS_ANYMAIL_<SETTING>)."""
+
+    view: str
+    esp: str
+    signing_setting: str = ""
+
+
 class PinnedSessionMixin:
     """For anymail's requests-based backends: their session connects only where the egress
     policy allows, to the address it checked, and re-checks every redirect hop."""
@@ -138,18 +151,41 @@ class AnymailAdapter(ProviderAdapter):
     channels = (Channel.EMAIL,)
     max_batch_size = 1
     backend_path: ClassVar[str]
+    # Receipts: the ESP's tracking webhook, routed by tracking/public_urls.py from the registry.
+    tracking_webhook: ClassVar[TrackingWebhook | None] = None
+    # ESPs without custom metadata (MailerSend, Postal) carry our id in the header only.
+    supports_metadata: ClassVar[bool] = True
     _connection: BaseEmailBackend | None = None
 
     @classmethod
     def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
         validate_email_content(content)
 
+    # Config field -> anymail backend kwarg, for ESPs whose settings are only credentials
+    # (and options) plus the API root; others override `connection_kwargs`.
+    credential_kwargs: ClassVar[dict[str, str]] = {}
+
     def connection_kwargs(self) -> dict[str, Any]:
         """The anymail backend's ESP settings for this account."""
-        raise NotImplementedError
+        if not self.credential_kwargs:
+            raise NotImplementedError
+        kwargs = {
+            arg: self.config[name]
+            for name, arg in self.credential_kwargs.items()
+            if self.config.get(name) not in (None, "")
+        }
+        return {
+            **kwargs,
+            "api_url": self.base_url + "/",
+            "timeout": settings.TIDINGS_PROVIDER_TIMEOUT_SECONDS,
+        }
 
     def esp_extra(self, message: OutboundMessage) -> dict[str, Any]:
         return {}
+
+    def classify(self, exc: BaseException) -> DeliveryError:
+        """Override where an ESP's status codes mean something else (Mandrill: 500s)."""
+        return classify_error(exc)
 
     def __enter__(self) -> AnymailAdapter:
         self._connection = self._open()
@@ -194,7 +230,7 @@ class AnymailAdapter(ProviderAdapter):
         message: OutboundMessage,
         cache: dict[str, Attachment | DeliveryError],
     ) -> SendResult:
-        email = build_email(message, self.config, connection)
+        email = build_email(message, self.config, connection, self.supports_metadata)
         email.esp_extra = self.esp_extra(message)
         try:
             attach_from_content(email, message.content, self.config, cache)
@@ -203,12 +239,18 @@ class AnymailAdapter(ProviderAdapter):
         try:
             sent = email.send()
         except Exception as exc:  # classified, never lost
-            return SendResult(error=classify_error(exc))
+            return SendResult(error=self.classify(exc))
         status = getattr(email, "anymail_status", None)
         provider_id = str(getattr(status, "message_id", "") or "") if status else ""
-        if not sent:
+        statuses = set(getattr(status, "status", None) or ())
+        if not sent or (statuses and statuses <= {"failed", "rejected", "invalid"}):
+            # e.g. Mailjet answering 200/400 with a per-message error: nothing was sent.
             return SendResult(
-                error=DeliveryError("ESP accepted no recipient", permanent=True, code="not_sent")
+                error=DeliveryError(
+                    f"ESP accepted no recipient ({', '.join(sorted(statuses)) or 'no status'})",
+                    permanent=True,
+                    code="not_sent",
+                )
             )
         return SendResult(provider_message_id=provider_id)
 
@@ -234,7 +276,10 @@ def content_headers(content: dict[str, Any]) -> dict[str, str]:
 
 
 def build_email(
-    message: OutboundMessage, config: dict[str, Any], connection: BaseEmailBackend
+    message: OutboundMessage,
+    config: dict[str, Any],
+    connection: BaseEmailBackend,
+    with_metadata: bool = True,
 ) -> AnymailMessage:
     """Text + HTML parts, From/Reply-To, and the ids receipts are matched on."""
     content = message.content
@@ -249,7 +294,8 @@ def build_email(
     )
     if content.get("html"):
         email.attach_alternative(str(content["html"]), "text/html")
-    email.metadata = {METADATA_KEY: message.message_id}
+    if with_metadata:
+        email.metadata = {METADATA_KEY: message.message_id}
     if message.template_code:
         email.tags = [message.template_code]
     return email

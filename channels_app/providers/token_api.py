@@ -44,17 +44,24 @@ class AccessTokenApi:
 
     def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST with the cached token; a rejected token is refreshed and the call made once more."""
+        return self._with_token(path, {}, json=payload)
+
+    def upload(self, path: str, params: dict[str, str], files: dict[str, Any]) -> dict[str, Any]:
+        """A multipart POST (media uploads) with the same token handling as `call`."""
+        return self._with_token(path, params, files=files)
+
+    def _with_token(self, path: str, params: dict[str, str], **body: Any) -> dict[str, Any]:
         for attempt in range(2):
             token = cached_token(self.token_name, self._fetch_token)
             response = http_request(
-                "POST", f"{self.base_url}{path}", params={"access_token": token}, json=payload
+                "POST", f"{self.base_url}{path}", params={**params, "access_token": token}, **body
             )
-            body = json_object(response, self.provider)  # type: ignore[attr-defined]
-            code = self.error_code(body)
+            body_json = json_object(response, self.provider)  # type: ignore[attr-defined]
+            code = self.error_code(body_json)
             if code == 0:
-                return body
+                return body_json
             if code in self.token_errors and attempt == 0:
                 token_invalidate(self.token_name, token)
                 continue
-            raise self.api_error(code, str(body.get("errmsg", "")))
+            raise self.api_error(code, str(body_json.get("errmsg", "")))
         raise AssertionError("unreachable")

@@ -176,6 +176,8 @@ TIDINGS_MAX_VARIABLES_BYTES = env.int("TIDINGS_MAX_VARIABLES_BYTES", default=64 
 TIDINGS_API_MAX_PAGE_SIZE = env.int("TIDINGS_API_MAX_PAGE_SIZE", default=1000)
 # A 100,000-receiver send is a few MB of JSON.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("TIDINGS_MAX_BODY_BYTES", default=64 * 1024 * 1024)
+# Files uploaded for media messages (POST /api/v1/media): the largest any provider takes.
+TIDINGS_MEDIA_MAX_BYTES = env.int("TIDINGS_MEDIA_MAX_BYTES", default=50 * 1024 * 1024)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tidings API",
@@ -465,6 +467,13 @@ ANYMAIL = {
         ),
         # SNS subscriptions are confirmed by hand (the URL is in the refused request's log).
         "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": False,
+        # Every other ESP's webhook signing key: TIDINGS_ANYMAIL_<ANYMAIL SETTING>, e.g.
+        # TIDINGS_ANYMAIL_MANDRILL_WEBHOOK_KEY (docs/channels.md lists them per ESP).
+        **{
+            name.removeprefix("TIDINGS_ANYMAIL_"): value
+            for name, value in os.environ.items()
+            if name.startswith("TIDINGS_ANYMAIL_") and name != "TIDINGS_ANYMAIL_WEBHOOK_SECRET"
+        },
     }.items()
     if value != ""
 }

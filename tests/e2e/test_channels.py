@@ -8,6 +8,7 @@ gets its own rows through `transactional_db`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -23,7 +24,18 @@ from django.core.cache import cache
 from django.db import connection
 
 from channels_app.models import ChannelAccount, InboxItem, SandboxDelivery
+from channels_app.providers.alipay_mp.fake import FakeAlipay
+from channels_app.providers.brevo.fake import FakeBrevo
+from channels_app.providers.esp_fakes import EspFake
+from channels_app.providers.mailersend.fake import FakeMailerSend
+from channels_app.providers.mailjet.fake import FakeMailjet
+from channels_app.providers.mandrill.fake import FakeMandrill
+from channels_app.providers.postal.fake import FakePostal
+from channels_app.providers.postmark.fake import FakePostmark
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
+from channels_app.providers.resend.fake import FakeResend
+from channels_app.providers.sparkpost.fake import FakeSparkPost
+from channels_app.providers.wecom_app.fake_media import FakeWeComWithMedia
 from notify.queueing import all_lanes
 from templates_app.models import MessageTemplate
 from tests.broker import broker_client
@@ -176,6 +188,50 @@ def mailgun(stack: ExitStack) -> Case:
         {"api_key": fake.api_key, "from_email": f"news@{fake.domain}"},
         server.url + "/v3",
         lambda: [s["to"] for s in fake.sent] == [["ada@example.com"]],
+    )
+
+
+def _esp(fake_class: type[EspFake]) -> Callable[[ExitStack], Case]:
+    """The ESPs that keep the anymail contract (channels_app/providers/test_esp_contract.py)."""
+
+    def case(stack: ExitStack) -> Case:
+        fake = fake_class()
+        server = _http(stack, fake)
+        return Case(
+            "email",
+            "email",
+            "ada@example.com",
+            EMAIL,
+            fake.config,
+            server.url + fake.api_root,
+            lambda: [email.to for email in fake.accepted] == ["ada@example.com"],
+        )
+
+    return case
+
+
+postmark = _esp(FakePostmark)
+brevo = _esp(FakeBrevo)
+mailjet = _esp(FakeMailjet)
+mandrill = _esp(FakeMandrill)
+sparkpost = _esp(FakeSparkPost)
+resend = _esp(FakeResend)
+mailersend = _esp(FakeMailerSend)
+postal = _esp(FakePostal)
+
+
+def alipay_mp(stack: ExitStack) -> Case:
+    fake = FakeAlipay()
+    server = _http(stack, fake)
+    content = {"template_id": "TPL-ORDER-SHIPPED", "data": {"keyword1": "Hi {$name}"}}
+    return Case(
+        "alipay_mp",
+        "user_id",
+        "2088102122524333",
+        content,
+        fake.config,
+        server.url,
+        lambda: [s["data"] for s in fake.sent] == [{"keyword1": {"value": "Hi Ada"}}],
     )
 
 
@@ -647,3 +703,46 @@ def test_failover_when_the_first_account_answers_5xx(
         assert list(third_sending) == [
             "attempt 1 via hook-b (webhook); routed by weight; skipped hook-a (circuit open)"
         ]
+
+
+def test_media_messages_through_the_api_and_a_real_worker(
+    transactional_db, module_worker, clean_redis, api, tenant
+):
+    """An image template saved through the API (types checked there), sent to two users:
+    WeCom receives one upload and two image messages naming its media_id."""
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 2048).decode()
+    fake = FakeWeComWithMedia()
+    with FakeHTTPServer(fake) as server:
+        account = ChannelAccount.objects.create(
+            app=tenant, name="wecom-media", channel="wecom", provider="wecom_app",
+            config={"corpid": fake.corpid, "corpsecret": fake.corpsecret,
+                    "agentid": fake.agentid},
+            base_url=server.url,
+        )  # fmt: skip
+        template = {
+            "code": "chart", "name": "chart", "channel": "wecom", "receiver_type": "user_id",
+            "channel_account": account.pk,
+        }  # fmt: skip
+        gif = api.post(
+            "/api/v1/templates",
+            {**template, "content": {"msgtype": "image", "media": {
+                "content_base64": base64.b64encode(b"GIF89a" + b"\x00" * 64).decode(),
+                "filename": "anim.gif"}}},
+            format="json",
+        )  # fmt: skip
+        created = api.post(
+            "/api/v1/templates",
+            {**template, "content": {"msgtype": "image",
+                                     "media": {"content_base64": png, "filename": "chart.png"}}},
+            format="json",
+        )  # fmt: skip
+        assert gif.status_code == 400  # WeCom images are JPG or PNG
+        assert "content.media.content_type" in str(gif.json())
+        assert created.status_code == 201, created.content
+
+        sent = [_final(_send(api, "chart", user)) for user in ("ann", "bob")]
+
+        assert [m.state for m in sent] == ["SENT", "SENT"], [m.last_error for m in sent]
+        assert len(fake.store.uploads) == 1
+        media_ids = {body["image"]["media_id"] for body in fake.accepted}
+        assert media_ids == set(fake.store.media)

@@ -46,6 +46,10 @@ class FakeSlackWebhook:
             isinstance(blocks, list) and all(isinstance(b, dict) and "type" in b for b in blocks)
         ):
             return _text(400, "invalid_blocks")
+        for block in blocks or []:
+            # Slack's image block: a public image_url and an alt_text, both required.
+            if block["type"] == "image" and not (block.get("image_url") and block.get("alt_text")):
+                return _text(400, "invalid_blocks")
         if not payload.get("text") and not blocks and not payload.get("attachments"):
             return _text(400, "no_text")
         with self._lock:

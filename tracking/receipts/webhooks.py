@@ -150,7 +150,9 @@ def _basic_auth_ok(request: HttpRequest) -> bool:
     return bool(given) and any(constant_time_compare(given, a) for a in allowed if a)
 
 
-def guarded(view_class: type, esp: str, key_setting: str = "") -> Callable:
+def guarded(view_class: type, esp: str, key_setting: str = "", anymail_key: str = "") -> Callable:
+    """`anymail_key`: the ANYMAIL setting of an ESP that signs its webhooks; without it set,
+    that ESP's receipts are refused (403 naming `key_setting`) rather than taken unsigned."""
     inner = view_class.as_view()
 
     @csrf_exempt
@@ -160,6 +162,11 @@ def guarded(view_class: type, esp: str, key_setting: str = "") -> Callable:
         if not _basic_auth_ok(request):
             return _refused(
                 401, "not_authenticated", "the receipt URL's basic-auth user:password is required"
+            )
+        if anymail_key and not settings.ANYMAIL.get(anymail_key):
+            logger.warning("%s receipt refused: %s is not configured", esp, key_setting)
+            return _refused(
+                403, "webhook_not_configured", f"{esp} receipts need {key_setting} to be set"
             )
         try:
             return inner(request, *args, **kwargs)

@@ -2,6 +2,8 @@
 signed (加签) when the robot has a secret. The access_token names the group, so the receiver
 is only a label. Content is the DingTalk flat shape (see dingtalk_work.common) plus @mentions:
 `at_mobiles`, `at_user_ids` (lists or "a,b" strings) and `is_at_all`.
+Images: robots have no upload API, so `{"msgtype": "image", "media": {"url": …}, "title": …}`
+is sent as a markdown message showing the image from its (public) URL; files cannot be sent.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from channels_app.providers.http import http_request
 from channels_app.providers.wecom_app.common import as_list
 
 MSGTYPES = ("text", "markdown", "link", "action_card")
+IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 
 
 class DingTalkRobotConfig(serializers.Serializer):
@@ -62,6 +65,9 @@ class DingTalkRobotAdapter(ProviderAdapter):
 
     @classmethod
     def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
+        if msgtype_of(content) in ("image", "file"):
+            _validate_image(content)
+            return
         validate_dingtalk_content(content, MSGTYPES, link_pic_required=False)
         for name in ("at_mobiles", "at_user_ids"):
             if name in content and not isinstance(content[name], list | str):
@@ -84,8 +90,12 @@ class DingTalkRobotAdapter(ProviderAdapter):
     def payload(self, message: OutboundMessage) -> dict[str, Any]:
         content = message.content
         msgtype = msgtype_of(content)
-        if msgtype == "text":
-            body: dict[str, Any] = {"msgtype": "text", "text": {"content": str(content["content"])}}
+        if msgtype == "image":
+            title = str(content.get("title") or "image")
+            markdown = {"title": title, "text": f"![{title}]({content['media']['url']})"}
+            body: dict[str, Any] = {"msgtype": "markdown", "markdown": markdown}
+        elif msgtype == "text":
+            body = {"msgtype": "text", "text": {"content": str(content["content"])}}
         elif msgtype == "markdown":
             body = {
                 "msgtype": "markdown",
@@ -130,3 +140,22 @@ class DingTalkRobotAdapter(ProviderAdapter):
         code = int(body.get("errcode") or 0)
         if code:
             raise dingtalk_error(code, str(body.get("errmsg", "")))
+
+
+def _validate_image(content: dict[str, Any]) -> None:
+    """Robots show images by URL only (their clients fetch it): no inline files, no file type."""
+    if msgtype_of(content) == "file":
+        raise serializers.ValidationError(
+            {"content.msgtype": "DingTalk robots cannot send files (use a work notice)"}
+        )
+    item = content.get("media")
+    url = item.get("url") if isinstance(item, dict) else None
+    if not isinstance(url, str) or not url.startswith(("https://", "http://", "{$")):
+        raise serializers.ValidationError(
+            {"content.media.url": "DingTalk robots show images by public http(s) URL only"}
+        )
+    path = url.split("?", 1)[0].lower()
+    if "{$" not in url and not path.endswith(IMAGE_TYPES):
+        raise serializers.ValidationError(
+            {"content.media.url": f"an image URL ({', '.join(IMAGE_TYPES)})"}
+        )

@@ -1,6 +1,8 @@
 """DingTalk work notices (工作通知): one asyncsend_v2 call per distinct content with the
 receivers' userids comma-joined (DingTalk takes 5000; batches here are up to 1000).
 The call is asynchronous: task_id is the provider message id, also used to recall.
+Media: `{"msgtype": "image"|"file", "media": {"url": …} | {"content_base64": …, "filename": …}}`
+is uploaded once per app and content through /media/upload, within DingTalk's limits.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from typing import Any
 from rest_framework import serializers
 
 from channels_app.channels import Channel
+from channels_app.providers.attachments import Attachment
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.dingtalk_work.common import (
+    MEDIA_LIMITS,
     dingtalk_error,
     error_code,
     json_body,
@@ -19,10 +23,12 @@ from channels_app.providers.dingtalk_work.common import (
     validate_dingtalk_content,
 )
 from channels_app.providers.http import http_request
+from channels_app.providers.media import uploaded_media_id, validate_media
 from channels_app.providers.token_api import AccessTokenApi
 from channels_app.providers.wecom_app.common import batch_by_content
 
-MSGTYPES = ("text", "markdown", "link", "action_card", "oa")
+MSGTYPES = ("text", "markdown", "link", "action_card", "oa", "image", "file")
+MEDIA_TTL_SECONDS = 2 * 24 * 3600
 MAX_USERS_PER_CALL = 1000
 
 
@@ -43,6 +49,11 @@ class DingTalkWorkAdapter(AccessTokenApi, ProviderAdapter):
 
     @classmethod
     def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
+        limits = MEDIA_LIMITS.get(msgtype_of(content))
+        if limits is not None:
+            if errors := validate_media(content, limits):
+                raise serializers.ValidationError(errors)
+            return
         validate_dingtalk_content(content, MSGTYPES, link_pic_required=True)
 
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
@@ -73,6 +84,8 @@ class DingTalkWorkAdapter(AccessTokenApi, ProviderAdapter):
     def _msg(self, message: OutboundMessage) -> dict[str, Any]:
         content = message.content
         msgtype = msgtype_of(content)
+        if msgtype in MEDIA_LIMITS:
+            return {"msgtype": msgtype, msgtype: {"media_id": self._media_id(msgtype, content)}}
         if msgtype == "text":
             inner: dict[str, Any] = {"content": str(content["content"])}
         elif msgtype == "markdown":
@@ -100,6 +113,16 @@ class DingTalkWorkAdapter(AccessTokenApi, ProviderAdapter):
             if content.get("pc_message_url"):
                 inner["pc_message_url"] = content["pc_message_url"]
         return {"msgtype": msgtype, msgtype: inner}
+
+    def _media_id(self, msgtype: str, content: dict[str, Any]) -> str:
+        def upload(attachment: Attachment) -> str:
+            files = {"media": (attachment.filename, attachment.content, attachment.mimetype)}
+            return str(self.upload("/media/upload", {"type": msgtype}, files)["media_id"])
+
+        scope = f"{self.token_name}:{msgtype}"
+        return uploaded_media_id(
+            scope, content["media"], MEDIA_LIMITS[msgtype], upload, MEDIA_TTL_SECONDS
+        )
 
     @property
     def token_name(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from rest_framework import serializers
 
 from channels_app.providers.base import DeliveryError
+from channels_app.providers.media import MB, MediaLimits
 from channels_app.providers.token_api import json_object
 
 # 90002 the app's calls are temporarily banned; 90018 org QPS limit; 130101 and 410100 robot
@@ -37,6 +38,25 @@ REQUIRED = {
     "oa": ("message_url", "body"),
 }
 ALIASES = {"actionCard": "action_card"}
+# /media/upload's documented limits (images JPG/GIF/PNG/BMP, office files, PDF, ZIP/RAR).
+MEDIA_LIMITS = {
+    "image": MediaLimits(20 * MB, ("image/jpeg", "image/gif", "image/png", "image/bmp")),
+    "file": MediaLimits(
+        20 * MB,
+        (
+            "application/pdf",
+            "application/zip",
+            "application/vnd.rar",
+            "application/x-rar-compressed",
+            "application/msword",
+            "application/vnd.ms-excel",
+            "application/vnd.ms-powerpoint",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ),
+    ),
+}
 
 
 def msgtype_of(content: dict[str, Any]) -> str:

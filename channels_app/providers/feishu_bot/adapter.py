@@ -19,9 +19,11 @@ from rest_framework import serializers
 
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.feishu_bot.media import IMAGE_LIMITS, FeishuImages
 from channels_app.providers.http import http_request
+from channels_app.providers.media import validate_media
 
-MSG_TYPES = ("text", "post", "interactive")
+MSG_TYPES = ("text", "post", "interactive", "image")
 RATE_LIMITED = frozenset({11232, 11233})  # 100 a minute / 5 a second per bot
 PERMANENT = frozenset(
     {
@@ -41,6 +43,16 @@ class FeishuBotConfig(serializers.Serializer):
     secret = serializers.CharField(
         max_length=256, required=False, allow_blank=True, default="", help_text="Signing secret"
     )
+    app_id = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, default="",
+        help_text="For image messages: a Feishu app (cli_…) of the same tenant that uploads them",
+    )  # fmt: skip
+    app_secret = serializers.CharField(max_length=256, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if bool(attrs.get("app_id")) != bool(attrs.get("app_secret")):
+            raise serializers.ValidationError({"app_secret": "give app_id and app_secret together"})
+        return attrs
 
 
 def sign(secret: str, timestamp: str) -> str:
@@ -64,7 +76,7 @@ class FeishuBotAdapter(ProviderAdapter):
     max_batch_size = 1
     default_base_url = "https://open.feishu.cn"
     config_serializer = FeishuBotConfig
-    secret_fields = ("token", "secret")
+    secret_fields = ("token", "secret", "app_secret")
 
     @classmethod
     def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
@@ -72,6 +84,8 @@ class FeishuBotAdapter(ProviderAdapter):
         errors: dict[str, str] = {}
         if msg_type not in MSG_TYPES:
             errors["content.msg_type"] = f"must be one of {', '.join(MSG_TYPES)}, not {msg_type!r}"
+        elif msg_type == "image":
+            errors.update(validate_media(content, IMAGE_LIMITS))
         elif msg_type == "text" and not content.get("text"):
             errors["content.text"] = "required for msg_type text"
         elif msg_type == "post" and "post" in content:
@@ -107,8 +121,13 @@ class FeishuBotAdapter(ProviderAdapter):
     def payload(self, message: OutboundMessage) -> dict[str, Any]:
         content = message.content
         msg_type = content.get("msg_type", "text")
-        if msg_type == "text":
-            body: dict[str, Any] = {"msg_type": "text", "content": {"text": str(content["text"])}}
+        if msg_type == "image":
+            body: dict[str, Any] = {
+                "msg_type": "image",
+                "content": {"image_key": self._image_key(content)},
+            }
+        elif msg_type == "text":
+            body = {"msg_type": "text", "content": {"text": str(content["text"])}}
         elif msg_type == "post":
             post = content.get("post") or {
                 "zh_cn": {
@@ -125,6 +144,18 @@ class FeishuBotAdapter(ProviderAdapter):
             timestamp = str(int(time.time()))
             body.update(timestamp=timestamp, sign=sign(self.config["secret"], timestamp))
         return body
+
+    def _image_key(self, content: dict[str, Any]) -> str:
+        if not self.config.get("app_id"):
+            raise DeliveryError(
+                "feishu: image messages need the account's app_id and app_secret (bots cannot upload)",
+                permanent=True,
+                code="media",
+            )
+        images = FeishuImages(
+            self.base_url, self.config["app_id"], self.config["app_secret"], feishu_error
+        )
+        return images.image_key(content["media"])
 
     def _post(self, payload: dict[str, Any]) -> None:
         response = http_request(

@@ -116,7 +116,8 @@ def test_config_validation():
 @pytest.mark.parametrize(
     ("content", "field"),
     [
-        ({"msg_type": "image", "image_key": "k"}, "content.msg_type"),
+        ({"msg_type": "file", "file_key": "k"}, "content.msg_type"),
+        ({"msg_type": "image", "image_key": "k"}, "content.media"),
         ({"msg_type": "text"}, "content.text"),
         ({"msg_type": "post", "text": "x"}, "content.title"),
         ({"msg_type": "post", "post": {}}, "content.post"),

@@ -3,6 +3,8 @@
 The webhook is bound to one channel when it is created, so the receiver is only a label.
 The URL's path is the credential (/services/T…/B…/secret): it never goes into an error.
 An account base_url (a local fake or a proxy) replaces the scheme and host of webhook_url.
+Images: incoming webhooks cannot upload files, so `"media": {"url": "https://…"}` (with an
+optional `alt_text`) becomes an image block that Slack fetches from that public URL.
 """
 
 from __future__ import annotations
@@ -81,10 +83,10 @@ class SlackAdapter(ProviderAdapter):
     @classmethod
     def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
         text, blocks = content.get("text"), content.get("blocks")
-        errors = {}
+        errors = _image_errors(content) if "media" in content else {}
         if blocks is not None and (not isinstance(blocks, list) or not blocks):
             errors["content.blocks"] = "a non-empty list of Block Kit blocks"
-        if not (isinstance(text, str) and text.strip()) and not blocks:
+        if not (isinstance(text, str) and text.strip()) and not blocks and "media" not in content:
             errors["content.text"] = "a Slack message needs a text or blocks"
         if errors:
             raise serializers.ValidationError(errors)
@@ -118,6 +120,13 @@ class SlackAdapter(ProviderAdapter):
         for name in _OPTIONAL_FIELDS:
             if content.get(name):
                 payload[name] = content[name]
+        if isinstance(content.get("media"), dict):
+            image = {
+                "type": "image",
+                "image_url": content["media"]["url"],
+                "alt_text": str(content.get("alt_text") or "image"),
+            }
+            payload["blocks"] = [*payload.get("blocks", []), image]
         if self.config.get("unfurl_links") is not None:
             payload["unfurl_links"] = self.config["unfurl_links"]
         response = http_request("POST", self.url, json=payload, check_status=False)
@@ -153,3 +162,14 @@ def _error(status: int, text: str, retry_after: str | None) -> DeliveryError:
 
 class _WebhookGone(DeliveryError):
     """A permanent error of the webhook, not of one message."""
+
+
+def _image_errors(content: dict[str, Any]) -> dict[str, str]:
+    """Slack shows an image block from a public URL; there is no upload through a webhook."""
+    item = content["media"]
+    url = item.get("url") if isinstance(item, dict) else None
+    if not isinstance(url, str) or not url.startswith(("https://", "http://", "{$")):
+        return {"content.media.url": "Slack webhooks show images by public http(s) URL only"}
+    if len(url) > 3000:
+        return {"content.media.url": "Slack allows image URLs up to 3000 characters"}
+    return {}

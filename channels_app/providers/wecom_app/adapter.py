@@ -2,8 +2,10 @@
 1000 receivers joined by "|" in `touser`. Receivers are WeCom userids.
 
 Template content is flat: `{"msgtype": "text"|"markdown", "content": "..."}`,
-`{"msgtype": "textcard", "title", "description", "url", "btntxt"}` or
-`{"msgtype": "news", "articles": [{"title", "description", "url", "picurl"}]}`.
+`{"msgtype": "textcard", "title", "description", "url", "btntxt"}`,
+`{"msgtype": "news", "articles": [{"title", "description", "url", "picurl"}]}` or
+`{"msgtype": "image"|"file", "media": {"url": …} | {"content_base64": …, "filename": …}}`
+(uploaded once per app through /cgi-bin/media/upload; WeCom keeps media 3 days).
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ from typing import Any
 from rest_framework import serializers
 
 from channels_app.channels import Channel
+from channels_app.providers.attachments import Attachment
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.http import http_request
+from channels_app.providers.media import uploaded_media_id, validate_media
 from channels_app.providers.token_api import AccessTokenApi
 from channels_app.providers.wecom_app.common import (
+    MEDIA_LIMITS,
+    MEDIA_TTL_SECONDS,
     batch_by_content,
     json_body,
     message_body,
@@ -25,7 +31,7 @@ from channels_app.providers.wecom_app.common import (
     wecom_error,
 )
 
-MSGTYPES = ("text", "markdown", "textcard", "news")
+MSGTYPES = ("text", "markdown", "textcard", "news", "image", "file")
 MAX_USERS_PER_CALL = 1000
 
 
@@ -49,6 +55,11 @@ class WeComAppAdapter(AccessTokenApi, ProviderAdapter):
 
     @classmethod
     def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
+        limits = MEDIA_LIMITS.get(content.get("msgtype", "text"))
+        if limits is not None:
+            if errors := validate_media(content, limits):
+                raise serializers.ValidationError(errors)
+            return
         validate_wecom_content(content, MSGTYPES, article_url_required=False)
 
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
@@ -79,7 +90,24 @@ class WeComAppAdapter(AccessTokenApi, ProviderAdapter):
         self.call("/cgi-bin/message/recall", {"msgid": provider_message_id})
 
     def _body(self, message: OutboundMessage) -> dict[str, Any]:
+        msgtype = message.content.get("msgtype", "text")
+        if msgtype in MEDIA_LIMITS:
+            return {
+                msgtype: {"media_id": self._media_id(msgtype, message.content)},
+                "msgtype": msgtype,
+            }
         return message_body(message.content)
+
+    def _media_id(self, msgtype: str, content: dict[str, Any]) -> str:
+        def upload(attachment: Attachment) -> str:
+            files = {"media": (attachment.filename, attachment.content, attachment.mimetype)}
+            body = self.upload("/cgi-bin/media/upload", {"type": msgtype}, files)
+            return str(body["media_id"])
+
+        scope = f"{self.token_name}:{msgtype}"
+        return uploaded_media_id(
+            scope, content["media"], MEDIA_LIMITS[msgtype], upload, MEDIA_TTL_SECONDS
+        )
 
     def _payload(self, message: OutboundMessage, receivers: list[str]) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ from typing import Any
 from rest_framework import serializers
 
 from channels_app.providers.base import DeliveryError, OutboundMessage
+from channels_app.providers.media import MB, MediaLimits
 from channels_app.providers.token_api import AccessTokenApi, json_object
 
 # 45009 API frequency; 45033 too many concurrent calls; 45035 robot minute quota.
@@ -45,6 +46,13 @@ REQUIRED = {
     "news": ("articles",),
 }
 MAX_ARTICLES = 8
+# Media messages (image / file): WeCom's documented upload limits; temporary media live 3
+# days, so an upload is reused for 2.
+MEDIA_LIMITS = {
+    "image": MediaLimits(10 * MB, ("image/jpeg", "image/png")),
+    "file": MediaLimits(20 * MB),
+}
+MEDIA_TTL_SECONDS = 2 * 24 * 3600
 
 
 def wecom_error(code: int, errmsg: str, *, token_fetch: bool = False) -> DeliveryError:

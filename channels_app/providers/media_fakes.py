@@ -1,0 +1,91 @@
+"""What the chat providers' local fakes share for media: reading a multipart upload as the
+providers do, and a store that enforces an upload contract (field name, size and type
+limits), hands out media ids and remembers what was uploaded."""
+
+from __future__ import annotations
+
+import email.policy
+import threading
+import uuid
+from dataclasses import dataclass
+from email import message_from_bytes
+
+from tests.fakes.http import Recorded
+
+# The first bytes of the types the providers check by content, not by name.
+MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"GIF8": "image/gif",
+    b"%PDF": "application/pdf",
+}
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    field: str
+    filename: str
+    content_type: str
+    content: bytes
+
+    @property
+    def sniffed_type(self) -> str:
+        for magic, mimetype in MAGIC.items():
+            if self.content.startswith(magic):
+                return mimetype
+        return "application/octet-stream"
+
+
+def multipart_files(request: Recorded) -> list[UploadedFile]:
+    """The file parts of a multipart/form-data body (empty when it is not one)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        return []
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = message_from_bytes(head + request.body, policy=email.policy.HTTP)
+    files = []
+    for part in message.iter_parts():
+        filename = part.get_filename()
+        if filename is None:
+            continue
+        files.append(
+            UploadedFile(
+                field=str(part.get_param("name", header="content-disposition") or ""),
+                filename=filename,
+                content_type=part.get_content_type(),
+                content=part.get_payload(decode=True) or b"",
+            )
+        )
+    return files
+
+
+def multipart_fields(request: Recorded) -> dict[str, str]:
+    """The plain (non-file) fields of a multipart/form-data body."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        return {}
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = message_from_bytes(head + request.body, policy=email.policy.HTTP)
+    return {
+        str(part.get_param("name", header="content-disposition")): (
+            part.get_payload(decode=True) or b""
+        ).decode()
+        for part in message.iter_parts()
+        if part.get_filename() is None
+    }
+
+
+class MediaStore:
+    """Uploaded media by id; `uploads` counts how often the provider was asked to store one."""
+
+    def __init__(self) -> None:
+        self.media: dict[str, UploadedFile] = {}
+        self.uploads: list[UploadedFile] = []
+        self._lock = threading.Lock()
+
+    def add(self, upload: UploadedFile, prefix: str = "media") -> str:
+        media_id = f"{prefix}_{uuid.uuid4().hex}"
+        with self._lock:
+            self.media[media_id] = upload
+            self.uploads.append(upload)
+        return media_id

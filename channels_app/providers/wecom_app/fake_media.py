@@ -1,0 +1,78 @@
+"""WeCom's temporary media upload (/cgi-bin/media/upload?access_token=&type=, multipart field
+`media`; image: JPG/PNG ≤ 10 MB, file ≤ 20 MB, every file > 5 bytes; errcodes 40004 invalid
+media type, 40005 invalid file type, 40006 invalid file size) and image / file messages
+that must name an uploaded media_id (40007 otherwise), added to the app-message fake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels_app.providers.media_fakes import MediaStore, UploadedFile, multipart_files
+from tests.fakes.http import Recorded, Reply
+from tests.fakes.wecom_app import FakeWeCom, wecom_err
+
+MB = 1024 * 1024
+LIMITS = {"image": (10 * MB, {"image/jpeg", "image/png"}), "file": (20 * MB, None)}
+
+
+def check_upload(kind: str, files: list[UploadedFile]) -> Reply | UploadedFile:
+    """WeCom's checks of one upload (shared with the robot fake)."""
+    if kind not in LIMITS:
+        return wecom_err(40004, "invalid media type")
+    media = [f for f in files if f.field == "media"]
+    if len(media) != 1:
+        return wecom_err(41005, "media data missing")
+    upload = media[0]
+    max_bytes, types = LIMITS[kind]
+    if types is not None and upload.sniffed_type not in types:
+        return wecom_err(40005, "invalid file type")
+    if not 5 < len(upload.content) <= max_bytes:
+        return wecom_err(40006, "invalid file size")
+    return upload
+
+
+class FakeWeComWithMedia(FakeWeCom):
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.store = MediaStore()
+
+    def __call__(self, request: Recorded) -> Reply:
+        if request.method == "POST" and request.path == "/cgi-bin/media/upload":
+            with self._lock:
+                token = (request.query.get("access_token") or [""])[0]
+                if token not in self.tokens:
+                    return wecom_err(40014, "invalid access_token")
+            kind = (request.query.get("type") or [""])[0]
+            upload = check_upload(kind, multipart_files(request))
+            if isinstance(upload, Reply):
+                return upload
+            media_id = self.store.add(upload, f"3{kind}")
+            return Reply(
+                body={"errcode": 0, "errmsg": "", "type": kind, "media_id": media_id,
+                      "created_at": "1795777205"}
+            )  # fmt: skip
+        if request.method == "POST" and request.path == "/cgi-bin/message/send":
+            body = _json(request)
+            if body and body.get("msgtype") in LIMITS:
+                return self._authed(request) or self._send_media(body)
+        return super().__call__(request)
+
+    def _send_media(self, body: dict[str, Any]) -> Reply:
+        msgtype = body["msgtype"]
+        media_id = (body.get(msgtype) or {}).get("media_id")
+        if media_id not in self.store.media:
+            return wecom_err(40007, "invalid media_id")
+        if body.get("agentid") != self.agentid:
+            return wecom_err(40056, "invalid agentid")
+        with self._lock:
+            self.accepted.append(body)
+        return Reply(body={"errcode": 0, "errmsg": "ok", "invaliduser": "",
+                           "unlicenseduser": "", "msgid": f"msg-{len(self.accepted)}"})  # fmt: skip
+
+
+def _json(request: Recorded) -> dict[str, Any] | None:
+    try:
+        body = request.json
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
