@@ -7,12 +7,12 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from channels_app.models import ChannelAccount
+from channels_app.providers.fakes_http import FakeHTTPServer
+from channels_app.providers.smtp.fake import FakeSMTPServer
 from notify.brokers import broker_kind, broker_ping
 from notify.services import app_create
 from templates_app.models import MessageTemplate
 from tests.broker import broker_client, rabbitmq_vhost_create, rabbitmq_vhost_delete
-from tests.fakes.http import FakeHTTPServer
-from tests.fakes.smtp import FakeSMTPServer
 
 
 @pytest.fixture

@@ -23,32 +23,32 @@ from django.core.cache import cache
 from django.db import connection
 
 from channels_app.models import ChannelAccount, InboxItem, SandboxDelivery
+from channels_app.providers.aliyun_sms.fake import FakeAliyunSms
+from channels_app.providers.apns.fake import FakeAPNs, FakeH2Server
+from channels_app.providers.dingtalk_robot.fake import FakeDingTalkRobot
+from channels_app.providers.dingtalk_work.fake import FakeDingTalkWork
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
+from channels_app.providers.fcm.fake import FakeFCM
+from channels_app.providers.feishu_bot.fake import FakeFeishuBot
+from channels_app.providers.getui.fake import FakeGetui
+from channels_app.providers.mailgun.fake import FakeMailgun
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
+from channels_app.providers.sendgrid.fake import FakeSendGrid
+from channels_app.providers.ses.fake import FakeSes
+from channels_app.providers.slack.fake import FakeSlackWebhook
+from channels_app.providers.smtp.fake import FakeSMTPServer
+from channels_app.providers.telegram.fake import FakeTelegram
+from channels_app.providers.tencent_sms.fake import FakeTencentSms
+from channels_app.providers.twilio_sms.fake import FakeTwilioSms
+from channels_app.providers.wechat_mp.fake import FakeWeChatMP
+from channels_app.providers.wechat_oa.fake import FakeWeChat
+from channels_app.providers.wecom_app.fake import FakeWeCom
+from channels_app.providers.wecom_robot.fake import FakeWeComRobot
+from channels_app.providers.yunpian_sms.fake import FakeYunpianSms
 from notify.queueing import all_lanes
 from templates_app.models import MessageTemplate
 from tests.broker import broker_client
 from tests.e2e.conftest import ROOT, Worker, wait_until
-from tests.fakes.aliyun_sms import FakeAliyunSms
-from tests.fakes.apns import FakeAPNs, FakeH2Server
-from tests.fakes.dingtalk_robot import FakeDingTalkRobot
-from tests.fakes.dingtalk_work import FakeDingTalkWork
-from tests.fakes.fcm import FakeFCM
-from tests.fakes.feishu_bot import FakeFeishuBot
-from tests.fakes.getui import FakeGetui
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.mailgun import FakeMailgun
-from tests.fakes.sendgrid import FakeSendGrid
-from tests.fakes.ses import FakeSes
-from tests.fakes.slack import FakeSlackWebhook
-from tests.fakes.smtp import FakeSMTPServer
-from tests.fakes.telegram import FakeTelegram
-from tests.fakes.tencent_sms import FakeTencentSms
-from tests.fakes.twilio_sms import FakeTwilioSms
-from tests.fakes.wechat_mp import FakeWeChatMP
-from tests.fakes.wechat_oa import FakeWeChat
-from tests.fakes.wecom_app import FakeWeCom
-from tests.fakes.wecom_robot import FakeWeComRobot
-from tests.fakes.yunpian_sms import FakeYunpianSms
 from tracking.models import Message
 
 pytestmark = pytest.mark.e2e

@@ -9,13 +9,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.cache import cache
 
 from channels_app.providers.apns.adapter import ApnsAdapter
+from channels_app.providers.apns.fake import FakeAPNs, FakeH2Server
 from channels_app.providers.base import DeliveryError, OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.mailgun.adapter import MailgunAdapter
 from channels_app.providers.sendgrid.adapter import SendGridAdapter
+from channels_app.providers.sendgrid.fake import FakeSendGrid
 from channels_app.providers.ses.adapter import SesAdapter
-from tests.fakes.apns import FakeAPNs, FakeH2Server
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.sendgrid import FakeSendGrid
 
 TEAM, KEY_ID, BUNDLE = "TEAM123456", "KEY1234567", "com.example.app"
 

@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 from django.test import Client
 
 from channels_app.models import ChannelAccount
-from tests.fakes.http import FakeHTTPServer, Reply
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from tests.tracking.test_receipts import _message
 from tracking.models import CallbackEndpoint, CallbackOutbox, Message
 from tracking.receipts.webhooks import sns_string_to_sign

@@ -158,7 +158,7 @@ def test_generic_receipts_validate_the_body_and_scope_to_the_account(tenant, din
 
 
 def test_tencent_pull_drains_the_status_queue(tenant, sms_account, fake_http):
-    from tests.fakes.http import Reply
+    from channels_app.providers.fakes_http import Reply
 
     message = _message(tenant, sms_account, "+8613800000003", "2433:3")
     pages = [
@@ -189,7 +189,7 @@ def test_aliyun_pull_queries_each_sent_message(tenant, fake_http):
     from datetime import timedelta
     from urllib.parse import parse_qsl
 
-    from tests.fakes.http import Reply
+    from channels_app.providers.fakes_http import Reply
     from tracking.receipts.pull import receipts_pull
 
     asked = []

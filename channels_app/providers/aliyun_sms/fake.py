@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 _COMMON = ("Action", "Version", "Format", "AccessKeyId", "SignatureMethod", "SignatureVersion")
 

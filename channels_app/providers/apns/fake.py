@@ -23,7 +23,7 @@ import h2.events
 import h2.exceptions
 import jwt
 
-from tests.fakes.http import Recorded, Reply, Responder
+from channels_app.providers.fakes_http import Recorded, Reply, Responder
 
 
 class FakeH2Server:

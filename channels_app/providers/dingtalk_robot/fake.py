@@ -10,8 +10,8 @@ import threading
 import time
 from typing import Any
 
-from tests.fakes.dingtalk_work import ding_err
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.dingtalk_work.fake import ding_err
+from channels_app.providers.fakes_http import Recorded, Reply
 
 REQUIRED = {
     "text": ("content",),

@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any
 
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 PREFIX = "/open-apis/bot/v2/hook/"
 

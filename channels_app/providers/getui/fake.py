@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 CLICK_TYPES = {"startapp", "url", "intent", "payload", "payload_custom", "none"}
 

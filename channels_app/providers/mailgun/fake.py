@@ -11,7 +11,7 @@ from email import message_from_bytes, policy
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 
 class FakeMailgun:

@@ -9,7 +9,7 @@ import threading
 import uuid
 from typing import Any
 
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 
 def _errors(status: int, message: str, field: str | None = None) -> Reply:

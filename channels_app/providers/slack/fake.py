@@ -9,7 +9,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 
 def _text(status: int, text: str, **headers: str) -> Reply:

@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any
 
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 REQUIRED = {
     "text": ("content",),

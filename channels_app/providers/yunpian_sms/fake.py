@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 _MOBILE = re.compile(r"^(1\d{10}|\+[1-9]\d{6,14})$")
 _SIGNATURE = re.compile(r"^【[^】]+】|【[^】]+】$")
