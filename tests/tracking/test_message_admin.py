@@ -8,7 +8,7 @@ import re
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from channels_app.providers.dingtalk_work.fake import ding_err
+from channels_app.providers.fakes_errors import ding_err
 from tracking.models import Message, ReplayAudit
 
 

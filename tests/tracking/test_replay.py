@@ -106,7 +106,7 @@ def test_replay_after_an_outage_delivers_each_failed_message_once(
 
 
 def test_replay_filters_by_error_code_and_state(api, tenant, ding, send):
-    from channels_app.providers.dingtalk_work.fake import ding_err
+    from channels_app.providers.fakes_errors import ding_err
 
     ding.faults.append(ding_err(40035, "缺少参数 agent_id"))
     failed = send("ding", ["u1"])[0]

@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any
 
-from channels_app.providers.dingtalk_work.fake import ding_err
+from channels_app.providers.fakes_errors import ding_err
 from channels_app.providers.fakes_http import Recorded, Reply
 
 REQUIRED = {

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
-from channels_app.providers.dingtalk_work.common import (
+from channels_app.providers.dingtalk_common import (
     dingtalk_error,
     error_code,
     json_body,
@@ -20,7 +20,7 @@ from channels_app.providers.dingtalk_work.common import (
 )
 from channels_app.providers.http import http_request
 from channels_app.providers.token_api import AccessTokenApi
-from channels_app.providers.wecom_app.common import batch_by_content
+from channels_app.providers.wecom_common import batch_by_content
 
 MSGTYPES = ("text", "markdown", "link", "action_card", "oa")
 MAX_USERS_PER_CALL = 1000

@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any
 
+from channels_app.providers.fakes_errors import ding_err
 from channels_app.providers.fakes_http import Recorded, Reply
 
 REQUIRED = {
@@ -18,10 +19,6 @@ REQUIRED = {
     "action_card": ("title", "markdown"),
     "oa": ("message_url", "body"),
 }
-
-
-def ding_err(code: int, msg: str) -> Reply:
-    return Reply(body={"errcode": code, "errmsg": msg, "request_id": uuid.uuid4().hex[:12]})
 
 
 class FakeDingTalkWork:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from channels_app.providers.wechat_oa.fake import SUBSCRIBE_SEND, FakeWeChat
+from channels_app.providers.fakes_wechat import SUBSCRIBE_SEND, FakeWeChat
 
 __all__ = ["SUBSCRIBE_SEND", "FakeWeChat", "FakeWeChatMP"]
 

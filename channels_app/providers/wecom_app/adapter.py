@@ -17,7 +17,7 @@ from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.http import http_request
 from channels_app.providers.token_api import AccessTokenApi
-from channels_app.providers.wecom_app.common import (
+from channels_app.providers.wecom_common import (
     batch_by_content,
     json_body,
     message_body,

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.http import http_request
-from channels_app.providers.wecom_app.common import (
+from channels_app.providers.wecom_common import (
     as_list,
     json_body,
     message_body,

@@ -7,8 +7,8 @@ import threading
 import time
 from typing import Any
 
+from channels_app.providers.fakes_errors import check_msgtype, wecom_err
 from channels_app.providers.fakes_http import Recorded, Reply
-from channels_app.providers.wecom_app.fake import check_msgtype, wecom_err
 
 REQUIRED = {"text": ("content",), "markdown": ("content",), "news": ("articles",)}
 
