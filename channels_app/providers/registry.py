@@ -1,9 +1,18 @@
-"""Provider name -> adapter class. Adding a provider is a folder plus one line here."""
+"""Provider name -> adapter class. Adding a provider is a folder plus one line here.
+
+The folder `channels_app/providers/<kind>/` is the provider's package; generic machinery
+finds its optional modules through `provider_module()`: `receipts` (push parsing and pull
+polling), `docs` (its section of docs/channels.md) and `e2e` (its end-to-end case). Providers
+outside this tree (a plugin package) are registered by `TIDINGS_EXTRA_PROVIDERS`
+("kind=dotted.path.Adapter,...") or, in a test, by `register_provider()`."""
 
 from __future__ import annotations
 
+import importlib
 from functools import cache
+from types import ModuleType
 
+from django.conf import settings
 from django.utils.module_loading import import_string
 
 from channels_app.providers.base import ProviderAdapter
@@ -34,6 +43,7 @@ PROVIDERS: dict[str, str] = {
     "apprise": "channels_app.providers.apprise.adapter.AppriseAdapter",
     "inbox": "channels_app.providers.inbox.adapter.InboxAdapter",
 }
+PROVIDERS.update(getattr(settings, "TIDINGS_EXTRA_PROVIDERS", {}))
 
 
 class UnknownProvider(LookupError):
@@ -47,6 +57,34 @@ def get_adapter_class(provider: str) -> type[ProviderAdapter]:
     except KeyError:
         raise UnknownProvider(provider) from None
     return import_string(path)
+
+
+@cache
+def provider_module(provider: str, name: str) -> ModuleType | None:
+    """The provider folder's module `name` (receipts, docs, e2e), None when it has none."""
+    package = get_adapter_class(provider).__module__.rpartition(".")[0]
+    try:
+        return importlib.import_module(f"{package}.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{package}.{name}":
+            raise  # the module exists but imports something missing
+        return None
+
+
+def register_provider(provider: str, adapter_path: str) -> None:
+    """Add (or replace) a provider at run time: what one registry line does."""
+    PROVIDERS[provider] = adapter_path
+    _clear()
+
+
+def unregister_provider(provider: str) -> None:
+    PROVIDERS.pop(provider, None)
+    _clear()
+
+
+def _clear() -> None:
+    get_adapter_class.cache_clear()
+    provider_module.cache_clear()
 
 
 def provider_choices() -> list[tuple[str, str]]:

@@ -20,7 +20,6 @@ from django.test import Client
 
 from channels_app.models import ChannelAccount
 from channels_app.providers.fakes_http import FakeHTTPServer, Reply
-from tests.tracking.test_receipts import _message
 from tracking.models import CallbackEndpoint, CallbackOutbox, Message
 from tracking.receipts.webhooks import sns_string_to_sign
 
@@ -51,11 +50,11 @@ def _sendgrid_bounce(message_id: str) -> list[dict]:
 
 
 @pytest.fixture
-def sendgrid_message(tenant):
+def sendgrid_message(tenant, sent_message):
     account = ChannelAccount.objects.create(
         app=tenant, name="sg", channel="email", provider="sendgrid", config={}
     )
-    return _message(tenant, account, "a@example.com", "sg-id-1")
+    return sent_message(account, "a@example.com", "sg-id-1")
 
 
 def test_the_settings_require_a_webhook_secret(settings):
@@ -140,11 +139,11 @@ def test_malformed_sendgrid_body_is_a_400_not_a_500(sendgrid_message):
 
 
 @pytest.fixture
-def mailgun_message(tenant):
+def mailgun_message(tenant, sent_message):
     account = ChannelAccount.objects.create(
         app=tenant, name="mg", channel="email", provider="mailgun", config={}
     )
-    return _message(tenant, account, "a@example.com", "<mg-id-1@mg.example.com>")
+    return sent_message(account, "a@example.com", "<mg-id-1@mg.example.com>")
 
 
 def _mailgun_event(key: str) -> dict:
@@ -224,11 +223,11 @@ def sns_signer(settings):
 
 
 @pytest.fixture
-def ses_message(tenant):
+def ses_message(tenant, sent_message):
     account = ChannelAccount.objects.create(
         app=tenant, name="ses", channel="email", provider="ses", config={}
     )
-    return _message(tenant, account, "a@example.com", "ses-id-1")
+    return sent_message(account, "a@example.com", "ses-id-1")
 
 
 def _sns_bounce(message_id: str = "ses-id-1") -> dict:

@@ -1,0 +1,10 @@
+"""The suite's shared fixtures (tests/conftest.py) for the tests in provider folders."""
+
+from tests.conftest import (  # noqa: F401 - fixtures
+    api,
+    app_and_key,
+    fake_http,
+    fake_smtp,
+    sent_message,
+    tenant,
+)
