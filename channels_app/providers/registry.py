@@ -15,6 +15,7 @@ from types import ModuleType
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from channels_app.channels import Channel
 from channels_app.providers.base import ProviderAdapter
 
 PROVIDERS: dict[str, str] = {
@@ -85,6 +86,24 @@ def unregister_provider(provider: str) -> None:
 def _clear() -> None:
     get_adapter_class.cache_clear()
     provider_module.cache_clear()
+
+
+def registered_channels() -> list[str]:
+    """Every channel: the channel list first (its order), then any channel only a registered
+    provider declares (a new channel needs no edit outside its provider's folder)."""
+    channels = list(Channel.values)
+    for name in PROVIDERS:
+        channels.extend(c for c in get_adapter_class(name).channels if c not in channels)
+    return channels
+
+
+def channel_choices() -> list[tuple[str, str]]:
+    """(value, label) of every channel; a provider labels a new channel of its own with
+    `channel_labels`. Callable choices: a new channel needs no migration."""
+    labels = dict(Channel.choices)
+    for name in PROVIDERS:
+        labels.update(getattr(get_adapter_class(name), "channel_labels", {}))
+    return [(channel, labels.get(channel, channel)) for channel in registered_channels()]
 
 
 def provider_choices() -> list[tuple[str, str]]:
