@@ -16,8 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_app.channels import Channel
 from channels_app.models import ChannelAccount
+from channels_app.providers.registry import channel_choices
 from notify.errors import ApiError
 from notify.models import App, Priority
 from templates_app.models import MessageTemplate
@@ -99,7 +99,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "apps": App.objects.order_by("name"),
         "selected_app": params.get("app", ""),
         "templates": templates.values_list("code", flat=True).distinct(),
-        "channels": Channel.choices,
+        "channels": channel_choices(),
         "states": MessageState.choices,
         "priorities": Priority.choices,
     }
