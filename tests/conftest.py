@@ -15,7 +15,7 @@ from notify.models import SendRequest
 from notify.services import app_create
 from templates_app.models import MessageTemplate
 from tests.broker import broker_client, rabbitmq_vhost_create, rabbitmq_vhost_delete
-from tracking.models import Message
+from tracking.models import CallbackEndpoint, Message
 
 
 @pytest.fixture
@@ -100,6 +100,14 @@ def sent_message(tenant):
         )  # fmt: skip
 
     return make
+
+
+@pytest.fixture
+def with_callback(tenant):
+    """A status callback endpoint for the App: tests check nothing is queued to it."""
+    CallbackEndpoint.objects.create(
+        app=tenant, url="https://hooks.example.com/tidings", secret="s" * 32
+    )
 
 
 @pytest.fixture

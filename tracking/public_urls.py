@@ -14,9 +14,6 @@ urlpatterns = [
 ]
 
 # Email receipts: django-anymail's normalized tracking webhooks behind Tidings' guard
-# (basic auth always, then each ESP's signature); tracking.receipts.anymail handles events.
-urlpatterns += [
-    path("r/anymail/sendgrid/tracking/", webhooks.sendgrid_tracking, name="anymail-sendgrid"),
-    path("r/anymail/mailgun/tracking/", webhooks.mailgun_tracking, name="anymail-mailgun"),
-    path("r/anymail/amazon_ses/tracking/", webhooks.ses_tracking, name="anymail-ses"),
-]
+# (basic auth always, then each ESP's signature), one per provider folder declaring one;
+# tracking.receipts.anymail handles the events.
+urlpatterns += webhooks.anymail_urlpatterns()

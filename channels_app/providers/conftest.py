@@ -7,4 +7,5 @@ from tests.conftest import (  # noqa: F401 - fixtures
     fake_smtp,
     sent_message,
     tenant,
+    with_callback,
 )

@@ -7,6 +7,8 @@
   no secret token. Providers without parse_push get `parse_generic`.
 - `pull(account, now, limit) -> {"received", "matched", "moved"}` polls the provider for
   receipts on beat (tracking/receipts/pull.py calls it for every enabled account).
+- `ANYMAIL_WEBHOOK = AnymailWebhook(...)`: an email provider whose receipts arrive through
+  django-anymail's tracking webhook (global, not per account).
 
 The generic machinery (tracking/receipts/) matches receipts to messages and moves them."""
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -107,3 +110,16 @@ def parse_generic(request: HttpRequest, account: Any) -> Parsed:
             )
         )
     return receipts, {"ok": True}
+
+
+@dataclass(frozen=True)
+class AnymailWebhook:
+    """An ESP whose receipts come through django-anymail's tracking webhook: a provider's
+    receipts.py sets `ANYMAIL_WEBHOOK = AnymailWebhook(...)` and gets the URL
+    /r/anymail/<esp>/tracking/ behind Tidings' guard (tracking/receipts/webhooks.py)."""
+
+    esp: str  # the URL segment
+    label: str  # named in refusals and logs
+    view: type  # anymail's tracking webhook view class (or a subclass adding checks)
+    key_setting: str = ""  # the setting a "not configured" refusal names
+    where: str = ""  # where the URL goes at the ESP (manage.py receipt_urls)

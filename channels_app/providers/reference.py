@@ -71,6 +71,12 @@ def receipts_text(kind: str, doc: ProviderDoc) -> str:
         return doc.receipts
     module = provider_module(kind, "receipts")
     url = f"`/r/{kind}/<account>/<token>`"
+    hook = getattr(module, "ANYMAIL_WEBHOOK", None)
+    if hook is not None:
+        return (
+            f"django-anymail's tracking webhook at `/r/anymail/{hook.esp}/tracking/` "
+            "(`manage.py receipt_urls`)"
+        )
     if module is None or not hasattr(module, "parse_push"):
         ways = [f"the generic shape at {url} (GET /api/v1/receipt-urls)"]
     elif getattr(module, "PUSH_SIGNED", False):

@@ -11,8 +11,4 @@ DOC = ProviderDoc(
     errors="HTTP rules as above; an unknown sending domain (404) is permanent.",
     default_base_url="`https://api.mailgun.net/v3` (EU: `https://api.eu.mailgun.net/v3`)",
     provider_id="Mailgun's `<...@domain>` id",
-    receipts=(
-        "django-anymail's tracking webhook at `/r/anymail/mailgun/tracking/` (`manage.py "
-        "receipt_urls`)"
-    ),
 )

@@ -11,8 +11,4 @@ DOC = ProviderDoc(
     errors="HTTP rules as above (401/403 wrong key permanent).",
     default_base_url="`https://api.sendgrid.com/v3`",
     provider_id="anymail's per-recipient `anymail_id` (echoed by the event webhook)",
-    receipts=(
-        "django-anymail's tracking webhook at `/r/anymail/sendgrid/tracking/` (`manage.py "
-        "receipt_urls`)"
-    ),
 )

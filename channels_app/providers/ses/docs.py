@@ -14,8 +14,4 @@ DOC = ProviderDoc(
     ),
     default_base_url="the region's endpoint (base_url becomes boto3's endpoint_url)",
     provider_id="the SES MessageId",
-    receipts=(
-        "django-anymail's tracking webhook at `/r/anymail/amazon_ses/tracking/` (`manage.py "
-        "receipt_urls`)"
-    ),
 )
