@@ -1,4 +1,5 @@
-"""The suite's shared fixtures (tests/conftest.py) for the tests in provider folders."""
+"""The suite's shared fixtures (tests/conftest.py, tests/egress/conftest.py) for the tests in
+provider folders."""
 
 from tests.conftest import (  # noqa: F401 - fixtures
     api,
@@ -9,3 +10,4 @@ from tests.conftest import (  # noqa: F401 - fixtures
     tenant,
     with_callback,
 )
+from tests.egress.conftest import no_allowlist  # noqa: F401 - fixture
