@@ -34,7 +34,7 @@ class ProviderDoc:
     title: str
     content: str  # the template content schema
     errors: str  # how errors are classified
-    default_base_url: str = "none"
+    default_base_url: str = "none"  # "none": the adapter's default_base_url, if any
     batch: str = "1"  # messages per provider call
     provider_id: str = "the message id"
     recall: str = "no"
@@ -95,8 +95,11 @@ def provider_section(kind: str) -> str:
     if doc is None:
         raise LookupError(f"provider {kind!r} has no docs.py with a DOC (ProviderDoc)")
     channels = doc.channels or ", ".join(f"`{c}`" for c in adapter.channels)
+    base_url = doc.default_base_url
+    if base_url == "none" and adapter.default_base_url:
+        base_url = f"`{adapter.default_base_url}`"
     facts = (
-        f"Channel: {channels}. Default base URL: {doc.default_base_url}. Batch: {doc.batch}. "
+        f"Channel: {channels}. Default base URL: {base_url}. Batch: {doc.batch}. "
         f"Provider id: {doc.provider_id}. Recall: {doc.recall}. "
         f"Receipts: {receipts_text(kind, doc)}."
     )

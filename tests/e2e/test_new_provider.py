@@ -4,7 +4,8 @@ The test writes a throwaway provider folder (adapter, fake, docs, e2e case) for 
 no other provider serves, registers it the way a registry line (or TIDINGS_EXTRA_PROVIDERS,
 for the worker process) does, and checks that nothing else needed editing: its docs section
 is generated, the documented worker command (`--lanes normal`) consumes its lane, and its
-end-to-end case runs through the API and a real worker like every built-in provider's."""
+end-to-end case runs through the API and a real worker like every built-in provider's, and
+its receipts are parsed and pulled by its own receipts.py."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ import textwrap
 from contextlib import ExitStack
 
 import pytest
+from django.test import Client
 
 from channels_app.providers import registry
 from channels_app.providers.reference import DOCS_FILE, channels_reference, provider_section
 from notify.lanes import resolve_lanes
 from tests.e2e.conftest import ROOT
 from tests.e2e.test_channels import assert_arrived, case_for, send_case
+from tracking.receipts.base import receipt_token
+from tracking.receipts.pull import receipts_pull
 
 pytestmark = pytest.mark.e2e
 
@@ -94,6 +98,20 @@ FOLDER = {
             errors="Any answer but 200 is permanent.",
         )
     """,
+    "receipts.py": """
+        from django.utils import timezone
+
+        from channels_app.providers.receipts import DELIVERED, Receipt, json_body
+
+
+        def parse_push(request, account):
+            body = json_body(request)
+            return [Receipt(body["id"], DELIVERED, timezone.now(), "chirp: read")], {"ok": 1}
+
+
+        def pull(account, now, limit):
+            return {"received": 1, "matched": 0, "moved": 0}
+    """,
     "e2e.py": """
         from channels_app.providers.e2e_case import E2ECase, http_fake
 
@@ -118,7 +136,7 @@ FOLDER = {
 
 @pytest.fixture
 def throwaway_provider(tmp_path, monkeypatch):
-    """The folder, on the import path, and its one registry line."""
+    """The folder (adapter, fake, docs, receipts, e2e case), on the import path, and its one\nregistry line."""
     folder = tmp_path / PACKAGE
     folder.mkdir()
     for name, text in FOLDER.items():
@@ -135,8 +153,9 @@ def test_a_throwaway_provider_with_a_new_channel_needs_only_its_folder(
     # its docs section and its channel's row are generated
     section = provider_section(KIND)
     assert section.startswith(f"### `{KIND}`: Chirp bot (throwaway)")
-    assert f"Channel: `{CHANNEL}`" in section
+    assert f"Channel: `{CHANNEL}`. Default base URL: `https://api.chirp.invalid`." in section
     assert "| `token` | char | yes |  | **secret** Bot token |" in section
+    assert f"Receipts: its own format pushed to `/r/{KIND}/<account>/<token>`; polled" in section
     regenerated = channels_reference(DOCS_FILE.read_text())
     assert section in regenerated
     assert f"| `{CHANNEL}` | `{KIND}` |" in regenerated
@@ -154,4 +173,13 @@ def test_a_throwaway_provider_with_a_new_channel_needs_only_its_folder(
     # and its e2e case runs like every built-in provider's
     with ExitStack() as stack:
         case = case_for(KIND, stack)
-        assert_arrived(case, send_case(KIND, case, api, tenant))
+        message = send_case(KIND, case, api, tenant)
+        assert_arrived(case, message)
+
+    # its receipts: the push endpoint parses them with its parser, beat pulls with its pull
+    url = f"/r/{KIND}/{message.account_id}/{receipt_token(message.account_id)}"
+    answer = Client().post(url, {"id": message.provider_message_id}, "application/json")
+    assert (answer.status_code, answer.json()) == (200, {"ok": 1})
+    message.refresh_from_db()
+    assert message.state == "DELIVERED"
+    assert receipts_pull()["received"] == 1
