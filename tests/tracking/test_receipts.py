@@ -10,6 +10,7 @@ from django.test import Client
 from channels_app.models import ChannelAccount
 from tracking.models import Message
 from tracking.receipts.base import receipt_token
+from tracking.receipts.pull import pullers
 
 
 def test_generic_receipts_validate_the_body_and_scope_to_the_account(tenant, ding, send):
@@ -69,3 +70,15 @@ def test_anymail_sendgrid_tracking_webhook_moves_email_messages(tenant, settings
     message.refresh_from_db()
     assert message.state == "READ"
     assert list(message.events.values_list("state", flat=True)) == ["DELIVERED", "READ"]
+
+
+def test_beat_pulls_every_provider_whose_folder_has_a_pull_unless_narrowed(settings):
+    settings.TIDINGS_RECEIPT_PULL_PROVIDERS = []
+    found = pullers()
+    assert found  # the SMS providers that keep receipts for polling
+    assert all(
+        pull.__module__ == f"channels_app.providers.{k}.receipts" for k, pull in found.items()
+    )
+    first = next(iter(found))
+    settings.TIDINGS_RECEIPT_PULL_PROVIDERS = [first, "no_such_provider"]
+    assert list(pullers()) == [first]

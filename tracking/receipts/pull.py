@@ -24,7 +24,7 @@ Puller = Callable[[ChannelAccount, datetime, int], dict[str, int]]
 
 def pullers() -> dict[str, Puller]:
     """Provider -> its pull function, for the providers polled on beat."""
-    chosen = settings.TIDINGS_RECEIPT_PULL_PROVIDERS or list(PROVIDERS)
+    chosen = [p for p in settings.TIDINGS_RECEIPT_PULL_PROVIDERS or PROVIDERS if p in PROVIDERS]
     found = {name: getattr(provider_module(name, "receipts"), "pull", None) for name in chosen}
     return {name: pull for name, pull in found.items() if pull is not None}
 
