@@ -7,7 +7,7 @@ every settings module) *before* anymail parses anything: 401 otherwise. Then eac
 proof is checked where it has one, by the view its provider folder declares
 (`receipts.ANYMAIL_WEBHOOK`): Mailgun's HMAC signature (signing key required), SendGrid's
 ECDSA signature (when its verification key is set), Amazon SES's SNS message signature
-(verified in channels_app/providers/ses/: anymail does not). A failed check is a 403; an
+(verified by that provider's receipts.py: anymail does not). A failed check is a 403; an
 ESP whose key is missing is a 403 `webhook_not_configured` naming the setting; a malformed
 body is a 400. Only a request that passed every check reaches anymail's `tracking` signal
 (tracking.receipts.anymail).
