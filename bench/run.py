@@ -106,8 +106,13 @@ class Processes:
             self.stop(process)
 
 
-def worker_cmd(queues: str, concurrency: int, include: str | None = None) -> list[str]:
-    cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "-c", str(concurrency), "-l", "info",
+def worker_cmd(
+    queues: str, concurrency: int, include: str | None = None, lanes: str = ""
+) -> list[str]:
+    """A worker on lane groups (`--lanes`, resolved from the registry) or, for the raw Celery
+    floor, on a plain queue."""
+    select = ["--lanes", lanes] if lanes else ["-Q", queues]
+    cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", *select, "-c", str(concurrency), "-l", "info",
            "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-{time.monotonic_ns()}@%h"]  # fmt: skip
     if include:
         cmd += ["--include", include]
@@ -299,7 +304,7 @@ def main() -> None:
         # --- P2: API -> worker -> provider -------------------------------------------------
         broker.flushdb()
         Message.objects.all().delete()
-        procs.start(worker_cmd("webhook.normal", args.concurrency), wait_for=" ready.")
+        procs.start(worker_cmd("", args.concurrency, lanes="webhook"), wait_for=" ready.")
         sent_at: dict[str, float] = {}
         per_call = 1000
         started_wall = time.time()

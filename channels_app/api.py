@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers, viewsets
 
 from channels_app.breaker import breaker_health
-from channels_app.channels import Channel
+from channels_app.channel_field import ChannelField
 from channels_app.models import MAX_WEIGHT, ChannelAccount
 from channels_app.providers.egress import validate_egress_url
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
@@ -14,7 +14,7 @@ from channels_app.selectors import channel_account_list
 class ChannelAccountSerializer(serializers.ModelSerializer):
     """`config` is write-only: the API answers which keys are set, never their values."""
 
-    channel = serializers.ChoiceField(choices=Channel.choices)
+    channel = ChannelField()
     provider = serializers.ChoiceField(choices=sorted(PROVIDERS))
     config = serializers.JSONField(write_only=True, required=False)
     config_keys = serializers.SerializerMethodField()

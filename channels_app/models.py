@@ -4,8 +4,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from channels_app.channels import Channel
 from channels_app.fields import EncryptedJSONField
+from channels_app.providers.registry import channel_choices
 
 # The largest routing weight: `weight` is a PostgreSQL integer column.
 MAX_WEIGHT = 2**31 - 1
@@ -30,7 +30,7 @@ class ChannelAccount(models.Model):
 
     app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="channel_accounts")
     name = models.CharField(max_length=100)
-    channel = models.CharField(max_length=30, choices=Channel.choices)
+    channel = models.CharField(max_length=30, choices=channel_choices)
     provider = models.CharField(max_length=50)
     config = EncryptedJSONField(blank=True, default=dict)
     base_url = models.URLField(

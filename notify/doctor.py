@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from channels_app.channels import Channel
+from channels_app.providers.registry import registered_channels
 from config.celery_app import app as celery_app
 from notify.heartbeat import beat_heartbeat_age, queue_consumers
 from notify.queueing import lane
@@ -96,7 +96,7 @@ def consumers_by_queue(queues: list[str]) -> tuple[dict[str, list[str]], str]:
 def check_workers() -> list[Check]:
     groups = {
         str(channel): [lane(channel, p) for p in settings.TIDINGS_PRIORITIES]
-        for channel in Channel.values
+        for channel in registered_channels()
     }
     groups["housekeeping"] = [settings.TIDINGS_HOUSEKEEPING_QUEUE]
     groups["campaigns"] = [settings.TIDINGS_CAMPAIGN_QUEUE]

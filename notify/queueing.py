@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 
-from channels_app.channels import Channel
+from channels_app.providers.registry import registered_channels
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ def lane(channel: str, priority: str) -> str:
 def all_lanes() -> list[str]:
     return [
         lane(channel, priority)
-        for channel in Channel.values
+        for channel in registered_channels()
         for priority in settings.TIDINGS_PRIORITIES
     ]
 

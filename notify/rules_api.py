@@ -16,8 +16,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from channels_app.channels import Channel
+from channels_app.channel_field import ChannelField
 from channels_app.models import ChannelAccount
+from channels_app.providers.registry import registered_channels
 from notify.errors import invalid
 from notify.models import FlowLimit, OptOut, RuleSettings, SensitiveWord, TemplateRule, UserProfile
 from notify.profiles import (
@@ -48,9 +49,7 @@ def _time_zone(value: str) -> str:
 
 
 class RuleSettingsSerializer(serializers.ModelSerializer):
-    discarded_channels = serializers.ListField(
-        child=serializers.ChoiceField(choices=Channel.choices), required=False
-    )
+    discarded_channels = serializers.ListField(child=ChannelField(), required=False)
     whitelist = serializers.ListField(
         child=serializers.CharField(max_length=320), required=False, max_length=10_000
     )
@@ -65,7 +64,7 @@ class RuleSettingsSerializer(serializers.ModelSerializer):
         read_only_fields = ["updated_at"]
 
     def validate_frequency_caps(self, value: dict) -> dict:
-        unknown = sorted(set(value) - set(Channel.values))
+        unknown = sorted(set(value) - set(registered_channels()))
         if unknown:
             raise serializers.ValidationError(f"unknown channel(s): {', '.join(unknown)}")
         return value
@@ -241,7 +240,7 @@ class ProfileSerializer(serializers.ModelSerializer):
 
 
 class PreferenceSerializer(serializers.Serializer):
-    channel = serializers.ChoiceField(choices=Channel.choices)
+    channel = ChannelField()
     message_type = serializers.ChoiceField(choices=MessageType.choices)
 
 
@@ -301,7 +300,7 @@ class ProfileViewSet(viewsets.ModelViewSet):
 
 
 class OptOutSerializer(serializers.ModelSerializer):
-    channel = serializers.ChoiceField(choices=Channel.choices)
+    channel = ChannelField()
     message_type = serializers.ChoiceField(choices=MessageType.choices)
 
     class Meta:

@@ -16,8 +16,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from channels_app.channels import Channel
 from channels_app.models import ChannelAccount
+from channels_app.providers.registry import channel_choices
 from notify.errors import ApiError
 from notify.models import RuleSettings
 from notify.pipeline import Item, SendContext, message_send
@@ -57,7 +57,7 @@ class PrettyJSONField(forms.JSONField):
 
 
 class MessageTemplateForm(forms.ModelForm):
-    channel = forms.ChoiceField(choices=Channel.choices)
+    channel = forms.ChoiceField(choices=channel_choices)
     content = PrettyJSONField(
         help_text='The channel\'s content with {$name} placeholders, e.g. {"subject": "Hi '
         '{$name}", "text": "..."}'

@@ -7,7 +7,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from channels_app.channels import Channel
+from channels_app.channel_field import ChannelField
 from channels_app.media_files import media_file_of_app
 from channels_app.models import ChannelAccount
 from notify.errors import ApiError
@@ -42,7 +42,7 @@ class TemplateVersionSerializer(serializers.ModelSerializer):
 
 
 class MessageTemplateSerializer(serializers.ModelSerializer):
-    channel = serializers.ChoiceField(choices=Channel.choices)
+    channel = ChannelField()
     channel_account = serializers.PrimaryKeyRelatedField(
         queryset=ChannelAccount.objects.none(), required=False, allow_null=True
     )

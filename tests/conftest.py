@@ -4,15 +4,18 @@ import os
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from channels_app.models import ChannelAccount
+from channels_app.providers.fakes_http import FakeHTTPServer
+from channels_app.providers.smtp.fake import FakeSMTPServer
 from notify.brokers import broker_kind, broker_ping
+from notify.models import SendRequest
 from notify.services import app_create
 from templates_app.models import MessageTemplate
 from tests.broker import broker_client, rabbitmq_vhost_create, rabbitmq_vhost_delete
-from tests.fakes.http import FakeHTTPServer
-from tests.fakes.smtp import FakeSMTPServer
+from tracking.models import CallbackEndpoint, Message
 
 
 @pytest.fixture
@@ -71,6 +74,40 @@ def webhook(tenant, fake_http) -> ChannelAccount:
         channel_account=account,
     )
     return account
+
+
+@pytest.fixture
+def sent_message(tenant):
+    """Makes a message of `account` already SENT with a provider id (receipt tests)."""
+
+    def make(account, receiver: str, provider_id: str, state: str = "SENT") -> Message:
+        template, _ = MessageTemplate.objects.get_or_create(
+            app=tenant,
+            code=f"t-{account.provider}",
+            defaults={
+                "name": "t",
+                "channel": account.channel,
+                "receiver_type": "any",
+                "content": {"text": "x"},
+            },
+        )
+        request = SendRequest.objects.create(app=tenant, template=template, priority="normal")
+        now = timezone.now()
+        return Message.objects.create(
+            app=tenant, request=request, template=template, channel=account.channel,
+            account=account, receiver=receiver, content={}, priority="normal", state=state,
+            provider_message_id=provider_id, created_at=now, updated_at=now, sent_at=now,
+        )  # fmt: skip
+
+    return make
+
+
+@pytest.fixture
+def with_callback(tenant):
+    """A status callback endpoint for the App: tests check nothing is queued to it."""
+    CallbackEndpoint.objects.create(
+        app=tenant, url="https://hooks.example.com/tidings", secret="s" * 32
+    )
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+from channels_app.providers.reference import channels_reference
 from notify.management.commands.api_reference import api_reference
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +19,14 @@ def test_api_reference_is_generated_from_the_current_schema():
     assert committed == api_reference(), (
         "docs/api-reference.md is stale: run "
         "`python manage.py api_reference > docs/api-reference.md` and commit it"
+    )
+
+
+def test_channels_md_provider_sections_are_generated_from_the_provider_folders():
+    committed = (ROOT / "docs" / "channels.md").read_text()
+
+    assert committed == channels_reference(committed), (
+        "docs/channels.md is stale: run `python manage.py channels_reference` and commit it"
     )
 
 

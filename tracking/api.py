@@ -26,7 +26,7 @@ from notify.models import Priority, Scope, SendRequest
 from notify.validation import day_or_error, int_or_none, utc_or_error
 from tracking.models import CallbackEndpoint, Message, MessageEvent, MessageState
 from tracking.receipts.base import receipt_url
-from tracking.receipts.push import SIGNED
+from tracking.receipts.push import push_signed
 from tracking.replay import REPLAYABLE_STATES, ReplayFilter, messages_replay
 from tracking.selectors import (
     StatsFilter,
@@ -575,7 +575,7 @@ class ReceiptUrlsView(APIView):
                     "name": account.name,
                     "provider": account.provider,
                     "url": receipt_url(account),
-                    "signature_checked": account.provider in SIGNED,
+                    "signature_checked": push_signed(account.provider),
                 }
                 for account in accounts
             ]

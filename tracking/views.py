@@ -16,8 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_app.channels import Channel
 from channels_app.models import ChannelAccount
+from channels_app.providers.registry import channel_choices
 from notify.errors import ApiError
 from notify.models import App, Priority
 from templates_app.models import MessageTemplate
@@ -25,7 +25,7 @@ from tracking.clicks import link_click
 from tracking.metrics import metrics_text
 from tracking.models import MessageState
 from tracking.receipts.base import receipt_token_valid, receipts_apply
-from tracking.receipts.push import SIGNED, ReceiptRejected, parser_for
+from tracking.receipts.push import ReceiptRejected, parser_for, push_signed
 from tracking.selectors import dashboard_data
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,9 @@ def receipt_push(
     Signed providers may omit the token; everything else must carry the account's."""
     account = ChannelAccount.objects.filter(pk=account_id, provider=provider).first()
     # One answer for an unknown account and a wrong token: the URL's existence stays secret.
-    if account is None or (provider not in SIGNED and not receipt_token_valid(account_id, token)):
+    if account is None or (
+        not push_signed(provider) and not receipt_token_valid(account_id, token)
+    ):
         return JsonResponse(
             {"error": "invalid_receipt_token", "message": "unknown account or wrong token"},
             status=403,
@@ -97,7 +99,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "apps": App.objects.order_by("name"),
         "selected_app": params.get("app", ""),
         "templates": templates.values_list("code", flat=True).distinct(),
-        "channels": Channel.choices,
+        "channels": channel_choices(),
         "states": MessageState.choices,
         "priorities": Priority.choices,
     }

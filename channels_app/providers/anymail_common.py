@@ -13,7 +13,6 @@ header plus the SES message tag of the same name), and the provider id stored is
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any, ClassVar
 
@@ -91,17 +90,6 @@ _SES_PERMANENT = {
 }
 
 
-@dataclass(frozen=True)
-class TrackingWebhook:
-    """Where an ESP posts its tracking events: anymail's view for it (import path), the path
-    segment of /r/anymail/<esp>/tracking/, and the ANYMAIL setting holding the ESP's own
-    signing key when it signs its webhooks (set from TIDINGS_ANYMAIL_<SETTING>)."""
-
-    view: str
-    esp: str
-    signing_setting: str = ""
-
-
 class PinnedSessionMixin:
     """For anymail's requests-based backends: their session connects only where the egress
     policy allows, to the address it checked, and re-checks every redirect hop."""
@@ -151,8 +139,6 @@ class AnymailAdapter(ProviderAdapter):
     channels = (Channel.EMAIL,)
     max_batch_size = 1
     backend_path: ClassVar[str]
-    # Receipts: the ESP's tracking webhook, routed by tracking/public_urls.py from the registry.
-    tracking_webhook: ClassVar[TrackingWebhook | None] = None
     # ESPs without custom metadata (MailerSend, Postal) carry our id in the header only.
     supports_metadata: ClassVar[bool] = True
     _connection: BaseEmailBackend | None = None

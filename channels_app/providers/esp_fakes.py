@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 
 @dataclass

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from email import message_from_bytes
 
-from tests.fakes.http import Recorded
+from channels_app.providers.fakes_http import Recorded
 
 # The first bytes of the types the providers check by content, not by name.
 MAGIC = {

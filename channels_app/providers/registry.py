@@ -1,11 +1,21 @@
-"""Provider name -> adapter class. Adding a provider is a folder plus one line here."""
+"""Provider name -> adapter class. Adding a provider is a folder plus one line here.
+
+The folder `channels_app/providers/<kind>/` is the provider's package; generic machinery
+finds its optional modules through `provider_module()`: `receipts` (push parsing and pull
+polling), `docs` (its section of docs/channels.md) and `e2e` (its end-to-end case). Providers
+outside this tree (a plugin package) are registered by `TIDINGS_EXTRA_PROVIDERS`
+("kind=dotted.path.Adapter,...") or, in a test, by `register_provider()`."""
 
 from __future__ import annotations
 
+import importlib
 from functools import cache
+from types import ModuleType
 
+from django.conf import settings
 from django.utils.module_loading import import_string
 
+from channels_app.channels import Channel
 from channels_app.providers.base import ProviderAdapter
 
 PROVIDERS: dict[str, str] = {
@@ -43,6 +53,7 @@ PROVIDERS: dict[str, str] = {
     "apprise": "channels_app.providers.apprise.adapter.AppriseAdapter",
     "inbox": "channels_app.providers.inbox.adapter.InboxAdapter",
 }
+PROVIDERS.update(getattr(settings, "TIDINGS_EXTRA_PROVIDERS", {}))
 
 
 class UnknownProvider(LookupError):
@@ -56,6 +67,52 @@ def get_adapter_class(provider: str) -> type[ProviderAdapter]:
     except KeyError:
         raise UnknownProvider(provider) from None
     return import_string(path)
+
+
+@cache
+def provider_module(provider: str, name: str) -> ModuleType | None:
+    """The provider folder's module `name` (receipts, docs, e2e), None when it has none."""
+    package = get_adapter_class(provider).__module__.rpartition(".")[0]
+    try:
+        return importlib.import_module(f"{package}.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{package}.{name}":
+            raise  # the module exists but imports something missing
+        return None
+
+
+def register_provider(provider: str, adapter_path: str) -> None:
+    """Add (or replace) a provider at run time: what one registry line does."""
+    PROVIDERS[provider] = adapter_path
+    _clear()
+
+
+def unregister_provider(provider: str) -> None:
+    PROVIDERS.pop(provider, None)
+    _clear()
+
+
+def _clear() -> None:
+    get_adapter_class.cache_clear()
+    provider_module.cache_clear()
+
+
+def registered_channels() -> list[str]:
+    """Every channel: the channel list first (its order), then any channel only a registered
+    provider declares (a new channel needs no edit outside its provider's folder)."""
+    channels = list(Channel.values)
+    for name in PROVIDERS:
+        channels.extend(c for c in get_adapter_class(name).channels if c not in channels)
+    return channels
+
+
+def channel_choices() -> list[tuple[str, str]]:
+    """(value, label) of every channel; a provider labels a new channel of its own with
+    `channel_labels`. Callable choices: a new channel needs no migration."""
+    labels = dict(Channel.choices)
+    for name in PROVIDERS:
+        labels.update(getattr(get_adapter_class(name), "channel_labels", {}))
+    return [(channel, labels.get(channel, channel)) for channel in registered_channels()]
 
 
 def provider_choices() -> list[tuple[str, str]]:

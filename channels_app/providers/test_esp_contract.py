@@ -18,11 +18,11 @@ from channels_app.models import ChannelAccount
 from channels_app.providers.anymail_common import AnymailAdapter
 from channels_app.providers.base import OutboundMessage
 from channels_app.providers.esp_fakes import EspFake
-from channels_app.providers.registry import PROVIDERS, get_adapter_class
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
+from channels_app.providers.registry import PROVIDERS, get_adapter_class, provider_module
 from notify.models import SendRequest
 from notify.services import app_create
 from templates_app.models import MessageTemplate
-from tests.fakes.http import FakeHTTPServer, Reply
 from tracking.models import Message
 
 BASIC = "user:pass"
@@ -121,7 +121,7 @@ def _sent_message(tenant, provider: str, provider_id: str, receiver: str) -> Mes
 
 
 def _post(fake, provider, provider_id, receiver, event, auth=BASIC, forge=False):
-    esp_name = get_adapter_class(provider).tracking_webhook.esp
+    esp_name = provider_module(provider, "receipts").ANYMAIL_WEBHOOK.esp
     path = f"/r/anymail/{esp_name}/tracking/"
     call = fake.webhook(provider_id, receiver, event, f"http://{auth}@testserver{path}")
     if forge:  # the body changed after the ESP signed it

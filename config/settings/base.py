@@ -415,14 +415,17 @@ TIDINGS_WORKER_HEARTBEAT_SECONDS = env.int("TIDINGS_WORKER_HEARTBEAT_SECONDS", d
 # App and database clocks further apart than this fail doctor's clock line (seconds).
 TIDINGS_CLOCK_SKEW_MAX_SECONDS = env.float("TIDINGS_CLOCK_SKEW_MAX_SECONDS", default=2.0)
 
+# Providers outside this tree (plugin packages), "kind=dotted.path.Adapter,...": each is a
+# folder like channels_app/providers/<kind>/ (channels_app/providers/registry.py).
+TIDINGS_EXTRA_PROVIDERS = env.dict("TIDINGS_EXTRA_PROVIDERS", default={})
+
 # --- Tracking -----------------------------------------------------------------------------
 # Where receivers and providers reach this server: click redirects (/t/<token>) and
 # receipt URLs (/r/<provider>/...) are built on it.
 TIDINGS_PUBLIC_URL = env("TIDINGS_PUBLIC_URL", default="http://127.0.0.1:8000")
-# Receipt polling for providers that keep statuses to be pulled.
-TIDINGS_RECEIPT_PULL_PROVIDERS = env.list(
-    "TIDINGS_RECEIPT_PULL_PROVIDERS", default=["tencent_sms", "aliyun_sms"]
-)
+# Receipt polling for providers that keep statuses to be pulled (their folder's
+# receipts.pull): empty polls every such provider, a list only those.
+TIDINGS_RECEIPT_PULL_PROVIDERS = env.list("TIDINGS_RECEIPT_PULL_PROVIDERS", default=[])
 TIDINGS_RECEIPT_PULL_INTERVAL_SECONDS = env.int("TIDINGS_RECEIPT_PULL_INTERVAL_SECONDS", default=60)
 TIDINGS_RECEIPT_PULL_LIMIT = env.int("TIDINGS_RECEIPT_PULL_LIMIT", default=500)  # per account/run
 TIDINGS_RECEIPT_PULL_HOURS = env.int("TIDINGS_RECEIPT_PULL_HOURS", default=72)

@@ -11,10 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from channels_app.models import ChannelAccount, MediaFile
 from channels_app.providers.base import DeliveryError, OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer
 from channels_app.providers.wecom_app.adapter import WeComAppAdapter
 from channels_app.providers.wecom_app.fake_media import FakeWeComWithMedia
 from notify.services import app_create
-from tests.fakes.http import FakeHTTPServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 4096
 

@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from channels_app.breaker import breaker_record_failure
 from channels_app.models import ChannelAccount
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.routing import _weighted_order
 from notify.delivery import batch_deliver
 from templates_app.models import MessageTemplate
-from tests.fakes.http import FakeHTTPServer, Reply
 from tracking.models import Message
 
 

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from channels_app.models import ChannelAccount
+from channels_app.providers.fakes_http import FakeHTTPServer, Recorded, Reply
 from templates_app.models import MessageTemplate
 from tests.e2e.conftest import wait_until
-from tests.fakes.http import FakeHTTPServer, Recorded, Reply
 from tracking.models import Message
 
 pytestmark = pytest.mark.e2e

@@ -9,10 +9,10 @@ from collections import Counter
 import pytest
 
 from channels_app.models import ChannelAccount
+from channels_app.providers.fakes_http import Reply
 from notify.delivery import messages_requeue_stuck
 from templates_app.models import MessageTemplate
 from tests.e2e.conftest import final_states, wait_until
-from tests.fakes.http import Reply
 from tracking.models import Message
 
 pytestmark = pytest.mark.e2e

@@ -25,9 +25,9 @@ from channels_app.providers.egress import (
     egress_resolve,
     parse_ip_literal,
 )
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.http import http_request
 from tests.egress.conftest import LOOPBACK, PRIVATE
-from tests.fakes.http import FakeHTTPServer, Reply
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from channels_app.models import ChannelAccount
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
+from channels_app.providers.smtp.fake import FakeSMTPServer
 from notify.delivery import batch_deliver
 from templates_app.models import MessageTemplate
 from tests.egress.conftest import LOOPBACK
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.smtp import FakeSMTPServer
 from tracking.callbacks import callbacks_drain
 from tracking.models import CallbackDelivery, CallbackEndpoint, CallbackOutbox, Message
 

@@ -14,9 +14,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from channels_app.breaker import breaker_record_failure, breaker_reset
+from channels_app.providers.fakes_http import Reply
 from notify.delivery import batch_deliver, messages_requeue_stuck
 from notify.models import FlowLimit
-from tests.fakes.http import Reply
 from tracking.models import Message
 
 

@@ -6,14 +6,14 @@ import pytest
 from django.conf import settings
 
 from channels_app.models import ChannelAccount
+from channels_app.providers.dingtalk_work.fake import FakeDingTalkWork
+from channels_app.providers.fakes_http import FakeHTTPServer
+from channels_app.providers.wecom_app.fake import FakeWeCom
 from config.redis import get_redis
 from notify.delivery import batch_deliver
 from notify.rules.config import rule_config_clear
 from templates_app.models import MessageTemplate
 from tests.e2e.conftest import start_worker  # noqa: F401 - the e2e fixture, for test_e2e_*
-from tests.fakes.dingtalk_work import FakeDingTalkWork
-from tests.fakes.http import FakeHTTPServer
-from tests.fakes.wecom_app import FakeWeCom
 from tracking.models import Message
 
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from channels_app.providers.fakes_http import Reply
 from channels_app.providers.webhook.adapter import sign
-from tests.fakes.http import Reply
 from tracking.callbacks import callbacks_drain
 from tracking.models import CallbackDelivery, CallbackEndpoint, CallbackOutbox, Message
 

@@ -138,7 +138,7 @@ def _png_colours(path: str) -> int:
 )
 def test_charts_render_in_headless_chromium(transactional_db, api, ding, send):
     send("ding", ["u1", "u2", "u3"])
-    from tests.fakes.dingtalk_work import ding_err
+    from channels_app.providers.fakes_errors import ding_err
 
     ding.faults.append(ding_err(40035, "缺少参数 agent_id"))
     send("ding", ["u4"])

@@ -11,10 +11,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from channels_app.providers.fakes_http import FakeHTTPServer
 from channels_app.providers.webhook.adapter import sign
 from templates_app.models import MessageTemplate
 from tests.e2e.conftest import final_states, wait_until
-from tests.fakes.http import FakeHTTPServer
 from tracking.models import Message, MessageEvent
 from tracking.receipts.base import receipt_token
 

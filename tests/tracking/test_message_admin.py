@@ -8,7 +8,7 @@ import re
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from tests.fakes.dingtalk_work import ding_err
+from channels_app.providers.fakes_errors import ding_err
 from tracking.models import Message, ReplayAudit
 
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from channels_app.providers.dingtalk_work.fake import FakeDingTalkWork
+from channels_app.providers.fakes_http import Recorded, Reply
 from tests.e2e.conftest import final_states, wait_until
-from tests.fakes.dingtalk_work import FakeDingTalkWork
-from tests.fakes.http import Recorded, Reply
 from tests.tracking.conftest import ding_channel
 from tracking.models import Message, ReplayAudit
 
@@ -106,7 +106,7 @@ def test_replay_after_an_outage_delivers_each_failed_message_once(
 
 
 def test_replay_filters_by_error_code_and_state(api, tenant, ding, send):
-    from tests.fakes.dingtalk_work import ding_err
+    from channels_app.providers.fakes_errors import ding_err
 
     ding.faults.append(ding_err(40035, "缺少参数 agent_id"))
     failed = send("ding", ["u1"])[0]

@@ -79,7 +79,7 @@ def test_stats_of_another_app_are_invisible(api, ding, send):
 
 
 def test_failure_reasons_are_aggregated_without_the_retry_suffix(api, ding, send):
-    from tests.fakes.dingtalk_work import ding_err
+    from channels_app.providers.fakes_errors import ding_err
 
     ding.faults.extend([ding_err(40035, "缺少参数 agent_id")])
     send("ding", ["u1"])

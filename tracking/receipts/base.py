@@ -6,23 +6,16 @@ import hashlib
 import hmac
 import re
 from collections import defaultdict
-from datetime import datetime
-from typing import NamedTuple
+from datetime import datetime, timedelta
 
 from django.conf import settings
 
 from channels_app.models import ChannelAccount
-from tracking.models import Message
+from channels_app.providers.receipts import Receipt
+from tracking.models import Message, MessageState
 from tracking.services import Advance, messages_advance_many
 
-
-class Receipt(NamedTuple):
-    provider_message_id: str
-    state: str  # a MessageState after SENT
-    at: datetime
-    detail: str = ""
-    # Set when one provider id covers several receivers (one call to many numbers/users).
-    receiver: str = ""
+__all__ = ["Receipt", "messages_awaiting_receipt", "receipt_token", "receipts_apply"]
 
 
 def receipt_token(account_id: int) -> str:
@@ -83,3 +76,20 @@ def receipts_apply(
         advances.extend(Advance(pk, receipt.state, receipt.at, receipt.detail) for pk, _ in found)
     moved = messages_advance_many(advances)
     return {"received": len(receipts), "matched": len(advances), "moved": len(moved)}
+
+
+def messages_awaiting_receipt(
+    account_id: int, now: datetime, limit: int
+) -> list[tuple[str, str, datetime]]:
+    """(provider id, receiver, sent_at) of an account's messages still SENT, oldest first:
+    sent within TIDINGS_RECEIPT_PULL_HOURS and at least TIDINGS_RECEIPT_PULL_DELAY_SECONDS
+    ago (what a polling provider's pull asks about)."""
+    window = timedelta(hours=settings.TIDINGS_RECEIPT_PULL_HOURS)
+    pending = Message.objects.filter(
+        account_id=account_id,
+        state=MessageState.SENT,
+        sent_at__gte=now - window,
+        sent_at__lte=now - timedelta(seconds=settings.TIDINGS_RECEIPT_PULL_DELAY_SECONDS),
+    ).exclude(provider_message_id="")
+    rows = pending.order_by("sent_at").values_list("provider_message_id", "receiver", "sent_at")
+    return list(rows[:limit])

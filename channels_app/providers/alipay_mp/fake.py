@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from channels_app.providers.alipay_mp import signing
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 METHOD = "alipay.open.app.mini.templatemessage.send"
 RESPONSE_KEY = METHOD.replace(".", "_") + "_response"

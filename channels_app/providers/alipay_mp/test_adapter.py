@@ -8,7 +8,7 @@ from rest_framework import serializers
 from channels_app.providers.alipay_mp.adapter import AlipayMPAdapter
 from channels_app.providers.alipay_mp.fake import FakeAlipay, forger_key, private_pem
 from channels_app.providers.base import OutboundMessage
-from tests.fakes.http import FakeHTTPServer, Reply
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 
 CONTENT = {
     "template_id": "TPL-ORDER-SHIPPED",

@@ -12,9 +12,9 @@ from channels_app.providers.aliyun_sms.adapter import (
     rpc_signature,
     to_aliyun_number,
 )
+from channels_app.providers.aliyun_sms.fake import FakeAliyunSms
 from channels_app.providers.base import OutboundMessage
-from tests.fakes.aliyun_sms import FakeAliyunSms
-from tests.fakes.http import FakeHTTPServer, Reply
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 
 CONTENT = {"template_code": "SMS_123456789", "sign_name": "阿里云短信测试", "params": ["code"]}
 

@@ -10,9 +10,9 @@ from django.core.cache import cache
 from rest_framework import serializers
 
 from channels_app.providers.apns.adapter import ApnsAdapter
+from channels_app.providers.apns.fake import FakeAPNs, FakeH2Server, apns_error
 from channels_app.providers.base import OutboundMessage
 from channels_app.providers.tokens import cached_token
-from tests.fakes.apns import FakeAPNs, FakeH2Server, apns_error
 
 TEAM, KEY_ID, BUNDLE = "TEAM123456", "KEY1234567", "com.example.app"
 DEVICE = "a" * 64

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from channels_app.providers.apprise.adapter import AppriseAdapter, parse_entry
 from channels_app.providers.base import OutboundMessage
-from tests.fakes.http import FakeHTTPServer, Reply
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 
 
 @pytest.fixture

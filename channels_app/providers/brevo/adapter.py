@@ -14,7 +14,6 @@ from channels_app.providers.anymail_common import (
     AnymailAdapter,
     EspConfig,
     PinnedSessionMixin,
-    TrackingWebhook,
 )
 
 
@@ -36,7 +35,4 @@ class BrevoAdapter(AnymailAdapter):
     backend_path = f"{__name__}.PinnedBackend"
     config_serializer = BrevoConfig
     secret_fields = ("api_key",)
-    tracking_webhook = TrackingWebhook(
-        view="anymail.webhooks.brevo.BrevoTrackingWebhookView", esp="brevo"
-    )
     credential_kwargs = {"api_key": "api_key"}

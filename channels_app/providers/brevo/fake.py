@@ -14,7 +14,7 @@ from channels_app.providers.esp_fakes import (
     header_map,
     require,
 )
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 API_KEY = "xkeysib-0123456789abcdef0123456789abcdef-brevo1"
 

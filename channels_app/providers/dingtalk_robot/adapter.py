@@ -18,14 +18,14 @@ from rest_framework import serializers
 
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
-from channels_app.providers.dingtalk_work.common import (
+from channels_app.providers.dingtalk_common import (
     dingtalk_error,
     json_body,
     msgtype_of,
     validate_dingtalk_content,
 )
 from channels_app.providers.http import http_request
-from channels_app.providers.wecom_app.common import as_list
+from channels_app.providers.wecom_common import as_list
 
 MSGTYPES = ("text", "markdown", "link", "action_card")
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")

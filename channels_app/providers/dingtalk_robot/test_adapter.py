@@ -7,8 +7,8 @@ from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
 from channels_app.providers.dingtalk_robot.adapter import DingTalkRobotAdapter
-from tests.fakes.dingtalk_robot import FakeDingTalkRobot
-from tests.fakes.http import FakeHTTPServer, Reply
+from channels_app.providers.dingtalk_robot.fake import FakeDingTalkRobot
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from channels_app.channels import Channel
 from channels_app.providers.attachments import Attachment
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
-from channels_app.providers.dingtalk_work.common import (
+from channels_app.providers.dingtalk_common import (
     MEDIA_LIMITS,
     dingtalk_error,
     error_code,
@@ -25,7 +25,7 @@ from channels_app.providers.dingtalk_work.common import (
 from channels_app.providers.http import http_request
 from channels_app.providers.media import uploaded_media_id, validate_media
 from channels_app.providers.token_api import AccessTokenApi
-from channels_app.providers.wecom_app.common import batch_by_content
+from channels_app.providers.wecom_common import batch_by_content
 
 MSGTYPES = ("text", "markdown", "link", "action_card", "oa", "image", "file")
 MEDIA_TTL_SECONDS = 2 * 24 * 3600

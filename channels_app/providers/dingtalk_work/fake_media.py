@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels_app.providers.dingtalk_work.fake import FakeDingTalkWork
+from channels_app.providers.fakes_errors import ding_err
+from channels_app.providers.fakes_http import Recorded, Reply
 from channels_app.providers.media_fakes import MediaStore, multipart_files
-from tests.fakes.dingtalk_work import FakeDingTalkWork, ding_err
-from tests.fakes.http import Recorded, Reply
 
 MB = 1024 * 1024
 IMAGE_TYPES = {"image/jpeg", "image/gif", "image/png", "image/bmp"}

@@ -8,8 +8,8 @@ from rest_framework import serializers
 
 from channels_app.providers.base import DeliveryError, OutboundMessage
 from channels_app.providers.dingtalk_work.adapter import DingTalkWorkAdapter
-from tests.fakes.dingtalk_work import FakeDingTalkWork
-from tests.fakes.http import FakeHTTPServer, Reply
+from channels_app.providers.dingtalk_work.fake import FakeDingTalkWork
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 
 MARKDOWN = {"msgtype": "markdown", "title": "Build", "text": "## Build #42 passed"}
 

@@ -12,10 +12,10 @@ from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
 from channels_app.providers.dingtalk_robot.adapter import DingTalkRobotAdapter
+from channels_app.providers.dingtalk_robot.fake import FakeDingTalkRobot
 from channels_app.providers.dingtalk_work.adapter import DingTalkWorkAdapter
 from channels_app.providers.dingtalk_work.fake_media import FakeDingTalkWorkWithMedia
-from tests.fakes.dingtalk_robot import FakeDingTalkRobot
-from tests.fakes.http import FakeHTTPServer
+from channels_app.providers.fakes_http import FakeHTTPServer
 
 GIF = b"GIF89a" + b"\x00" * 512
 PDF = b"%PDF-1.7\n" + b"x" * 2048

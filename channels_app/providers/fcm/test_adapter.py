@@ -7,9 +7,9 @@ from django.core.cache import cache
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer
 from channels_app.providers.fcm.adapter import FcmAdapter
-from tests.fakes.fcm import FakeFCM, fcm_error
-from tests.fakes.http import FakeHTTPServer
+from channels_app.providers.fcm.fake import FakeFCM, fcm_error
 
 PROJECT = "tidings-test"
 EMAIL = "firebase-adminsdk@tidings-test.iam.gserviceaccount.com"

@@ -11,9 +11,9 @@ import time
 import uuid
 from typing import Any
 
+from channels_app.providers.fakes_http import Recorded, Reply
+from channels_app.providers.feishu_bot.fake import PREFIX, FakeFeishuBot, feishu_err
 from channels_app.providers.media_fakes import MediaStore, multipart_fields, multipart_files
-from tests.fakes.feishu_bot import PREFIX, FakeFeishuBot, feishu_err
-from tests.fakes.http import Recorded, Reply
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/bmp"}
 

@@ -6,9 +6,9 @@ import pytest
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.feishu_bot.adapter import FeishuBotAdapter
-from tests.fakes.feishu_bot import FakeFeishuBot
-from tests.fakes.http import FakeHTTPServer, Reply
+from channels_app.providers.feishu_bot.fake import FakeFeishuBot
 
 
 @pytest.fixture

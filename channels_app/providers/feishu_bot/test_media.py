@@ -10,9 +10,9 @@ from django.core.cache import cache
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer
 from channels_app.providers.feishu_bot.adapter import FeishuBotAdapter
 from channels_app.providers.feishu_bot.fake_media import FakeFeishuWithImages
-from tests.fakes.http import FakeHTTPServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 1024
 IMAGE = {"msg_type": "image",

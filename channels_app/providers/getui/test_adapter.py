@@ -7,9 +7,9 @@ from django.core.cache import cache
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer
 from channels_app.providers.getui.adapter import GetuiAdapter
-from tests.fakes.getui import FakeGetui, getui
-from tests.fakes.http import FakeHTTPServer
+from channels_app.providers.getui.fake import FakeGetui, getui
 
 APP = {"app_id": "GxAppId01", "app_key": "GxAppKey01", "master_secret": "GxMasterSecret01"}
 
@@ -165,7 +165,7 @@ def test_internal_error_and_5xx_are_transient(gt):
     assert not result.error.permanent
     assert result.error.code == "50000"
 
-    from tests.fakes.http import Reply
+    from channels_app.providers.fakes_http import Reply
 
     gt.fake.fail_with = Reply(status=503, body=b"Service Unavailable")
     [result] = _adapter(gt).send([_message(2, "a")])

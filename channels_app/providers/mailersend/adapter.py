@@ -15,7 +15,6 @@ from channels_app.providers.anymail_common import (
     AnymailAdapter,
     EspConfig,
     PinnedSessionMixin,
-    TrackingWebhook,
 )
 
 
@@ -34,10 +33,5 @@ class MailerSendAdapter(AnymailAdapter):
     backend_path = f"{__name__}.PinnedBackend"
     config_serializer = MailerSendConfig
     secret_fields = ("api_token",)
-    tracking_webhook = TrackingWebhook(
-        view="anymail.webhooks.mailersend.MailerSendTrackingWebhookView",
-        esp="mailersend",
-        signing_setting="MAILERSEND_SIGNING_SECRET",
-    )
     supports_metadata = False
     credential_kwargs = {"api_token": "api_token"}

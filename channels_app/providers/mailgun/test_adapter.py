@@ -4,9 +4,9 @@ import pytest
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.mailgun.adapter import MailgunAdapter
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.mailgun import FakeMailgun
+from channels_app.providers.mailgun.fake import FakeMailgun
 
 CONFIG = {"api_key": "key-test-123456", "from_email": "Acme <news@mg.acme.test>"}
 

@@ -15,7 +15,7 @@ from channels_app.providers import attachments, egress
 from channels_app.providers.attachments import attach_from_content, fetch_attachment
 from channels_app.providers.base import DeliveryError
 from channels_app.providers.egress import is_public_address
-from tests.fakes.http import FakeHTTPServer, Reply
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 
 
 @pytest.fixture

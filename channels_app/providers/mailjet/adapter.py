@@ -14,7 +14,6 @@ from channels_app.providers.anymail_common import (
     AnymailAdapter,
     EspConfig,
     PinnedSessionMixin,
-    TrackingWebhook,
 )
 
 
@@ -34,7 +33,4 @@ class MailjetAdapter(AnymailAdapter):
     backend_path = f"{__name__}.PinnedBackend"
     config_serializer = MailjetConfig
     secret_fields = ("secret_key", "api_key")
-    tracking_webhook = TrackingWebhook(
-        view="anymail.webhooks.mailjet.MailjetTrackingWebhookView", esp="mailjet"
-    )
     credential_kwargs = {"api_key": "api_key", "secret_key": "secret_key"}

@@ -17,7 +17,7 @@ from channels_app.providers.esp_fakes import (
     header_map,
     require,
 )
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 API_KEY = "0123456789abcdef0123456789abcdef"
 SECRET_KEY = "fedcba9876543210fedcba9876543210"

@@ -20,7 +20,6 @@ from channels_app.providers.anymail_common import (
     AnymailAdapter,
     EspConfig,
     PinnedSessionMixin,
-    TrackingWebhook,
     classify_error,
 )
 from channels_app.providers.base import DeliveryError
@@ -44,11 +43,6 @@ class MandrillAdapter(AnymailAdapter):
     backend_path = f"{__name__}.PinnedBackend"
     config_serializer = MandrillConfig
     secret_fields = ("api_key",)
-    tracking_webhook = TrackingWebhook(
-        view="anymail.webhooks.mandrill.MandrillCombinedWebhookView",
-        esp="mandrill",
-        signing_setting="MANDRILL_WEBHOOK_KEY",
-    )
     credential_kwargs = {"api_key": "api_key"}
 
     def classify(self, exc: BaseException) -> DeliveryError:

@@ -20,7 +20,7 @@ from channels_app.providers.esp_fakes import (
     header_map,
     require,
 )
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 API_KEY = "md-0123456789abcdefABCDEF"
 WEBHOOK_KEY = "whk0123456789abcdefghij"

@@ -16,7 +16,6 @@ from channels_app.providers.anymail_common import (
     AnymailAdapter,
     EspConfig,
     PinnedSessionMixin,
-    TrackingWebhook,
 )
 
 
@@ -34,10 +33,5 @@ class PostalAdapter(AnymailAdapter):
     backend_path = f"{__name__}.PinnedBackend"
     config_serializer = PostalConfig
     secret_fields = ("api_key",)
-    tracking_webhook = TrackingWebhook(
-        view="anymail.webhooks.postal.PostalTrackingWebhookView",
-        esp="postal",
-        signing_setting="POSTAL_WEBHOOK_KEY",
-    )
     supports_metadata = False
     credential_kwargs = {"api_key": "api_key"}

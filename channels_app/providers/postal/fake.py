@@ -19,7 +19,7 @@ from channels_app.providers.esp_fakes import (
     header_map,
     require,
 )
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 API_KEY = "postalfake0123456789abcd"
 _PRIVATE_KEY = rsa.generate_private_key(public_exponent=65537, key_size=1024)

@@ -14,7 +14,6 @@ from channels_app.providers.anymail_common import (
     AnymailAdapter,
     EspConfig,
     PinnedSessionMixin,
-    TrackingWebhook,
 )
 
 
@@ -36,7 +35,4 @@ class PostmarkAdapter(AnymailAdapter):
     backend_path = f"{__name__}.PinnedBackend"
     config_serializer = PostmarkConfig
     secret_fields = ("server_token",)
-    tracking_webhook = TrackingWebhook(
-        view="anymail.webhooks.postmark.PostmarkTrackingWebhookView", esp="postmark"
-    )
     credential_kwargs = {"server_token": "server_token", "message_stream": "message_stream"}

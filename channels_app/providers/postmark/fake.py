@@ -16,7 +16,7 @@ from channels_app.providers.esp_fakes import (
     header_map,
     require,
 )
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 TOKEN = "a1b2c3d4-0000-4000-8000-postmark0001"
 

@@ -15,7 +15,6 @@ from channels_app.providers.anymail_common import (
     AnymailAdapter,
     EspConfig,
     PinnedSessionMixin,
-    TrackingWebhook,
 )
 
 
@@ -36,9 +35,4 @@ class ResendAdapter(AnymailAdapter):
     backend_path = f"{__name__}.PinnedBackend"
     config_serializer = ResendConfig
     secret_fields = ("api_key",)
-    tracking_webhook = TrackingWebhook(
-        view="anymail.webhooks.resend.ResendTrackingWebhookView",
-        esp="resend",
-        signing_setting="RESEND_SIGNING_SECRET",
-    )
     credential_kwargs = {"api_key": "api_key"}

@@ -20,7 +20,7 @@ from channels_app.providers.esp_fakes import (
     header_map,
     require,
 )
-from tests.fakes.http import Recorded, Reply
+from channels_app.providers.fakes_http import Recorded, Reply
 
 API_KEY = "re_fake0123456789_resendkey"
 SIGNING_SECRET = "whsec_" + base64.b64encode(b"tidings-resend-fake-signing-key!!").decode()

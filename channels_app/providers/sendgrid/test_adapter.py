@@ -6,9 +6,9 @@ import pytest
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.sendgrid.adapter import SendGridAdapter
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.sendgrid import FakeSendGrid
+from channels_app.providers.sendgrid.fake import FakeSendGrid
 
 CONFIG = {"api_key": "SG.test-key.secret-part", "from_email": "Acme <news@acme.test>"}
 

@@ -4,9 +4,9 @@ import pytest
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.ses.adapter import SesAdapter
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.ses import FakeSes, ses_error
+from channels_app.providers.ses.fake import FakeSes, ses_error
 
 CONFIG = {
     "region": "eu-west-1",

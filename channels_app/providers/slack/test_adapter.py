@@ -4,9 +4,9 @@ import pytest
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.slack.adapter import SlackAdapter
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.slack import FakeSlackWebhook
+from channels_app.providers.slack.fake import FakeSlackWebhook
 
 PATH = "/services/T0001/B0001/secret-token"
 

@@ -8,9 +8,9 @@ import pytest
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer
 from channels_app.providers.slack.adapter import SlackAdapter
-from tests.fakes.http import FakeHTTPServer
-from tests.fakes.slack import FakeSlackWebhook
+from channels_app.providers.slack.fake import FakeSlackWebhook
 
 
 def test_an_image_is_sent_as_an_image_block_of_its_public_url():

@@ -15,7 +15,6 @@ from channels_app.providers.anymail_common import (
     AnymailAdapter,
     EspConfig,
     PinnedSessionMixin,
-    TrackingWebhook,
 )
 
 
@@ -35,7 +34,4 @@ class SparkPostAdapter(AnymailAdapter):
     backend_path = f"{__name__}.PinnedBackend"
     config_serializer = SparkPostConfig
     secret_fields = ("api_key",)
-    tracking_webhook = TrackingWebhook(
-        view="anymail.webhooks.sparkpost.SparkPostTrackingWebhookView", esp="sparkpost"
-    )
     credential_kwargs = {"api_key": "api_key", "subaccount": "subaccount"}

@@ -11,14 +11,14 @@ import time
 import uuid
 from typing import Any
 
+from channels_app.providers.fakes_http import Recorded, Reply
 from channels_app.providers.media_fakes import (
     MediaStore,
     UploadedFile,
     multipart_fields,
     multipart_files,
 )
-from tests.fakes.http import Recorded, Reply
-from tests.fakes.telegram import FakeTelegram, _error
+from channels_app.providers.telegram.fake import FakeTelegram, _error
 
 LIMITS = {"photo": 10 * 1024 * 1024, "document": 50 * 1024 * 1024}
 METHODS = {"sendPhoto": "photo", "sendDocument": "document"}

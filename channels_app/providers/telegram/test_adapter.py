@@ -4,9 +4,9 @@ import pytest
 from rest_framework import serializers
 
 from channels_app.providers.base import DeliveryError, OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.telegram.adapter import TelegramAdapter
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.telegram import FakeTelegram
+from channels_app.providers.telegram.fake import FakeTelegram
 
 TOKEN = "123456:test-token"
 

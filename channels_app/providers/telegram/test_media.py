@@ -10,9 +10,9 @@ from django.core.cache import cache
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer
 from channels_app.providers.telegram.adapter import TelegramAdapter
 from channels_app.providers.telegram.fake_media import FakeTelegramWithMedia
-from tests.fakes.http import FakeHTTPServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 4096
 PDF = b"%PDF-1.7\n" + b"y" * 4096

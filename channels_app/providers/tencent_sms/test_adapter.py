@@ -6,9 +6,9 @@ import pytest
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.tencent_sms.adapter import TencentSmsAdapter, to_e164
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.tencent_sms import FakeTencentSms
+from channels_app.providers.tencent_sms.fake import FakeTencentSms
 
 CONTENT = {"template_id": "123456", "sign_name": "Acme", "params": ["code", "minutes"]}
 

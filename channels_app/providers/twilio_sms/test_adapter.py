@@ -8,9 +8,9 @@ import pytest
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.twilio_sms.adapter import TwilioSmsAdapter, to_e164
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.twilio_sms import FakeTwilioSms
+from channels_app.providers.twilio_sms.fake import FakeTwilioSms
 
 
 def _config(fake: FakeTwilioSms, **overrides) -> dict:

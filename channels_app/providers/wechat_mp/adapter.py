@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from channels_app.channels import Channel
 from channels_app.providers.base import OutboundMessage
-from channels_app.providers.wechat_oa.common import (
+from channels_app.providers.wechat_common import (
     WeChatAdapter,
     WeChatConfig,
     data_payload,

@@ -7,9 +7,9 @@ from django.core.cache import cache
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.wechat_mp.adapter import WeChatMPAdapter
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.wechat_mp import SUBSCRIBE_SEND, FakeWeChatMP
+from channels_app.providers.wechat_mp.fake import SUBSCRIBE_SEND, FakeWeChatMP
 
 CONTENT = {"template_id": "SUB-1", "data": {"thing1": "Order 42", "amount2": {"value": "9.90"}}}
 

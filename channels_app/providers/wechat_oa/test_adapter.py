@@ -7,9 +7,9 @@ from django.core.cache import cache
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.wechat_oa.adapter import WeChatOAAdapter
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.wechat_oa import TEMPLATE_SEND, FakeWeChat
+from channels_app.providers.wechat_oa.fake import TEMPLATE_SEND, FakeWeChat
 
 CONTENT = {
     "template_id": "TPL-1",

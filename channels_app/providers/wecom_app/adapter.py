@@ -21,7 +21,7 @@ from channels_app.providers.base import DeliveryError, OutboundMessage, Provider
 from channels_app.providers.http import http_request
 from channels_app.providers.media import uploaded_media_id, validate_media
 from channels_app.providers.token_api import AccessTokenApi
-from channels_app.providers.wecom_app.common import (
+from channels_app.providers.wecom_common import (
     MEDIA_LIMITS,
     MEDIA_TTL_SECONDS,
     batch_by_content,

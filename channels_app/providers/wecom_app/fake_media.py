@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels_app.providers.fakes_errors import wecom_err
+from channels_app.providers.fakes_http import Recorded, Reply
 from channels_app.providers.media_fakes import MediaStore, UploadedFile, multipart_files
-from tests.fakes.http import Recorded, Reply
-from tests.fakes.wecom_app import FakeWeCom, wecom_err
+from channels_app.providers.wecom_app.fake import FakeWeCom
 
 MB = 1024 * 1024
 LIMITS = {"image": (10 * MB, {"image/jpeg", "image/png"}), "file": (20 * MB, None)}

@@ -7,9 +7,9 @@ from django.core.cache import cache
 from rest_framework import serializers
 
 from channels_app.providers.base import DeliveryError, OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.wecom_app.adapter import WeComAppAdapter
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.wecom_app import FakeWeCom
+from channels_app.providers.wecom_app.fake import FakeWeCom
 
 TEXT = {"msgtype": "text", "content": "Deploy finished"}
 

@@ -11,11 +11,11 @@ from django.core.cache import cache
 from rest_framework import serializers
 
 from channels_app.providers.base import DeliveryError, OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.wecom_app.adapter import WeComAppAdapter
 from channels_app.providers.wecom_app.fake_media import FakeWeComWithMedia
 from channels_app.providers.wecom_robot.adapter import WeComRobotAdapter
 from channels_app.providers.wecom_robot.fake_media import FakeWeComRobotWithMedia
-from tests.fakes.http import FakeHTTPServer, Reply
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2048
 PDF = b"%PDF-1.7\n" + b"x" * 4096

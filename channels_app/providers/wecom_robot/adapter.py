@@ -26,7 +26,7 @@ from channels_app.providers.media import (
     uploaded_media_id,
     validate_media,
 )
-from channels_app.providers.wecom_app.common import (
+from channels_app.providers.wecom_common import (
     MEDIA_TTL_SECONDS,
     as_list,
     json_body,

@@ -10,11 +10,11 @@ import binascii
 import hashlib
 from typing import Any
 
+from channels_app.providers.fakes_errors import wecom_err
+from channels_app.providers.fakes_http import Recorded, Reply
 from channels_app.providers.media_fakes import MediaStore, UploadedFile, multipart_files
 from channels_app.providers.wecom_app.fake_media import check_upload
-from tests.fakes.http import Recorded, Reply
-from tests.fakes.wecom_app import wecom_err
-from tests.fakes.wecom_robot import FakeWeComRobot
+from channels_app.providers.wecom_robot.fake import FakeWeComRobot
 
 MAX_INLINE_IMAGE = 2 * 1024 * 1024
 

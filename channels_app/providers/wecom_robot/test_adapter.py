@@ -6,9 +6,9 @@ import pytest
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.wecom_robot.adapter import WeComRobotAdapter
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.wecom_robot import FakeWeComRobot
+from channels_app.providers.wecom_robot.fake import FakeWeComRobot
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ import pytest
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
+from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.yunpian_sms.adapter import (
     YunpianSmsAdapter,
     to_yunpian_number,
     tpl_value,
 )
-from tests.fakes.http import FakeHTTPServer, Reply
-from tests.fakes.yunpian_sms import FakeYunpianSms
+from channels_app.providers.yunpian_sms.fake import FakeYunpianSms
 
 TPL = {"tpl_id": "1234567", "params": ["code", "minutes"]}
 

@@ -1,5 +1,5 @@
-"""Print the email receipt webhook URLs to paste into SendGrid / Mailgun / Amazon SNS, with
-the basic-auth secret in them (TIDINGS_ANYMAIL_WEBHOOK_SECRET, derived from the secret key
+"""Print the email receipt webhook URLs to paste at each ESP (every provider whose folder
+declares an ANYMAIL_WEBHOOK), with the basic-auth secret in them (TIDINGS_ANYMAIL_WEBHOOK_SECRET, derived from the secret key
 under `make run`)."""
 
 from __future__ import annotations
@@ -9,11 +9,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-ESPS = {
-    "sendgrid": "SendGrid Event Webhook (and TIDINGS_SENDGRID_WEBHOOK_VERIFICATION_KEY)",
-    "mailgun": "Mailgun webhooks (needs TIDINGS_MAILGUN_WEBHOOK_SIGNING_KEY)",
-    "amazon_ses": "Amazon SNS HTTPS subscription of the SES event topic",
-}
+from tracking.receipts.webhooks import anymail_webhooks
 
 
 def receipt_webhook_url(esp: str) -> str:
@@ -27,5 +23,5 @@ class Command(BaseCommand):
     help = "Print the email receipt webhook URLs (with their basic-auth secret)."
 
     def handle(self, *args, **options) -> None:
-        for esp, where in ESPS.items():
-            self.stdout.write(f"{where}:\n  {receipt_webhook_url(esp)}")
+        for _, hook in anymail_webhooks():
+            self.stdout.write(f"{hook.where}:\n  {receipt_webhook_url(hook.esp)}")

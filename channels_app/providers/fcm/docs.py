@@ -1,0 +1,15 @@
+"""The `fcm` section of docs/channels.md (`manage.py channels_reference`)."""
+
+from channels_app.providers.reference import ProviderDoc
+
+DOC = ProviderDoc(
+    title="Firebase Cloud Messaging HTTP v1",
+    content="`title`, `body` (required), `data` (object of strings), `image`, platform options.",
+    errors=(
+        "UNREGISTERED, INVALID_ARGUMENT, SENDER_ID_MISMATCH, THIRD_PARTY_AUTH_ERROR permanent; "
+        "UNAVAILABLE, INTERNAL and 5xx transient; 429 QUOTA_EXCEEDED rate limited."
+    ),
+    default_base_url="`https://fcm.googleapis.com`",
+    batch="100 (one call per message inside; FCM v1 has no batch)",
+    provider_id="the FCM message `name`",
+)
