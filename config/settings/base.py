@@ -419,7 +419,7 @@ TIDINGS_CLOCK_SKEW_MAX_SECONDS = env.float("TIDINGS_CLOCK_SKEW_MAX_SECONDS", def
 TIDINGS_PUBLIC_URL = env("TIDINGS_PUBLIC_URL", default="http://127.0.0.1:8000")
 # Receipt polling for providers that keep statuses to be pulled.
 TIDINGS_RECEIPT_PULL_PROVIDERS = env.list(
-    "TIDINGS_RECEIPT_PULL_PROVIDERS", default=["tencent_sms", "aliyun_sms"]
+    "TIDINGS_RECEIPT_PULL_PROVIDERS", default=["tencent_sms", "aliyun_sms", "feishu_app"]
 )
 TIDINGS_RECEIPT_PULL_INTERVAL_SECONDS = env.int("TIDINGS_RECEIPT_PULL_INTERVAL_SECONDS", default=60)
 TIDINGS_RECEIPT_PULL_LIMIT = env.int("TIDINGS_RECEIPT_PULL_LIMIT", default=500)  # per account/run

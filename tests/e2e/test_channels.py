@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from channels_app.models import ChannelAccount, InboxItem, SandboxDelivery
+from channels_app.providers.feishu_app.fake import FakeFeishuApp
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
 from notify.queueing import all_lanes
 from templates_app.models import MessageTemplate
@@ -365,6 +366,23 @@ def feishu_bot(stack: ExitStack) -> Case:
         {"token": fake.token, "secret": fake.secret},
         server.url,
         lambda: [b["content"] for b in fake.accepted] == [{"text": "Deploy done, Ada"}],
+    )
+
+
+def feishu_app(stack: ExitStack) -> Case:
+    fake = FakeFeishuApp()
+    server = _http(stack, fake)
+    return Case(
+        "feishu",
+        "user_id",
+        "ou_ann",
+        {"msg_type": "text", "text": "Deploy done, {$name}"},
+        {"app_id": fake.app_id, "app_secret": fake.app_secret},
+        server.url,
+        lambda: (
+            [(m["receive_id"], m["content"]) for m in fake.accepted()]
+            == [("ou_ann", {"text": "Deploy done, Ada"})]
+        ),
     )
 
 

@@ -16,6 +16,14 @@ from tracking.models import Message
 from tracking.services import Advance, messages_advance_many
 
 
+class ReceiptRejected(Exception):
+    """A pushed receipt that is not authentic or not well-formed: answered with `status`."""
+
+    def __init__(self, reason: str, status: int = 400):
+        super().__init__(reason)
+        self.status = status
+
+
 class Receipt(NamedTuple):
     provider_message_id: str
     state: str  # a MessageState after SENT

@@ -16,6 +16,7 @@ from channels_app.providers.aliyun_sms.adapter import (
     to_aliyun_number,
 )
 from channels_app.providers.base import DeliveryError
+from channels_app.providers.feishu_app import receipts as feishu_app_receipts
 from channels_app.providers.tencent_sms.adapter import TencentSmsAdapter
 from channels_app.secrets import account_secret_values
 from config.logredact import secrets_register
@@ -128,6 +129,8 @@ def receipts_pull(now: datetime | None = None) -> dict[str, int]:
                 result = tencent_pull(account)
             elif account.provider == "aliyun_sms":
                 result = aliyun_pull(account, now, settings.TIDINGS_RECEIPT_PULL_LIMIT)
+            elif account.provider == "feishu_app":
+                result = feishu_app_receipts.pull(account, now, settings.TIDINGS_RECEIPT_PULL_LIMIT)
             else:
                 continue
         except DeliveryError as error:

@@ -20,16 +20,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from channels_app.models import ChannelAccount
+from channels_app.providers.wechat_mp import receipts as wechat_mp_receipts
+from channels_app.providers.wechat_oa import receipts as wechat_oa_receipts
 from tracking.models import MessageState
-from tracking.receipts.base import Receipt
+from tracking.receipts.base import Receipt, ReceiptRejected
 
 CHINA = ZoneInfo("Asia/Shanghai")
-
-
-class ReceiptRejected(Exception):
-    def __init__(self, reason: str, status: int = 400):
-        super().__init__(reason)
-        self.status = status
 
 
 Parsed = tuple[list[Receipt], Any]  # receipts, the answer the provider expects
@@ -182,10 +178,14 @@ PARSERS: dict[str, Parser] = {
     "tencent_sms": tencent_sms,
     "aliyun_sms": aliyun_sms,
     "twilio_sms": twilio_sms,
+    "wechat_oa": wechat_oa_receipts.parse_push,
+    "wechat_mp": wechat_mp_receipts.parse_push,
 }
 # Providers whose callbacks carry a signature checked with the account's credentials;
 # their URL needs no secret token.
-SIGNED = {"twilio_sms"}
+SIGNED = {"twilio_sms", "wechat_oa", "wechat_mp"}
+# Providers whose receipt URL is also verified by a GET (WeChat's echostr check).
+GET_VERIFIED = {"wechat_oa", "wechat_mp"}
 
 
 def parser_for(provider: str) -> Parser:

@@ -1,0 +1,58 @@
+"""Official account template-message receipts: WeChat pushes `TEMPLATESENDJOBFINISH` to the
+account's server URL once the template message reached the user or did not, keyed by the
+msgid the send call answered (stored as the message's provider_message_id)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+
+from channels_app.models import ChannelAccount
+from channels_app.providers.wechat_oa.server import pushed_event, verify_url
+from tracking.models import MessageState
+from tracking.receipts.base import Receipt
+
+# WeChat's reply to a push it needs no answer to: anything else makes it retry (3 times).
+ANSWER = "success"
+RETRY_SECONDS = 15
+
+
+def event_time(fields: dict[str, Any]) -> datetime:
+    """When the receipt arrived. CreateTime counts whole seconds, so for a quick receipt it
+    falls before the SENT event of the same second and the trace would read backwards; WeChat
+    pushes at once (its retries end 15 s later), so arrival is as exact. A CreateTime older
+    than that (a replayed push is refused anyway) is kept."""
+    now = timezone.now()
+    value = str(fields.get("CreateTime") or "")
+    if value.isdigit():
+        created = datetime.fromtimestamp(int(value), tz=UTC)
+        if (now - created).total_seconds() > RETRY_SECONDS:
+            return created
+    return now
+
+
+def template_receipt(fields: dict[str, Any]) -> Receipt:
+    """`Status` is "success", "failed:user block" (the user refuses the account's messages)
+    or "failed: system failed" (any other reason); other failures keep WeChat's wording."""
+    status = str(fields.get("Status") or "").strip()
+    delivered = status == "success"
+    return Receipt(
+        str(fields.get("MsgID") or fields.get("MsgId") or ""),
+        MessageState.DELIVERED if delivered else MessageState.UNDELIVERED,
+        event_time(fields),
+        f"wechat: {status or 'no status'}"[:500],
+        str(fields.get("FromUserName") or ""),
+    )
+
+
+def parse_push(request: HttpRequest, account: ChannelAccount) -> tuple[list[Receipt], Any]:
+    if request.method == "GET":
+        return [], verify_url(request, account.config)
+    fields = pushed_event(request, account.config)
+    # The server URL also receives the account's other events and user messages: ignored.
+    if fields.get("MsgType") != "event" or fields.get("Event") != "TEMPLATESENDJOBFINISH":
+        return [], ANSWER
+    return [template_receipt(fields)], ANSWER
