@@ -33,7 +33,7 @@ from notify.rules.base import rules_run
 from templates_app.models import MessageTemplate
 from tracking.metrics import PROVIDER_LATENCY
 from tracking.models import Message, MessageState
-from tracking.services import EventRow, events_record
+from tracking.services import Advance, EventRow, events_record, messages_advance_many
 
 logger = logging.getLogger(__name__)
 
@@ -513,6 +513,14 @@ def _record_results(
                 state=state, last_error=reason, next_attempt_at=next_attempt_at, **released
             )
         events_record(events, messages=chunk)
+        # Through the receipts' state machine: same trace, stats and status callbacks.
+        messages_advance_many(
+            [
+                Advance(message.id, MessageState.UNDELIVERED, now, result.undelivered)
+                for message, result in zip(chunk, results, strict=True)
+                if result.ok and result.undelivered
+            ]
+        )
 
 
 def _set_provider_ids(pairs: list[tuple[int, str]]) -> None:

@@ -69,6 +69,9 @@ class OutboundMessage:
 class SendResult:
     provider_message_id: str = ""
     error: DeliveryError | None = None
+    # Accepted, but the provider's answer already says it will not reach this receiver (e.g.
+    # WeCom's `invaliduser`): the reason. Recorded as SENT, then UNDELIVERED at once.
+    undelivered: str = ""
 
     @property
     def ok(self) -> bool:

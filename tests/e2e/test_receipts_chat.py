@@ -1,6 +1,7 @@
 """Native receipts of the chat channels, end to end: API -> real Celery worker -> the
 provider's local fake -> SENT with the provider's message id -> the provider's receipt
-(WeChat's signed, encrypted push to the server URL; Feishu's read state, pulled) -> the
+(WeChat's signed, encrypted push to the server URL; Feishu's read state, pulled; WeCom's
+skipped receivers in the send answer) -> the
 message's final state, its trace and /api/v1/stats agree.
 
 One worker serves the module (test_channels' fixture)."""
@@ -24,6 +25,7 @@ from tests.e2e.conftest import wait_until
 from tests.e2e.test_channels import _final, _send, clean_redis, module_worker  # noqa: F401
 from tests.fakes.http import FakeHTTPServer
 from tests.fakes.wechat_oa import FakeWeChat
+from tests.fakes.wecom_app import FakeWeCom
 from tracking.models import Message, MessageEvent
 from tracking.tasks import pull_receipts
 
@@ -135,3 +137,36 @@ def test_feishu_read_state_pulled_by_the_beat_task(transactional_db, api, tenant
     agree(api, Message.objects.get(pk=read.pk), template, [*before, "READ"])
     agree(api, unread, template, before)
     assert read.events.get(state="READ").detail == "feishu: read"
+
+
+@pytest.mark.usefixtures("module_worker", "clean_redis")
+def test_wecom_skipped_receivers_from_the_send_answer(transactional_db, api, tenant):
+    fake = FakeWeCom()
+    config = {"corpid": fake.corpid, "corpsecret": fake.corpsecret, "agentid": fake.agentid}
+    content = {"msgtype": "text", "content": "Deploy done, {$name}"}
+    with channel(tenant, "wecom_app", fake, config, content, "user_id") as template:
+        response = api.post(
+            "/api/v1/send",
+            {"template": template, "receivers": ["ann", "InvalidBob", "UnlicensedCid"],
+             "variables": {"name": "Ada"}},
+            format="json",
+        )  # fmt: skip
+        assert response.status_code == 202, response.content
+        ids = [m["message_id"] for m in response.json()["messages"]]
+
+        def finished() -> bool:
+            done = Message.objects.filter(message_id__in=ids, state__in=["SENT", "UNDELIVERED"])
+            return done.count() == 3
+
+        assert wait_until(finished, timeout=30)
+    messages = {m.receiver: m for m in Message.objects.filter(message_id__in=ids)}
+    assert {r: m.state for r, m in messages.items()} == {
+        "ann": "SENT", "InvalidBob": "UNDELIVERED", "UnlicensedCid": "UNDELIVERED",
+    }  # fmt: skip
+    assert len(fake.accepted) == 1  # one call for the three
+    before = ["ACCEPTED", "QUEUED", "SENDING", "SENT"]
+    agree(api, messages["ann"], template, before)  # WeCom has no receipts: SENT by design
+    agree(api, messages["InvalidBob"], template, [*before, "UNDELIVERED"])
+    assert messages["UnlicensedCid"].events.get(state="UNDELIVERED").detail == (
+        "wecom: unlicenseduser (user has no WeCom license)"
+    )
