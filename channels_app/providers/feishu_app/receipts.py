@@ -85,7 +85,10 @@ def readers(adapter: FeishuAppAdapter, message_id: str) -> list[dict[str, Any]]:
 def read_receipt(message_id: str, receiver: str, items: list[dict[str, Any]]) -> Receipt:
     """READ at the first reader's time (milliseconds), naming how many have read it."""
     times = [int(item["timestamp"]) for item in items if str(item.get("timestamp", "")).isdigit()]
-    at = datetime.fromtimestamp(min(times) / 1000, tz=UTC) if times else datetime.now(tz=UTC)
+    try:
+        at = datetime.fromtimestamp(min(times) / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):  # none given, or absurd: now
+        at = datetime.now(tz=UTC)
     detail = "feishu: read" if len(items) == 1 else f"feishu: read by {len(items)} users"
     return Receipt(message_id, MessageState.READ, at, detail, receiver)
 

@@ -132,3 +132,11 @@ def test_an_outage_keeps_what_was_learnt_and_the_beat_goes_on(account, fake):
     assert (totals["errors"], totals["accounts"]) == (1, 0)
     assert receipts_pull()["moved"] == 1
     assert states([first, second]) == ["READ", "READ"]
+
+
+def test_an_absurd_read_time_is_read_now(account, fake):
+    [message] = sent(account, ["ou_a"])
+    fake.read(message.provider_message_id, "ou_a", at=1e30)
+    receipts.pull(account, timezone.now(), 10)
+    event = message.events.get(state="READ")
+    assert abs((event.at - timezone.now()).total_seconds()) < 60

@@ -4,7 +4,7 @@ msgid the send call answered (stored as the message's provider_message_id)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
@@ -17,21 +17,14 @@ from tracking.receipts.base import Receipt
 
 # WeChat's reply to a push it needs no answer to: anything else makes it retry (3 times).
 ANSWER = "success"
-RETRY_SECONDS = 15
 
 
 def event_time(fields: dict[str, Any]) -> datetime:
     """When the receipt arrived. CreateTime counts whole seconds, so for a quick receipt it
-    falls before the SENT event of the same second and the trace would read backwards; WeChat
-    pushes at once (its retries end 15 s later), so arrival is as exact. A CreateTime older
-    than that (a replayed push is refused anyway) is kept."""
-    now = timezone.now()
-    value = str(fields.get("CreateTime") or "")
-    if value.isdigit():
-        created = datetime.fromtimestamp(int(value), tz=UTC)
-        if (now - created).total_seconds() > RETRY_SECONDS:
-            return created
-    return now
+    falls before the SENT event of the same second and the trace would read backwards; and it
+    is the sender's word, not checked by the signature's timestamp. WeChat pushes at once
+    (its retries end 15 s later), so arrival is as exact as anything WeChat says."""
+    return timezone.now()
 
 
 def template_receipt(fields: dict[str, Any]) -> Receipt:

@@ -103,7 +103,10 @@ def parse_fields(body: bytes) -> dict[str, Any]:
         root = ElementTree.fromstring(text)  # noqa: S314 - no DTD (checked above)
     except ElementTree.ParseError:
         raise ReceiptRejected("body: not valid XML or JSON") from None
-    return _element(root)
+    fields = _element(root)
+    if not isinstance(fields, dict):
+        raise ReceiptRejected("body: expected an XML element of fields")
+    return fields
 
 
 def _element(node: ElementTree.Element) -> Any:

@@ -129,12 +129,22 @@ def test_bad_bodies_are_a_clear_400(db):
     wechat = WeChatServerPush("wx-receipts", TOKEN)
     query, _, _ = wechat.push({})
     bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><xml><MsgID>&a;</MsgID></xml>'
-    for body in (bomb, b"<xml><MsgID>", b"[1, 2]"):
+    for body in (bomb, b"<xml><MsgID>", b"[1, 2]", b"<xml>just text</xml>"):
         response = Client().post(
             f"/r/wechat_oa/{account.pk}/x?{query}", body, content_type="text/xml"
         )
         assert response.status_code == 400
         assert response.json()["message"].startswith("body:")
+
+
+def test_an_absurd_create_time_does_not_matter(db):
+    account = wechat_account()
+    message = sent_message(account, "oAnn", "7")
+    wechat = WeChatServerPush("wx-receipts", TOKEN)
+    event = {**wechat.template_finished("oAnn", 7, "success"), "CreateTime": "9" * 30}
+    assert post(account, wechat, event).status_code == 200
+    message.refresh_from_db()
+    assert message.state == "DELIVERED"
 
 
 def test_other_events_and_user_messages_are_acknowledged_and_ignored(db):
