@@ -24,6 +24,11 @@ from tracking.receipts.base import Receipt, ReceiptRejected
 
 logger = logging.getLogger(__name__)
 
+# For the generic receipt machinery: a push is proven by its signature with the account's
+# token (its URL needs no secret segment), and WeChat checks the URL with a signed GET.
+SIGNED = True
+GET_VERIFIED = True
+
 # Event -> the XML element wrapping its <List> entries (JSON puts "List" at the top).
 WRAPPERS = {
     "subscribe_msg_sent_event": "SubscribeMsgSentEvent",

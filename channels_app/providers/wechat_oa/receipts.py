@@ -15,6 +15,10 @@ from channels_app.providers.wechat_oa.server import pushed_event, verify_url
 from tracking.models import MessageState
 from tracking.receipts.base import Receipt
 
+# For the generic receipt machinery: a push is proven by its signature with the account's
+# token (its URL needs no secret segment), and WeChat checks the URL with a signed GET.
+SIGNED = True
+GET_VERIFIED = True
 # WeChat's reply to a push it needs no answer to: anything else makes it retry (3 times).
 ANSWER = "success"
 
