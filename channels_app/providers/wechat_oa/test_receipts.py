@@ -4,6 +4,7 @@ echostr check, and the message moving to DELIVERED / UNDELIVERED by MsgID."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -11,6 +12,7 @@ from channels_app.models import ChannelAccount
 from channels_app.providers.wechat_oa.common import WeChatConfig
 from channels_app.providers.wechat_oa.fake import WeChatServerPush, new_encoding_aes_key
 from channels_app.providers.wechat_oa.server import CryptoError, decrypt, encrypt
+from channels_app.secrets import MASK, config_masked
 from notify.models import SendRequest
 from notify.services import app_create
 from templates_app.models import MessageTemplate
@@ -186,7 +188,7 @@ def test_other_providers_still_refuse_a_get(db):
     assert Client().get(f"/r/tencent_sms/{account.pk}/x").status_code == 405
 
 
-def test_server_credentials_are_validated_and_secret():
+def test_server_credentials_are_validated_and_secret(db, aes_key):
     base = {"appid": "wx", "secret": "s"}
     config = WeChatConfig(data={**base, "token": "t", "encoding_aes_key": "short"})
     assert not config.is_valid()
@@ -194,3 +196,14 @@ def test_server_credentials_are_validated_and_secret():
     config = WeChatConfig(data=base)
     assert config.is_valid()
     assert config.validated_data["token"] == ""
+    for provider in ("wechat_oa", "wechat_mp"):
+        account = wechat_account(provider, encoding_aes_key=aes_key)
+        shown = config_masked(provider, account.config)
+        assert shown["token"] == shown["encoding_aes_key"] == MASK
+        stored = ChannelAccount.objects.filter(pk=account.pk).values_list("config", flat=True)
+        with connection.cursor() as cursor:  # encrypted at rest, like every config
+            cursor.execute(f"SELECT config::text FROM {ChannelAccount._meta.db_table} "
+                           "WHERE id = %s", [account.pk])  # fmt: skip
+            raw = cursor.fetchone()[0]
+        assert TOKEN not in raw and aes_key not in raw
+        assert stored[0]["token"] == TOKEN
