@@ -2,8 +2,8 @@
 how WeChat pushes events to the account's URL and how the URL proves it is ours.
 
 - GET ?signature&timestamp&nonce&echostr: URL verification; answer the echostr when
-  sha1(sorted(token, timestamp, nonce)) matches (safe mode: msg_signature over the encrypted
-  echostr too, and the answer is its plaintext).
+  sha1(sorted(token, timestamp, nonce)) matches (official accounts send it plain in every
+  mode; an encrypted echostr comes with msg_signature over it too, and is answered decrypted).
 - POST: an event as XML (official accounts; mini programs may choose JSON). Plain mode is
   signed with `signature`; safe mode (安全模式) carries `Encrypt` and `msg_signature` =
   sha1(sorted(token, timestamp, nonce, Encrypt)), and Encrypt is
@@ -141,7 +141,7 @@ def _check_timestamp(timestamp: str) -> None:
 
 
 def verify_url(request: HttpRequest, account_config: dict[str, Any]) -> str:
-    """The GET check WeChat makes when the URL is saved: the echostr (decrypted in safe mode)."""
+    """The GET check WeChat makes when the URL is saved: the echostr (decrypted if sealed)."""
     token, aes, appid = _credentials(account_config)
     query = request.GET
     timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
