@@ -513,14 +513,19 @@ def _record_results(
                 state=state, last_error=reason, next_attempt_at=next_attempt_at, **released
             )
         events_record(events, messages=chunk)
-        # Through the receipts' state machine: same trace, stats and status callbacks.
-        messages_advance_many(
-            [
-                Advance(message.id, MessageState.UNDELIVERED, now, result.undelivered)
-                for message, result in zip(chunk, results, strict=True)
-                if result.ok and result.undelivered
-            ]
-        )
+        messages_advance_many(_undelivered_at_once(chunk, results, now))
+
+
+def _undelivered_at_once(
+    chunk: list[Message], results: list[SendResult], now: datetime
+) -> list[Advance]:
+    """Sent, but the provider's answer already says they will not arrive (WeCom's
+    invaliduser): moved on through the receipts' state machine, with its trace and stats."""
+    return [
+        Advance(message.id, MessageState.UNDELIVERED, now, result.undelivered)
+        for message, result in zip(chunk, results, strict=True)
+        if result.ok and result.undelivered
+    ]
 
 
 def _set_provider_ids(pairs: list[tuple[int, str]]) -> None:
