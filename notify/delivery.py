@@ -28,6 +28,7 @@ from channels_app.providers.registry import UnknownProvider, get_adapter_class
 from channels_app.routing import Leg, Route, account_health_record, routes_plan
 from channels_app.secrets import account_secret_values
 from config.logredact import secrets_register
+from notify.profiles import push_tokens_mark_dead
 from notify.queueing import enqueue_delivery, lane
 from notify.rules.base import rules_run
 from templates_app.models import MessageTemplate
@@ -426,7 +427,7 @@ def _dispatch(
     # The result of a call that happened is recorded first, whatever happens next;
     # transient failures are kept back for the next account when there is one.
     recorded, recorded_results = leg.after_call(chunk, results)
-    _record_results(recorded, recorded_results, timezone.now(), batch)
+    _record_results(recorded, recorded_results, timezone.now(), batch, account.provider)
     # Breaker and account health are advice for the next calls: best-effort.
     try:
         account_health_record(account, results, timezone.now())
@@ -452,18 +453,29 @@ def _budget_spent(message: Message, now: datetime) -> bool:
 
 
 def _record_results(
-    chunk: list[Message], results: list[SendResult], now: datetime, batch: _Batch
+    chunk: list[Message],
+    results: list[SendResult],
+    now: datetime,
+    batch: _Batch,
+    provider: str = "",
 ) -> None:
     sent: list[tuple[int, str]] = []
     # Same outcome and reason share one UPDATE: a batch has few distinct ones.
     finished: dict[tuple[str, str, datetime | None], list[int]] = defaultdict(list)
     events: list[EventRow] = []
+    dead: list[tuple[int, str, str, str]] = []
     for message, result in zip(chunk, results, strict=True):
         if result.ok:
             sent.append((message.id, result.provider_message_id[:200]))
             events.append(EventRow(message.id, MessageState.SENT, now, result.provider_message_id))
             continue
         error = result.error
+        if result.dead_token:
+            # The provider's answer is the receipt: the device is gone, retrying cannot help.
+            finished[(MessageState.UNDELIVERED, str(error)[:2000], None)].append(message.id)
+            events.append(EventRow(message.id, MessageState.UNDELIVERED, now, str(error)))
+            dead.append((message.app_id, message.receiver, provider, str(error)))
+            continue
         # Transient errors retry for the retry window; the attempt cap is a backstop.
         if (
             error.permanent
@@ -513,6 +525,8 @@ def _record_results(
                 state=state, last_error=reason, next_attempt_at=next_attempt_at, **released
             )
         events_record(events, messages=chunk)
+        if dead:
+            push_tokens_mark_dead(dead)
 
 
 def _set_provider_ids(pairs: list[tuple[int, str]]) -> None:

@@ -69,6 +69,9 @@ class OutboundMessage:
 class SendResult:
     provider_message_id: str = ""
     error: DeliveryError | None = None
+    # The provider said the receiver's device token is gone for good (FCM UNREGISTERED,
+    # APNs 410): the message ends UNDELIVERED and the token is never used again.
+    dead_token: bool = False
 
     @property
     def ok(self) -> bool:

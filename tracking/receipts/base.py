@@ -7,13 +7,37 @@ import hmac
 import re
 from collections import defaultdict
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from channels_app.models import ChannelAccount
 from tracking.models import Message
 from tracking.services import Advance, messages_advance_many
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+class ReceiptRejected(Exception):
+    """A pushed receipt we refuse (bad body, bad signature): answered as 4xx JSON, nothing
+    is written."""
+
+    def __init__(self, reason: str, status: int = 400):
+        super().__init__(reason)
+        self.status = status
+
+
+def local_time(value: Any, zone: ZoneInfo = CHINA) -> datetime:
+    """ "2024-01-02 03:04:05" in the provider's zone (or ISO 8601); now when missing."""
+    if not value:
+        return timezone.now()
+    parsed = parse_datetime(str(value).replace("/", "-"))
+    if parsed is None:
+        return timezone.now()
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=zone)
 
 
 class Receipt(NamedTuple):

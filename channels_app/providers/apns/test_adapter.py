@@ -137,6 +137,7 @@ def test_bad_and_unregistered_device_tokens_are_permanent(apns, ec_key):
     assert results[1].error.permanent
     assert results[1].error.code == "Unregistered"
     assert results[2].ok
+    assert [r.dead_token for r in results] == [True, True, False]
 
 
 def test_wrong_topic_is_permanent(apns, ec_key):

@@ -147,6 +147,15 @@ def test_unregistered_and_invalid_tokens_are_permanent(fcm, rsa_key):
     assert results[1].error.permanent
     assert results[1].error.code == "INVALID_ARGUMENT"
     assert results[2].ok
+    # both say the token is dead: never to be used again
+    assert [r.dead_token for r in results] == [True, True, False]
+
+
+def test_a_payload_error_is_permanent_but_does_not_kill_the_token(fcm, rsa_key):
+    [result] = _adapter(fcm, rsa_key).send([_message(1, image=5)])
+
+    assert result.error.permanent and result.error.code == "INVALID_ARGUMENT"
+    assert not result.dead_token  # a google.rpc.BadRequest: the payload's fault
 
 
 def test_quota_exceeded_is_rate_limited_with_retry_after(fcm, rsa_key):
