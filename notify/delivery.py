@@ -452,6 +452,37 @@ def _budget_spent(message: Message, now: datetime) -> bool:
     )
 
 
+def _failure(
+    message: Message, result: SendResult, now: datetime, batch: _Batch
+) -> tuple[str, str, datetime | None, str]:
+    """(state, last_error, next attempt, event detail) of a failed send."""
+    error = result.error or DeliveryError("no result")
+    if result.dead_token:
+        # The provider's answer is the receipt: the device is gone, retrying cannot help.
+        return MessageState.UNDELIVERED, str(error)[:2000], None, str(error)
+    # Transient errors retry for the retry window; the attempt cap is a backstop.
+    if (
+        error.permanent
+        or message.attempts >= settings.TIDINGS_MAX_ATTEMPTS
+        or _budget_spent(message, now)
+    ):
+        reason = (
+            str(error) if error.permanent else f"gave up after {message.attempts} attempts: {error}"
+        )
+        return MessageState.FAILED, reason[:2000], None, reason
+    due = now + timedelta(seconds=retry_delay(message.attempts, error))
+    if message.expires_at is not None and due > message.expires_at:
+        due = message.expires_at  # its TTL wins: the expiry rule ends it then
+    next_attempt_at = batch.defer(message, due)
+    wait = (next_attempt_at - now).total_seconds()
+    return (
+        MessageState.RETRYING,
+        str(error)[:2000],
+        next_attempt_at,
+        f"{error}; next attempt in {wait:.1f}s",
+    )
+
+
 def _record_results(
     chunk: list[Message],
     results: list[SendResult],
@@ -469,40 +500,11 @@ def _record_results(
             sent.append((message.id, result.provider_message_id[:200]))
             events.append(EventRow(message.id, MessageState.SENT, now, result.provider_message_id))
             continue
-        error = result.error
+        state, reason, next_attempt_at, detail = _failure(message, result, now, batch)
+        finished[(state, reason, next_attempt_at)].append(message.id)
+        events.append(EventRow(message.id, state, now, detail))
         if result.dead_token:
-            # The provider's answer is the receipt: the device is gone, retrying cannot help.
-            finished[(MessageState.UNDELIVERED, str(error)[:2000], None)].append(message.id)
-            events.append(EventRow(message.id, MessageState.UNDELIVERED, now, str(error)))
-            dead.append((message.app_id, message.receiver, provider, str(error)))
-            continue
-        # Transient errors retry for the retry window; the attempt cap is a backstop.
-        if (
-            error.permanent
-            or message.attempts >= settings.TIDINGS_MAX_ATTEMPTS
-            or _budget_spent(message, now)
-        ):
-            reason = (
-                str(error)
-                if error.permanent
-                else f"gave up after {message.attempts} attempts: {error}"
-            )
-            finished[(MessageState.FAILED, reason[:2000], None)].append(message.id)
-            events.append(EventRow(message.id, MessageState.FAILED, now, reason))
-            continue
-        due = now + timedelta(seconds=retry_delay(message.attempts, error))
-        if message.expires_at is not None and due > message.expires_at:
-            due = message.expires_at  # its TTL wins: the expiry rule ends it then
-        next_attempt_at = batch.defer(message, due)
-        finished[(MessageState.RETRYING, str(error)[:2000], next_attempt_at)].append(message.id)
-        events.append(
-            EventRow(
-                message.id,
-                MessageState.RETRYING,
-                now,
-                f"{error}; next attempt in {(next_attempt_at - now).total_seconds():.1f}s",
-            )
-        )
+            dead.append((message.app_id, message.receiver, provider, reason))
     released = {
         "updated_at": now,
         "lease_expires_at": None,

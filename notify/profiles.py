@@ -127,11 +127,21 @@ def profile_preferences_set(profile: UserProfile, opt_outs: list[tuple[str, str]
 
 
 def push_tokens_mark_dead(dead: list[tuple[int, str, str, str]]) -> None:
-    """Record (app, token, provider, reason) the provider declared dead; a token already
-    marked keeps its first reason."""
+    """Record (app, token, provider, reason) the provider declared dead, on the profile that
+    holds the token if one does; a token already marked keeps its first reason."""
+    rows = UserProfile.objects.filter(
+        app_id__in={app_id for app_id, *_ in dead}, push_token__in={t for _, t, *_ in dead}
+    ).values_list("app_id", "push_token", "pk")
+    holders = {(app_id, token): pk for app_id, token, pk in rows}
     DeadPushToken.objects.bulk_create(
         [
-            DeadPushToken(app_id=app_id, token=token[:512], provider=provider, reason=reason[:500])
+            DeadPushToken(
+                app_id=app_id,
+                token=token[:512],
+                profile_id=holders.get((app_id, token)),
+                provider=provider,
+                reason=reason[:500],
+            )
             for app_id, token, provider, reason in dead
         ],
         ignore_conflicts=True,

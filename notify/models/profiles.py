@@ -94,6 +94,14 @@ class DeadPushToken(models.Model):
 
     app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="dead_tokens")
     token = models.CharField(max_length=512)
+    # The profile whose push_token it was when it died, if any (shown on the profile).
+    profile = models.ForeignKey(
+        UserProfile,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="dead_push_tokens",
+    )
     provider = models.CharField(max_length=40)
     reason = models.CharField(max_length=500)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -23,6 +23,7 @@ from django.test import Client
 
 from channels_app.models import ChannelAccount
 from notify.models import DeadPushToken
+from notify.queueing import all_lanes
 from templates_app.models import MessageTemplate
 from tests.broker import broker_client
 from tests.e2e.conftest import ROOT, Worker, final_states, wait_until
@@ -56,17 +57,11 @@ def receipts_worker(django_db_setup, django_db_blocker):
         "TIDINGS_RECEIPT_PULL_PROVIDERS": "yunpian_sms,dingtalk_work",
         "TIDINGS_RECEIPT_PULL_DELAY_SECONDS": "0",
     }
-    worker = Worker(env, ",".join(_queues()), 2)
+    worker = Worker(env, ",".join([*all_lanes(), settings.TIDINGS_HOUSEKEEPING_QUEUE]), 2)
     yield worker
     worker.kill()  # nothing left to finish: skip the warm shutdown
     with django_db_blocker.unblock():
         connection.close()
-
-
-def _queues() -> list[str]:
-    from notify.queueing import all_lanes
-
-    return [*all_lanes(), settings.TIDINGS_HOUSEKEEPING_QUEUE]
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ def test_sends_to_a_dead_token_are_skipped_until_it_is_registered_again(api, sen
     assert details(by_user, "FAILED") == [
         "not sent: the device token is dead (fcm FCM UNREGISTERED: gone)"
     ]
+    assert DeadPushToken.objects.get(token=TOKEN).profile.external_id == "u1"  # on the profile
     # the app registers the token again (the device is back): it is alive again
     api.post("/api/v1/profiles", {"external_id": "u1", "push_token": TOKEN}, format="json")
     assert not DeadPushToken.objects.filter(token=TOKEN).exists()
