@@ -68,11 +68,17 @@ def _opt_out_receiver(profile: UserProfile, channel: str) -> str:
 
 @transaction.atomic
 def profile_upsert(app: App, external_id: str, fields: dict[str, Any]) -> tuple[UserProfile, bool]:
+    before = (
+        UserProfile.objects.filter(app=app, external_id=external_id)
+        .values_list("push_token", flat=True)
+        .first()
+    )
     profile, created = UserProfile.objects.update_or_create(
         app=app, external_id=external_id, defaults=fields
     )
-    if fields.get("push_token"):
-        # The app registered this token (again): the device is back, send to it again.
+    if fields.get("push_token") and fields["push_token"] != before:
+        # The app registered this token anew: the device is back, send to it again. (The
+        # same token posted again with the rest of a profile does not revive it.)
         DeadPushToken.objects.filter(app=app, token=fields["push_token"]).delete()
     if not created:
         # The user's opt-outs follow the new addresses.

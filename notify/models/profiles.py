@@ -90,7 +90,7 @@ class DeadPushToken(models.Model):
     """A device token the push provider said will never work again (FCM UNREGISTERED or
     invalid, APNs 410/BadDeviceToken). Kept by token, whether or not a profile holds it, so
     the dead-token rule checks a whole batch in one query; a profile that registers the
-    token again (profile upsert) revives it."""
+    token anew (profile upsert) revives it."""
 
     app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="dead_tokens")
     token = models.CharField(max_length=512)

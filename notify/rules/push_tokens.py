@@ -10,7 +10,7 @@ from tracking.models import Message, MessageState
 class DeadPushTokenRule(Rule):
     """Push messages to a device token the provider declared dead (FCM UNREGISTERED, APNs
     410 Unregistered, ...) are not sent again: they end FAILED with the recorded reason,
-    one query per batch. Registering the token again on the profile revives it."""
+    one query per batch. A profile registering the token anew revives it."""
 
     name = "dead_push_tokens"
 

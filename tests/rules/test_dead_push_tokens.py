@@ -1,5 +1,5 @@
 """A device token FCM/APNs declared dead is never offered to a provider again, until the
-app registers it on the profile again."""
+app registers it on a profile anew."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def test_sends_to_a_dead_token_are_skipped_until_it_is_registered_again(api, sen
         "not sent: the device token is dead (fcm FCM UNREGISTERED: gone)"
     ]
     assert DeadPushToken.objects.get(token=TOKEN).profile.external_id == "u1"  # on the profile
-    # the app registers the token again (the device is back): it is alive again
+    # posting the profile again as it was does not revive the token
     api.post("/api/v1/profiles", {"external_id": "u1", "push_token": TOKEN}, format="json")
+    assert DeadPushToken.objects.filter(token=TOKEN).exists()
+    # the app registering it anew (the device is back) does
+    api.post("/api/v1/profiles", {"external_id": "u2", "push_token": TOKEN}, format="json")
     assert not DeadPushToken.objects.filter(token=TOKEN).exists()

@@ -24,6 +24,7 @@ from django.core.cache import cache
 from django.db.models import Min
 
 from channels_app.models import ChannelAccount
+from channels_app.providers.base import DeliveryError
 from channels_app.providers.dingtalk_work.adapter import DingTalkWorkAdapter
 from tracking.models import Message, MessageState
 from tracking.receipts.base import Receipt, receipts_apply
@@ -93,17 +94,31 @@ def pending_tasks(account: ChannelAccount, now: datetime, limit: int) -> list[st
     return [task_id for task_id, _ in rows]
 
 
+def task_receipts(adapter: DingTalkWorkAdapter, task_id: str, now: datetime) -> list[Receipt]:
+    body = {"agent_id": adapter.config["agent_id"], "task_id": int(task_id)}
+    progress = adapter.call(PROGRESS_PATH, body).get("progress") or {}
+    if progress.get("status") != DONE:
+        return []  # DingTalk is still sending: the lists are not complete yet
+    result = adapter.call(RESULT_PATH, body).get("send_result") or {}
+    return send_result_receipts(task_id, result, now)
+
+
 def pull(account: ChannelAccount, now: datetime, limit: int) -> dict[str, int]:
+    """What was learnt is applied even when a later call fails; a task DingTalk refuses
+    (permanent error) is skipped, a transient error stops this pull and is raised."""
     adapter = DingTalkWorkAdapter(account.config, base_url=account.base_url, account_id=account.pk)
-    agent_id = account.config["agent_id"]
     receipts: list[Receipt] = []
+    stopped: DeliveryError | None = None
     for task_id in pending_tasks(account, now, limit):
         if not task_id.isdigit():
             continue  # not an asyncsend_v2 task id
-        body = {"agent_id": agent_id, "task_id": int(task_id)}
-        progress = adapter.call(PROGRESS_PATH, body).get("progress") or {}
-        if progress.get("status") != DONE:
-            continue  # DingTalk is still sending: the lists are not complete yet
-        result = adapter.call(RESULT_PATH, body).get("send_result") or {}
-        receipts.extend(send_result_receipts(task_id, result, now))
-    return receipts_apply(receipts, account_id=account.pk)
+        try:
+            receipts.extend(task_receipts(adapter, task_id, now))
+        except DeliveryError as error:
+            if not error.permanent:
+                stopped = error
+                break
+    totals = receipts_apply(receipts, account_id=account.pk)
+    if stopped is not None:
+        raise stopped
+    return totals

@@ -9,10 +9,11 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from channels_app.models import ChannelAccount
+from channels_app.providers.base import DeliveryError
 from channels_app.providers.dingtalk_work import receipts
 from notify.services import app_create
 from tests.fakes.dingtalk_work import FakeDingTalkWork
-from tests.fakes.http import FakeHTTPServer
+from tests.fakes.http import FakeHTTPServer, Reply
 from tests.tracking.test_receipts import _message
 from tracking.models import Message
 
@@ -98,3 +99,27 @@ def test_failed_lists_carry_their_reason(ding):
         ),
         "u3": ("READ", ["dingtalk: delivered", "dingtalk: read"]),
     }
+
+
+def test_a_refused_task_is_skipped_and_a_transient_error_keeps_what_was_learnt(ding):
+    fake, tenant, account = ding
+    first, second = _task(fake, ["u1"]), _task(fake, ["u2"])
+    _message(tenant, account, "u0", "123")  # a task DingTalk does not know: 40035
+    for user, task in (("u1", first), ("u2", second)):
+        _message(tenant, account, user, str(task))
+    Message.objects.filter(receiver="u0").update(sent_at=timezone.now() - timedelta(minutes=5))
+    fake.read = {"u1"}
+    real_result = fake._result
+
+    def flaky(body):
+        if body.get("task_id") == second:
+            return Reply(status=503, body={"errcode": -1, "errmsg": "系统繁忙"})
+        return real_result(body)
+
+    fake._result = flaky
+
+    with pytest.raises(DeliveryError):
+        receipts.pull(account, timezone.now(), limit=10)
+
+    states = dict(Message.objects.filter(account=account).values_list("receiver", "state"))
+    assert states == {"u0": "SENT", "u1": "READ", "u2": "SENT"}

@@ -78,3 +78,15 @@ def test_a_malformed_receipt_is_a_400_naming_what_is_wrong(getui, body, problem)
 
     assert response.status_code == 400
     assert response.json()["message"].startswith(problem)
+
+
+def test_cids_that_share_digits_are_not_confused(tenant, getui):
+    fake, account = getui
+    first = _message(tenant, account, "f1234567ab", "RASL_2")
+    second = _message(tenant, account, "ec1234567a", "RASL_2")
+
+    _post(account, fake.receipt_body(("f1234567ab", "RASL_2", {})))
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, second.state) == ("DELIVERED", "SENT")
