@@ -28,6 +28,7 @@ from channels_app.providers.registry import UnknownProvider, get_adapter_class
 from channels_app.routing import Leg, Route, account_health_record, routes_plan
 from channels_app.secrets import account_secret_values
 from config.logredact import secrets_register
+from notify.profiles import push_tokens_mark_dead
 from notify.queueing import enqueue_delivery, lane
 from notify.rules.base import rules_run
 from templates_app.models import MessageTemplate
@@ -513,19 +514,29 @@ def _record_results(
                 state=state, last_error=reason, next_attempt_at=next_attempt_at, **released
             )
         events_record(events, messages=chunk)
-        messages_advance_many(_undelivered_at_once(chunk, results, now))
+        _undelivered_at_once(chunk, results, now)
 
 
-def _undelivered_at_once(
-    chunk: list[Message], results: list[SendResult], now: datetime
-) -> list[Advance]:
+def _undelivered_at_once(chunk: list[Message], results: list[SendResult], now: datetime) -> None:
     """Sent, but the provider's answer already says they will not arrive (WeCom's
-    invaliduser): moved on through the receipts' state machine, with its trace and stats."""
-    return [
-        Advance(message.id, MessageState.UNDELIVERED, now, result.undelivered)
-        for message, result in zip(chunk, results, strict=True)
-        if result.ok and result.undelivered
-    ]
+    invaliduser, a dead FCM/APNs device token): moved on through the receipts' state
+    machine, with its trace and stats; a dead token is kept, never to be used again."""
+    undelivered = [(m, r) for m, r in zip(chunk, results, strict=True) if r.ok and r.undelivered]
+    if not undelivered:
+        return
+    messages_advance_many(
+        [Advance(m.id, MessageState.UNDELIVERED, now, r.undelivered) for m, r in undelivered]
+    )
+    dead = [(m, r.undelivered) for m, r in undelivered if r.dead_token]
+    if dead:
+        providers = dict(
+            ChannelAccount.objects.filter(pk__in={m.account_id for m, _ in dead}).values_list(
+                "pk", "provider"
+            )
+        )
+        push_tokens_mark_dead(
+            [(m.app_id, m.receiver, providers.get(m.account_id, ""), why) for m, why in dead]
+        )
 
 
 def _set_provider_ids(pairs: list[tuple[int, str]]) -> None:

@@ -307,6 +307,7 @@ TIDINGS_RULES = env.list(
         "notify.rules.discard.DiscardRule",
         "notify.rules.whitelist.WhitelistRule",
         "notify.rules.preferences.PreferencesRule",
+        "notify.rules.push_tokens.DeadPushTokenRule",
         "notify.rules.night.NightShieldRule",
         "notify.rules.sensitive.SensitiveWordsRule",
         "notify.rules.dedup.ContentDedupRule",
@@ -417,9 +418,11 @@ TIDINGS_CLOCK_SKEW_MAX_SECONDS = env.float("TIDINGS_CLOCK_SKEW_MAX_SECONDS", def
 # Where receivers and providers reach this server: click redirects (/t/<token>) and
 # receipt URLs (/r/<provider>/...) are built on it.
 TIDINGS_PUBLIC_URL = env("TIDINGS_PUBLIC_URL", default="http://127.0.0.1:8000")
-# Receipt polling for providers that keep statuses to be pulled.
+# Receipt polling for providers that keep statuses to be pulled. yunpian_sms is opt-in: its
+# pull_status API must first be enabled in Yunpian's console (push needs no polling).
 TIDINGS_RECEIPT_PULL_PROVIDERS = env.list(
-    "TIDINGS_RECEIPT_PULL_PROVIDERS", default=["tencent_sms", "aliyun_sms", "feishu_app"]
+    "TIDINGS_RECEIPT_PULL_PROVIDERS",
+    default=["tencent_sms", "aliyun_sms", "dingtalk_work", "feishu_app"],
 )
 TIDINGS_RECEIPT_PULL_INTERVAL_SECONDS = env.int("TIDINGS_RECEIPT_PULL_INTERVAL_SECONDS", default=60)
 TIDINGS_RECEIPT_PULL_LIMIT = env.int("TIDINGS_RECEIPT_PULL_LIMIT", default=500)  # per account/run

@@ -7,21 +7,37 @@ import hmac
 import re
 from collections import defaultdict
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from channels_app.models import ChannelAccount
 from tracking.models import Message
 from tracking.services import Advance, messages_advance_many
 
+CHINA = ZoneInfo("Asia/Shanghai")
+
 
 class ReceiptRejected(Exception):
-    """A pushed receipt that is not authentic or not well-formed: answered with `status`."""
+    """A pushed receipt we refuse (not authentic or not well-formed): answered as 4xx JSON
+    with `status`, nothing is written."""
 
     def __init__(self, reason: str, status: int = 400):
         super().__init__(reason)
         self.status = status
+
+
+def local_time(value: Any, zone: ZoneInfo = CHINA) -> datetime:
+    """ "2024-01-02 03:04:05" in the provider's zone (or ISO 8601); now when missing."""
+    if not value:
+        return timezone.now()
+    parsed = parse_datetime(str(value).replace("/", "-"))
+    if parsed is None:
+        return timezone.now()
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=zone)
 
 
 class Receipt(NamedTuple):
@@ -54,11 +70,16 @@ def _digits(value: str) -> str:
     return re.sub(r"\D", "", value)
 
 
+_PHONE = re.compile(r"\+?[\d\s\-()]{7,}")
+
+
 def _same_receiver(stored: str, reported: str) -> bool:
     """Phone numbers come back in other shapes (+86..., 86..., bare): compare the digits,
-    allowing a country code on either side; anything else compares exactly."""
+    allowing a country code on either side; anything else (push cids, userids with
+    letters) compares exactly, so two ids that merely share digits never match."""
     a, b = _digits(stored), _digits(reported)
-    if len(a) >= 7 and len(b) >= 7:
+    phones = _PHONE.fullmatch(stored.strip()) and _PHONE.fullmatch(reported.strip())
+    if phones and len(a) >= 7 and len(b) >= 7:
         return a.endswith(b) or b.endswith(a)
     return stored.strip().lower() == reported.strip().lower()
 

@@ -1,5 +1,6 @@
 """Receipts pulled on beat from providers that keep them for polling: Tencent SMS
-PullSmsSendStatus and Alibaba Cloud SMS QuerySendDetails."""
+PullSmsSendStatus and Alibaba Cloud SMS QuerySendDetails here; Yunpian pull_status,
+DingTalk getsendresult and Feishu read_users in their provider folders (PULLERS)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from channels_app.providers.aliyun_sms.adapter import (
     to_aliyun_number,
 )
 from channels_app.providers.base import DeliveryError
+from channels_app.providers.dingtalk_work import receipts as dingtalk_work_receipts
 from channels_app.providers.feishu_app import receipts as feishu_app_receipts
 from channels_app.providers.tencent_sms.adapter import TencentSmsAdapter
+from channels_app.providers.yunpian_sms import receipts as yunpian_sms_receipts
 from channels_app.secrets import account_secret_values
 from config.logredact import secrets_register
 from tracking.models import Message, MessageState
-from tracking.receipts.base import Receipt, receipts_apply
-from tracking.receipts.push import CHINA, _local_time
+from tracking.receipts.base import CHINA, Receipt, local_time, receipts_apply
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ def tencent_pull(account: ChannelAccount) -> dict[str, int]:
 
 
 def _pull_time(value: Any) -> datetime:
-    return _local_time(value, CHINA)
+    return local_time(value, CHINA)
 
 
 def aliyun_call(account: ChannelAccount, action: str, business: dict[str, str]) -> dict[str, Any]:
@@ -114,6 +116,14 @@ def aliyun_pull(account: ChannelAccount, now: datetime, limit: int) -> dict[str,
     return receipts_apply(receipts, account_id=account.pk)
 
 
+# Providers whose folder has receipts.pull(account, now, limit).
+PULLERS = {
+    "yunpian_sms": yunpian_sms_receipts.pull,
+    "dingtalk_work": dingtalk_work_receipts.pull,
+    "feishu_app": feishu_app_receipts.pull,
+}
+
+
 def receipts_pull(now: datetime | None = None) -> dict[str, int]:
     """Pull receipts for every enabled account of a polling provider; one account's failure
     does not stop the others."""
@@ -129,8 +139,10 @@ def receipts_pull(now: datetime | None = None) -> dict[str, int]:
                 result = tencent_pull(account)
             elif account.provider == "aliyun_sms":
                 result = aliyun_pull(account, now, settings.TIDINGS_RECEIPT_PULL_LIMIT)
-            elif account.provider == "feishu_app":
-                result = feishu_app_receipts.pull(account, now, settings.TIDINGS_RECEIPT_PULL_LIMIT)
+            elif account.provider in PULLERS:
+                result = PULLERS[account.provider](
+                    account, now, settings.TIDINGS_RECEIPT_PULL_LIMIT
+                )
             else:
                 continue
         except DeliveryError as error:

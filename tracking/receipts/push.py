@@ -1,7 +1,7 @@
 """Parsers of the receipts providers push, one per provider; others use the generic shape.
 
-Providers that sign their callbacks (Twilio) are verified with the account's credentials;
-the others are only accepted on the account's secret receipt URL."""
+Providers that sign their callbacks (Twilio, WeChat, Getui) are verified with the account's
+credentials; the others are only accepted on the account's secret receipt URL."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -20,13 +18,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from channels_app.models import ChannelAccount
+from channels_app.providers.getui import receipts as getui_receipts
 from channels_app.providers.wechat_mp import receipts as wechat_mp_receipts
 from channels_app.providers.wechat_oa import receipts as wechat_oa_receipts
+from channels_app.providers.yunpian_sms import receipts as yunpian_sms_receipts
 from tracking.models import MessageState
-from tracking.receipts.base import Receipt, ReceiptRejected
-
-CHINA = ZoneInfo("Asia/Shanghai")
-
+from tracking.receipts.base import Receipt, ReceiptRejected, local_time
 
 Parsed = tuple[list[Receipt], Any]  # receipts, the answer the provider expects
 Parser = Callable[[HttpRequest, ChannelAccount], Parsed]
@@ -37,16 +34,6 @@ def _json(request: HttpRequest) -> Any:
         return json.loads(request.body or b"null")
     except ValueError:
         raise ReceiptRejected("body: not JSON") from None
-
-
-def _local_time(value: Any, zone: ZoneInfo = CHINA) -> datetime:
-    """ "2024-01-02 03:04:05" in the provider's zone (or ISO 8601); now when missing."""
-    if not value:
-        return timezone.now()
-    parsed = parse_datetime(str(value).replace("/", "-"))
-    if parsed is None:
-        return timezone.now()
-    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=zone)
 
 
 def _list(body: Any, field: str) -> list[dict[str, Any]]:
@@ -72,7 +59,7 @@ def tencent_sms(request: HttpRequest, account: ChannelAccount) -> Parsed:
             Receipt(
                 str(item.get("sid") or ""),
                 MessageState.DELIVERED if ok else MessageState.UNDELIVERED,
-                _local_time(item.get("user_receive_time")),
+                local_time(item.get("user_receive_time")),
                 f"tencent_sms: {detail}".strip(),
                 f"{item.get('nationcode') or ''}{item.get('mobile') or ''}",
             )
@@ -90,7 +77,7 @@ def aliyun_sms(request: HttpRequest, account: ChannelAccount) -> Parsed:
             Receipt(
                 str(item.get("biz_id") or ""),
                 MessageState.DELIVERED if ok else MessageState.UNDELIVERED,
-                _local_time(item.get("report_time")),
+                local_time(item.get("report_time")),
                 f"aliyun_sms: {item.get('err_code') or ''} {item.get('err_msg') or ''}".strip(),
                 str(item.get("phone_number") or ""),
             )
@@ -180,10 +167,12 @@ PARSERS: dict[str, Parser] = {
     "twilio_sms": twilio_sms,
     "wechat_oa": wechat_oa_receipts.parse_push,
     "wechat_mp": wechat_mp_receipts.parse_push,
+    "yunpian_sms": yunpian_sms_receipts.parse_push,
+    "getui": getui_receipts.parse_push,
 }
 # Providers whose callbacks carry a signature checked with the account's credentials;
 # their URL needs no secret token.
-SIGNED = {"twilio_sms", "wechat_oa", "wechat_mp"}
+SIGNED = {"twilio_sms", "wechat_oa", "wechat_mp", "getui"}
 # Providers whose receipt URL is also verified by a GET (WeChat's echostr check).
 GET_VERIFIED = {"wechat_oa", "wechat_mp"}
 
