@@ -4,6 +4,7 @@ TIDINGS_RULES_CACHE_SECONDS; no restart needed."""
 from django.contrib import admin
 
 from notify.models import (
+    DeadPushToken,
     FlowLimit,
     OptOut,
     RuleSettings,
@@ -71,12 +72,30 @@ class OptOutInline(admin.TabularInline):
     readonly_fields = ["created_at"]
 
 
+class DeadPushTokenInline(admin.TabularInline):
+    """Device tokens FCM/APNs declared dead while this profile held them: never sent to
+    again until the app registers the token anew (deleting the row revives it too)."""
+
+    model = DeadPushToken
+    extra = 0
+    fields = ["token", "provider", "reason", "created_at"]
+    readonly_fields = ["token", "provider", "reason", "created_at"]
+
+
 @admin.register(UserProfile)
 class UserProfileAdmin(admin.ModelAdmin):
     list_display = ["external_id", "app", "email", "phone", "time_zone", "updated_at"]
     list_filter = ["app"]
     search_fields = ["external_id", "email", "phone"]
-    inlines = [OptOutInline]
+    inlines = [OptOutInline, DeadPushTokenInline]
+
+
+@admin.register(DeadPushToken)
+class DeadPushTokenAdmin(admin.ModelAdmin):
+    list_display = ["token", "app", "provider", "reason", "created_at"]
+    list_filter = ["app", "provider"]
+    search_fields = ["token"]
+    raw_id_fields = ["profile"]
 
 
 @admin.register(OptOut)

@@ -28,12 +28,13 @@ from channels_app.providers.registry import UnknownProvider, get_adapter_class
 from channels_app.routing import Leg, Route, account_health_record, routes_plan
 from channels_app.secrets import account_secret_values
 from config.logredact import secrets_register
+from notify.profiles import push_tokens_mark_dead
 from notify.queueing import enqueue_delivery, lane
 from notify.rules.base import rules_run
 from templates_app.models import MessageTemplate
 from tracking.metrics import PROVIDER_LATENCY
 from tracking.models import Message, MessageState
-from tracking.services import EventRow, events_record
+from tracking.services import Advance, EventRow, events_record, messages_advance_many
 
 logger = logging.getLogger(__name__)
 
@@ -513,6 +514,29 @@ def _record_results(
                 state=state, last_error=reason, next_attempt_at=next_attempt_at, **released
             )
         events_record(events, messages=chunk)
+        _undelivered_at_once(chunk, results, now)
+
+
+def _undelivered_at_once(chunk: list[Message], results: list[SendResult], now: datetime) -> None:
+    """Sent, but the provider's answer already says they will not arrive (WeCom's
+    invaliduser, a dead FCM/APNs device token): moved on through the receipts' state
+    machine, with its trace and stats; a dead token is kept, never to be used again."""
+    undelivered = [(m, r) for m, r in zip(chunk, results, strict=True) if r.ok and r.undelivered]
+    if not undelivered:
+        return
+    messages_advance_many(
+        [Advance(m.id, MessageState.UNDELIVERED, now, r.undelivered) for m, r in undelivered]
+    )
+    dead = [(m, r.undelivered) for m, r in undelivered if r.dead_token]
+    if dead:
+        providers = dict(
+            ChannelAccount.objects.filter(pk__in={m.account_id for m, _ in dead}).values_list(
+                "pk", "provider"
+            )
+        )
+        push_tokens_mark_dead(
+            [(m.app_id, m.receiver, providers.get(m.account_id, ""), why) for m, why in dead]
+        )
 
 
 def _set_provider_ids(pairs: list[tuple[int, str]]) -> None:

@@ -9,7 +9,7 @@ from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 
-from notify.models import App, OptOut, UserProfile
+from notify.models import App, DeadPushToken, OptOut, UserProfile
 from templates_app.models import MessageType
 
 _UNSUBSCRIBE_SALT = "tidings.unsubscribe"
@@ -38,6 +38,17 @@ def opted_out(app_ids: set[int], receivers: set[str]) -> set[tuple[int, str, str
     )
 
 
+def dead_push_tokens(app_ids: set[int], tokens: set[str]) -> dict[tuple[int, str], str]:
+    """(app, token) -> why, for every dead push token among these receivers."""
+    rows = DeadPushToken.objects.filter(app_id__in=app_ids, token__in=tokens)
+    return {
+        (app_id, token): f"{provider} {reason}"
+        for app_id, token, provider, reason in rows.values_list(
+            "app_id", "token", "provider", "reason"
+        )
+    }
+
+
 def profile_opt_outs(profile: UserProfile) -> list[dict[str, str]]:
     return [
         {"channel": channel, "message_type": message_type}
@@ -57,9 +68,18 @@ def _opt_out_receiver(profile: UserProfile, channel: str) -> str:
 
 @transaction.atomic
 def profile_upsert(app: App, external_id: str, fields: dict[str, Any]) -> tuple[UserProfile, bool]:
+    before = (
+        UserProfile.objects.filter(app=app, external_id=external_id)
+        .values_list("push_token", flat=True)
+        .first()
+    )
     profile, created = UserProfile.objects.update_or_create(
         app=app, external_id=external_id, defaults=fields
     )
+    if fields.get("push_token") and fields["push_token"] != before:
+        # The app registered this token anew: the device is back, send to it again. (The
+        # same token posted again with the rest of a profile does not revive it.)
+        DeadPushToken.objects.filter(app=app, token=fields["push_token"]).delete()
     if not created:
         # The user's opt-outs follow the new addresses.
         for opt_out in profile.opt_outs.all():
@@ -110,6 +130,28 @@ def profile_preferences_set(profile: UserProfile, opt_outs: list[tuple[str, str]
             message_type=message_type,
             profile=profile,
         )
+
+
+def push_tokens_mark_dead(dead: list[tuple[int, str, str, str]]) -> None:
+    """Record (app, token, provider, reason) the provider declared dead, on the profile that
+    holds the token if one does; a token already marked keeps its first reason."""
+    rows = UserProfile.objects.filter(
+        app_id__in={app_id for app_id, *_ in dead}, push_token__in={t for _, t, *_ in dead}
+    ).values_list("app_id", "push_token", "pk")
+    holders = {(app_id, token): pk for app_id, token, pk in rows}
+    DeadPushToken.objects.bulk_create(
+        [
+            DeadPushToken(
+                app_id=app_id,
+                token=token[:512],
+                profile_id=holders.get((app_id, token)),
+                provider=provider,
+                reason=reason[:500],
+            )
+            for app_id, token, provider, reason in dead
+        ],
+        ignore_conflicts=True,
+    )
 
 
 # --- unsubscribe links ----------------------------------------------------------------------

@@ -8,13 +8,20 @@ import logging
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from channels_app.models import ChannelAccount
 from channels_app.providers.registry import channel_choices
@@ -25,7 +32,7 @@ from tracking.clicks import link_click
 from tracking.metrics import metrics_text
 from tracking.models import MessageState
 from tracking.receipts.base import receipt_token_valid, receipts_apply
-from tracking.receipts.push import ReceiptRejected, parser_for, push_signed
+from tracking.receipts.push import ReceiptRejected, parser_for, push_get_verified, push_signed
 from tracking.selectors import dashboard_data
 
 logger = logging.getLogger(__name__)
@@ -41,12 +48,15 @@ def click_redirect(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @csrf_exempt
-@require_POST
+@require_http_methods(["GET", "POST"])
 def receipt_push(
     request: HttpRequest, provider: str, account_id: int, token: str = ""
 ) -> HttpResponse:
     """/r/<provider>/<account id>/<token>: a provider's delivery receipts for one account.
-    Signed providers may omit the token; everything else must carry the account's."""
+    Signed providers may omit the token; everything else must carry the account's. A GET is
+    only for providers that verify the URL that way (WeChat's echostr)."""
+    if request.method == "GET" and not push_get_verified(provider):
+        return HttpResponseNotAllowed(["POST"])
     account = ChannelAccount.objects.filter(pk=account_id, provider=provider).first()
     # One answer for an unknown account and a wrong token: the URL's existence stays secret.
     if account is None or (

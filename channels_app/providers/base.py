@@ -69,6 +69,17 @@ class OutboundMessage:
 class SendResult:
     provider_message_id: str = ""
     error: DeliveryError | None = None
+    # Accepted, but the provider's answer already says it will not reach this receiver (e.g.
+    # WeCom's `invaliduser`, FCM's UNREGISTERED): the reason. Recorded as SENT, then
+    # UNDELIVERED at once through the receipts' state machine.
+    undelivered: str = ""
+    # The reason above is a device token gone for good (FCM UNREGISTERED, APNs 410): the
+    # token is also marked dead and never used again.
+    dead_token: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dead_token and (self.error is not None or not self.undelivered):
+            raise ValueError("a dead token is an undelivered result: give its reason")
 
     @property
     def ok(self) -> bool:

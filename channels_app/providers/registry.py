@@ -45,6 +45,7 @@ PROVIDERS: dict[str, str] = {
     "dingtalk_work": "channels_app.providers.dingtalk_work.adapter.DingTalkWorkAdapter",
     "dingtalk_robot": "channels_app.providers.dingtalk_robot.adapter.DingTalkRobotAdapter",
     "feishu_bot": "channels_app.providers.feishu_bot.adapter.FeishuBotAdapter",
+    "feishu_app": "channels_app.providers.feishu_app.adapter.FeishuAppAdapter",
     "fcm": "channels_app.providers.fcm.adapter.FcmAdapter",
     "apns": "channels_app.providers.apns.adapter.ApnsAdapter",
     "getui": "channels_app.providers.getui.adapter.GetuiAdapter",

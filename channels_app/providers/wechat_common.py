@@ -43,6 +43,21 @@ PERMANENT = frozenset(
 class WeChatConfig(serializers.Serializer):
     appid = serializers.CharField(max_length=64)
     secret = serializers.CharField(max_length=128)
+    # The server URL's credentials (服务器配置), for the receipts WeChat pushes there.
+    token = serializers.RegexField(
+        r"^[A-Za-z0-9]{3,32}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Server config Token (3-32 letters or digits): receipts are signed with it",
+    )
+    encoding_aes_key = serializers.RegexField(
+        r"^[A-Za-z0-9]{43}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Server config EncodingAESKey (43 characters), for safe-mode receipts",
+    )
 
 
 def wechat_error(code: int, errmsg: str) -> DeliveryError:
@@ -89,7 +104,7 @@ class WeChatAdapter(AccessTokenApi, ProviderAdapter):
     default_base_url = "https://api.weixin.qq.com"
     # One HTTP call per message: results are recorded after each, so nothing is left in doubt.
     max_batch_size = 1
-    secret_fields = ("secret",)
+    secret_fields = ("secret", "token", "encoding_aes_key")
 
     def payload(self, message: OutboundMessage) -> dict[str, Any]:
         raise NotImplementedError

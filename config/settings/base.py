@@ -309,6 +309,7 @@ TIDINGS_RULES = env.list(
         "notify.rules.discard.DiscardRule",
         "notify.rules.whitelist.WhitelistRule",
         "notify.rules.preferences.PreferencesRule",
+        "notify.rules.push_tokens.DeadPushTokenRule",
         "notify.rules.night.NightShieldRule",
         "notify.rules.sensitive.SensitiveWordsRule",
         "notify.rules.dedup.ContentDedupRule",
@@ -423,9 +424,13 @@ TIDINGS_EXTRA_PROVIDERS = env.dict("TIDINGS_EXTRA_PROVIDERS", default={})
 # Where receivers and providers reach this server: click redirects (/t/<token>) and
 # receipt URLs (/r/<provider>/...) are built on it.
 TIDINGS_PUBLIC_URL = env("TIDINGS_PUBLIC_URL", default="http://127.0.0.1:8000")
-# Receipt polling for providers that keep statuses to be pulled (their folder's
-# receipts.pull): empty polls every such provider, a list only those.
-TIDINGS_RECEIPT_PULL_PROVIDERS = env.list("TIDINGS_RECEIPT_PULL_PROVIDERS", default=[])
+# Receipt polling for providers that keep statuses to be pulled (their folder's receipts.pull):
+# a list; empty polls every such provider. yunpian_sms is opt-in: its pull_status API must
+# first be enabled in Yunpian's console (push needs no polling).
+TIDINGS_RECEIPT_PULL_PROVIDERS = env.list(
+    "TIDINGS_RECEIPT_PULL_PROVIDERS",
+    default=["tencent_sms", "aliyun_sms", "dingtalk_work", "feishu_app"],
+)
 TIDINGS_RECEIPT_PULL_INTERVAL_SECONDS = env.int("TIDINGS_RECEIPT_PULL_INTERVAL_SECONDS", default=60)
 TIDINGS_RECEIPT_PULL_LIMIT = env.int("TIDINGS_RECEIPT_PULL_LIMIT", default=500)  # per account/run
 TIDINGS_RECEIPT_PULL_HOURS = env.int("TIDINGS_RECEIPT_PULL_HOURS", default=72)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-__all__ = ["OptOut", "UserProfile", "PROFILE_CHANNEL_FIELDS"]
+__all__ = ["DeadPushToken", "OptOut", "UserProfile", "PROFILE_CHANNEL_FIELDS"]
 
 # Which profile field holds the receiver for a channel; channels not listed use
 # `channel_ids[channel]`, and webhook/inbox fall back to the external id itself.
@@ -84,3 +84,32 @@ class OptOut(models.Model):
 
     def __str__(self) -> str:
         return f"{self.receiver} opted out of {self.message_type} on {self.channel}"
+
+
+class DeadPushToken(models.Model):
+    """A device token the push provider said will never work again (FCM UNREGISTERED or
+    invalid, APNs 410/BadDeviceToken). Kept by token, whether or not a profile holds it, so
+    the dead-token rule checks a whole batch in one query; a profile that registers the
+    token anew (profile upsert) revives it."""
+
+    app = models.ForeignKey("notify.App", on_delete=models.CASCADE, related_name="dead_tokens")
+    token = models.CharField(max_length=512)
+    # The profile whose push_token it was when it died, if any (shown on the profile).
+    profile = models.ForeignKey(
+        UserProfile,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="dead_push_tokens",
+    )
+    provider = models.CharField(max_length=40)
+    reason = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["app", "token"], name="uniq_dead_push_token")
+        ]
+
+    def __str__(self) -> str:
+        return f"dead push token ({self.provider}): {self.reason}"

@@ -39,11 +39,16 @@ def _digits(value: str) -> str:
     return re.sub(r"\D", "", value)
 
 
+_PHONE = re.compile(r"\+?[\d\s\-()]{7,}")
+
+
 def _same_receiver(stored: str, reported: str) -> bool:
     """Phone numbers come back in other shapes (+86..., 86..., bare): compare the digits,
-    allowing a country code on either side; anything else compares exactly."""
+    allowing a country code on either side; anything else (push cids, userids with
+    letters) compares exactly, so two ids that merely share digits never match."""
     a, b = _digits(stored), _digits(reported)
-    if len(a) >= 7 and len(b) >= 7:
+    phones = _PHONE.fullmatch(stored.strip()) and _PHONE.fullmatch(reported.strip())
+    if phones and len(a) >= 7 and len(b) >= 7:
         return a.endswith(b) or b.endswith(a)
     return stored.strip().lower() == reported.strip().lower()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from channels_app.providers.receipts import Parser, ReceiptRejected, parse_generic
 from channels_app.providers.registry import PROVIDERS, UnknownProvider, provider_module
 
-__all__ = ["ReceiptRejected", "parser_for", "push_signed"]
+__all__ = ["ReceiptRejected", "parser_for", "push_get_verified", "push_signed"]
 
 
 def parser_for(provider: str) -> Parser:
@@ -25,3 +25,13 @@ def push_signed(provider: str) -> bool:
     except UnknownProvider:
         return False
     return bool(getattr(module, "PUSH_SIGNED", False))
+
+
+def push_get_verified(provider: str) -> bool:
+    """True when the provider checks its receipt URL with a GET (WeChat's echostr): only
+    those providers' URLs answer GET."""
+    try:
+        module = provider_module(provider, "receipts")
+    except UnknownProvider:
+        return False
+    return bool(getattr(module, "GET_VERIFIED", False))

@@ -24,6 +24,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from channels_app.channels import Channel
+from channels_app.providers.apns.receipts import token_dead
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.egress import (
     EgressDenied,
@@ -157,17 +158,18 @@ class ApnsAdapter(ProviderAdapter):
         results: list[SendResult] = []
         for index, message in enumerate(messages):
             try:
-                results.append(SendResult(provider_message_id=self._send_one(message)))
+                result = self._send_one(message)
             except DeliveryError as error:
-                results.append(SendResult(error=error))
-                # Bad credentials, a wrong topic or an unreachable APNs fail the rest too.
-                # (TooManyRequests is per device token, so it does not stop the batch.)
-                if error.code in _ACCOUNT_WIDE:
-                    results.extend(SendResult(error=error) for _ in messages[index + 1 :])
-                    break
+                result = SendResult(error=error)
+            results.append(result)
+            # Bad credentials, a wrong topic or an unreachable APNs fail the rest too.
+            # (TooManyRequests is per device token, so it does not stop the batch.)
+            if result.error is not None and result.error.code in _ACCOUNT_WIDE:
+                results.extend(SendResult(error=result.error) for _ in messages[index + 1 :])
+                break
         return results
 
-    def _send_one(self, message: OutboundMessage) -> str:
+    def _send_one(self, message: OutboundMessage) -> SendResult:
         body = json.dumps(_payload(message.content), separators=(",", ":"), ensure_ascii=False)
         encoded = body.encode()
         if len(encoded) > MAX_PAYLOAD_BYTES:
@@ -191,12 +193,15 @@ class ApnsAdapter(ProviderAdapter):
             }
             response = _post(url, encoded, headers)
             if response.status_code == 200:
-                return response.headers.get("apns-id", apns_id)
+                return SendResult(provider_message_id=response.headers.get("apns-id", apns_id))
             error = _classify(response)
             if error.code == "ExpiredProviderToken" and attempt == 1:
                 token_invalidate(self._token_name(), token)
                 continue
-            raise error
+            if token_dead(response.status_code, error.code):
+                # Apple's answer is the receipt: the device is gone (SENT, then UNDELIVERED).
+                return SendResult(undelivered=str(error), dead_token=True)
+            return SendResult(error=error)
         raise AssertionError("unreachable")
 
     def _token_name(self) -> str:

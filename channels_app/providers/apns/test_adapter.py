@@ -125,18 +125,19 @@ def test_wrong_key_is_invalid_provider_token_for_the_whole_batch(apns):
     assert all(r.error.permanent and r.error.code == "InvalidProviderToken" for r in results)
 
 
-def test_bad_and_unregistered_device_tokens_are_permanent(apns, ec_key):
+def test_bad_and_unregistered_device_tokens_are_dead_and_undelivered(apns, ec_key):
     apns.fake.unregistered.add("b" * 64)
 
     results = _adapter(apns, ec_key).send(
         [_message(1, receiver="not-hex"), _message(2, receiver="b" * 64), _message(3)]
     )
 
-    assert results[0].error.permanent
-    assert results[0].error.code == "BadDeviceToken"
-    assert results[1].error.permanent
-    assert results[1].error.code == "Unregistered"
-    assert results[2].ok
+    # Apple answered: not an error to retry but an undelivered receiver, its token dead
+    assert all(r.ok for r in results)
+    assert results[0].undelivered.startswith("[BadDeviceToken]")
+    assert results[1].undelivered.startswith("[Unregistered]")
+    assert results[2].undelivered == ""
+    assert [r.dead_token for r in results] == [True, True, False]
 
 
 def test_wrong_topic_is_permanent(apns, ec_key):

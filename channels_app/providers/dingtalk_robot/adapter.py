@@ -1,6 +1,6 @@
 """DingTalk custom robot (自定义机器人): POST /robot/send?access_token=T, one call per message,
 signed (加签) when the robot has a secret. The access_token names the group, so the receiver
-is only a label. Content is the DingTalk flat shape (see dingtalk_work.common) plus @mentions:
+is only a label. Content is the DingTalk flat shape (see dingtalk_common) plus @mentions:
 `at_mobiles`, `at_user_ids` (lists or "a,b" strings) and `is_at_all`.
 Images: robots have no upload API, so `{"msgtype": "image", "media": {"url": …}, "title": …}`
 is sent as a markdown message showing the image from its (public) URL; files cannot be sent.

@@ -1,5 +1,7 @@
 """Fake DingTalk work-notice API: /gettoken, asyncsend_v2 (JSON, userid_list at most 5000,
-per-type msg checks) and recall, in DingTalk's shapes (HTTP 200 + errcode)."""
+per-type msg checks), recall, and the send-state queries getsendprogress / getsendresult
+(per receiver: unread unless listed in `read` or `failed`), in DingTalk's shapes (HTTP 200 +
+errcode)."""
 
 from __future__ import annotations
 
@@ -37,6 +39,11 @@ class FakeDingTalkWork:
         self.accepted: list[dict[str, Any]] = []
         self.recalled: list[int] = []
         self.task_ids: set[int] = set()
+        self.task_users: dict[int, list[str]] = {}
+        self.read: set[str] = set()  # userids that have read their notices
+        self.failed: dict[str, str] = {}  # userid -> the send_result list it lands in
+        self.in_progress: set[int] = set()  # tasks getsendprogress reports as still sending
+        self.queried: list[tuple[str, int]] = []  # (progress|result, task_id)
         self.faults: list[Reply] = []
         self.delay = 0.0
         self._ids = itertools.count(700000000001)
@@ -57,6 +64,10 @@ class FakeDingTalkWork:
                 return self._authed(request) or self._send(request.json)
             if request.method == "POST" and request.path == base + "recall":
                 return self._authed(request) or self._recall(request.json)
+            if request.method == "POST" and request.path == base + "getsendprogress":
+                return self._authed(request) or self._progress(request.json)
+            if request.method == "POST" and request.path == base + "getsendresult":
+                return self._authed(request) or self._result(request.json)
             return Reply(status=404, body={"errcode": 404, "errmsg": "not found"})
 
     def _gettoken(self, request: Recorded) -> Reply:
@@ -108,6 +119,7 @@ class FakeDingTalkWork:
             return ding_err(90002, "您的服务器调用钉钉开放平台当前接口的所有请求都被暂时禁用了")
         task_id = next(self._ids)
         self.task_ids.add(task_id)
+        self.task_users[task_id] = users
         self.accepted.append(body)
         return Reply(
             body={
@@ -126,3 +138,39 @@ class FakeDingTalkWork:
             return ding_err(40035, "无效的msg_task_id")
         self.recalled.append(int(task))
         return Reply(body={"errcode": 0, "errmsg": "ok"})
+
+    def _task(self, body: dict[str, Any]) -> int | Reply:
+        if body.get("agent_id") != self.agent_id:
+            return ding_err(40035, "缺少参数 agent_id")
+        task = body.get("task_id")
+        if not isinstance(task, int) or task not in self.task_users:
+            return ding_err(40035, "无效的task_id")
+        return task
+
+    def _progress(self, body: dict[str, Any]) -> Reply:
+        task = self._task(body)
+        if isinstance(task, Reply):
+            return task
+        self.queried.append(("progress", task))
+        done = task not in self.in_progress
+        progress = {"progress_in_percent": 100 if done else 40, "status": 2 if done else 1}
+        return Reply(body={"errcode": 0, "errmsg": "ok", "progress": progress})
+
+    def _result(self, body: dict[str, Any]) -> Reply:
+        task = self._task(body)
+        if isinstance(task, Reply):
+            return task
+        self.queried.append(("result", task))
+        lists: dict[str, list[Any]] = {
+            name: []
+            for name in ("invalid_user_id_list", "forbidden_user_id_list", "failed_user_id_list",
+                         "read_user_id_list", "unread_user_id_list", "forbidden_list")
+        }  # fmt: skip
+        for user in self.task_users[task]:
+            name = self.failed.get(user) or (
+                "read_user_id_list" if user in self.read else "unread_user_id_list"
+            )
+            lists[name].append(user)
+            if name == "forbidden_user_id_list":
+                lists["forbidden_list"].append({"code": "143106", "count": 1, "userid": user})
+        return Reply(body={"errcode": 0, "errmsg": "ok", "send_result": lists})

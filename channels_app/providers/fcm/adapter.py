@@ -20,6 +20,7 @@ from rest_framework import serializers
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.egress import validate_egress_url
+from channels_app.providers.fcm.receipts import token_dead
 from channels_app.providers.http import http_request
 from channels_app.providers.tokens import cached_token, token_invalidate
 
@@ -79,16 +80,18 @@ class FcmAdapter(ProviderAdapter):
         results: list[SendResult] = []
         for index, message in enumerate(messages):
             try:
-                results.append(SendResult(provider_message_id=self._send_one(url, message)))
+                result = self._send_one(url, message)
             except DeliveryError as error:
-                results.append(SendResult(error=error))
-                # Quota, credentials and an unreachable FCM hit every following message too.
-                if error.rate_limited or error.code in _ACCOUNT_WIDE:
-                    results.extend(SendResult(error=error) for _ in messages[index + 1 :])
-                    break
+                result = SendResult(error=error)
+            results.append(result)
+            error = result.error
+            # Quota, credentials and an unreachable FCM hit every following message too.
+            if error is not None and (error.rate_limited or error.code in _ACCOUNT_WIDE):
+                results.extend(SendResult(error=error) for _ in messages[index + 1 :])
+                break
         return results
 
-    def _send_one(self, url: str, message: OutboundMessage) -> str:
+    def _send_one(self, url: str, message: OutboundMessage) -> SendResult:
         payload = {"message": _message(message)}
         for attempt in (1, 2):
             token = self._access_token()
@@ -100,13 +103,16 @@ class FcmAdapter(ProviderAdapter):
                 check_status=False,
             )
             if response.status_code == 200:
-                return str(_json(response).get("name", ""))
+                return SendResult(provider_message_id=str(_json(response).get("name", "")))
             error = _classify(response)
             if error.code == "UNAUTHENTICATED" and attempt == 1:
                 # The access token expired or was revoked early: fetch a new one, once.
                 token_invalidate(self._token_name(), token)
                 continue
-            raise error
+            if token_dead(response.status_code, _json(response)):
+                # FCM's answer is the receipt: the app is gone (SENT, then UNDELIVERED).
+                return SendResult(undelivered=str(error), dead_token=True)
+            return SendResult(error=error)
         raise AssertionError("unreachable")
 
     def _token_name(self) -> str:

@@ -2,7 +2,8 @@
 
 The token endpoint verifies the service-account JWT (RS256 signature with the public key,
 iss, aud, scope, lifetime) as Google does; the send endpoint checks the bearer token and the
-message fields and answers in FCM's error shape with an FcmError detail."""
+message fields and answers in FCM's error shape: an FcmError detail for a bad or
+unregistered token, a google.rpc.BadRequest with field violations for a bad payload."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from channels_app.providers.fakes_http import Recorded, Reply
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+BAD_TOKEN = "The registration token is not a valid FCM registration token"
 
 
 def fcm_error(status: int, grpc_status: str, message: str, error_code: str = "") -> Reply:
@@ -31,6 +33,21 @@ def fcm_error(status: int, grpc_status: str, message: str, error_code: str = "")
             }
         ]
     return Reply(status=status, body={"error": error})
+
+
+def bad_request(message: str, field: str = "message") -> Reply:
+    error = {
+        "code": 400,
+        "message": message,
+        "status": "INVALID_ARGUMENT",
+        "details": [
+            {
+                "@type": "type.googleapis.com/google.rpc.BadRequest",
+                "fieldViolations": [{"field": field, "description": message}],
+            }
+        ],
+    }
+    return Reply(status=400, body={"error": error})
 
 
 class FakeFCM:
@@ -112,10 +129,12 @@ class FakeFCM:
         try:
             message = request.json["message"]
         except (ValueError, KeyError, TypeError):
-            return fcm_error(400, "INVALID_ARGUMENT", "Invalid JSON payload", "INVALID_ARGUMENT")
+            return bad_request("Invalid JSON payload received.")
         problem = _check(message)
-        if problem:
+        if problem == BAD_TOKEN:
             return fcm_error(400, "INVALID_ARGUMENT", problem, "INVALID_ARGUMENT")
+        if problem:
+            return bad_request(problem)
         if message["token"] in self.unregistered:
             return fcm_error(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED")
         with self._lock:
@@ -132,7 +151,7 @@ def _check(message: Any) -> str:
         return "Exactly one of token, topic or condition must be specified"
     token = message["token"]
     if not isinstance(token, str) or len(token) < 20 or " " in token:
-        return "The registration token is not a valid FCM registration token"
+        return BAD_TOKEN
     notification = message.get("notification", {})
     if not isinstance(notification, dict) or not all(
         isinstance(notification.get(k, ""), str) for k in ("title", "body", "image")

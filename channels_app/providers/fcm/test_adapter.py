@@ -135,18 +135,26 @@ def test_wrong_private_key_is_rejected_by_the_token_endpoint(fcm):
     assert fcm.fake.sent == []
 
 
-def test_unregistered_and_invalid_tokens_are_permanent(fcm, rsa_key):
+def test_unregistered_and_invalid_tokens_are_dead_and_undelivered(fcm, rsa_key):
     fcm.fake.unregistered.add("c" * 40)
 
     results = _adapter(fcm, rsa_key).send(
         [_message(1, receiver="c" * 40), _message(2, receiver="short"), _message(3)]
     )
 
-    assert results[0].error.permanent
-    assert results[0].error.code == "UNREGISTERED"
-    assert results[1].error.permanent
-    assert results[1].error.code == "INVALID_ARGUMENT"
-    assert results[2].ok
+    # FCM answered: not an error to retry but an undelivered receiver, its token dead
+    assert all(r.ok for r in results)
+    assert results[0].undelivered.startswith("[UNREGISTERED]")
+    assert results[1].undelivered.startswith("[INVALID_ARGUMENT]")
+    assert results[2].undelivered == "" and results[2].provider_message_id
+    assert [r.dead_token for r in results] == [True, True, False]
+
+
+def test_a_payload_error_is_permanent_but_does_not_kill_the_token(fcm, rsa_key):
+    [result] = _adapter(fcm, rsa_key).send([_message(1, image=5)])
+
+    assert result.error.permanent and result.error.code == "INVALID_ARGUMENT"
+    assert not result.dead_token and not result.undelivered  # google.rpc.BadRequest: ours
 
 
 def test_quota_exceeded_is_rate_limited_with_retry_after(fcm, rsa_key):

@@ -20,8 +20,8 @@ from rest_framework import serializers
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.feishu_bot.media import IMAGE_LIMITS, FeishuImages
+from channels_app.providers.feishu_common import validate_feishu_content
 from channels_app.providers.http import http_request
-from channels_app.providers.media import validate_media
 
 MSG_TYPES = ("text", "post", "interactive", "image")
 RATE_LIMITED = frozenset({11232, 11233})  # 100 a minute / 5 a second per bot
@@ -80,29 +80,7 @@ class FeishuBotAdapter(ProviderAdapter):
 
     @classmethod
     def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
-        msg_type = content.get("msg_type", "text")
-        errors: dict[str, str] = {}
-        if msg_type not in MSG_TYPES:
-            errors["content.msg_type"] = f"must be one of {', '.join(MSG_TYPES)}, not {msg_type!r}"
-        elif msg_type == "image":
-            errors.update(validate_media(content, IMAGE_LIMITS))
-        elif msg_type == "text" and not content.get("text"):
-            errors["content.text"] = "required for msg_type text"
-        elif msg_type == "post" and "post" in content:
-            if not isinstance(content["post"], dict) or not content["post"]:
-                errors["content.post"] = (
-                    'an object like {"zh_cn": {"title": ..., "content": [...]}}'
-                )
-        elif msg_type == "post":
-            for name in ("title", "text"):
-                if not content.get(name):
-                    errors[f"content.{name}"] = "required for msg_type post (or give content.post)"
-        elif msg_type == "interactive" and (
-            not isinstance(content.get("card"), dict) or not content["card"]
-        ):
-            errors["content.card"] = "a card object is required for msg_type interactive"
-        if errors:
-            raise serializers.ValidationError(errors)
+        validate_feishu_content(content, MSG_TYPES, IMAGE_LIMITS)
 
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
         results: list[SendResult] = []

@@ -1,11 +1,13 @@
 """Getui RestAPI v2 as a FakeHTTPServer responder: checks the auth sign and timestamp, the
 `token` header, request_id and notification fields, and answers {"code","msg","data"} with
-HTTP 200 as Getui does, including per-cid results."""
+HTTP 200 as Getui does, including per-cid results. `receipt_body()` builds the message
+receipts (消息回执) Getui POSTs to a receipt URL: one signed JSON object per line."""
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import secrets
 import threading
 import time
@@ -38,6 +40,19 @@ class FakeGetui:
         self._request_ids: set[str] = set()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+
+    def receipt_body(self, *receipts: tuple[str, str, dict[str, Any]]) -> bytes:
+        """(cid, taskid, extra fields) each -> Getui's receipt lines, signed with
+        MD5(appid + cid + taskid + msgid + MasterSecret)."""
+        lines = []
+        for cid, taskid, extra in receipts:
+            msgid = f"msg-{secrets.token_hex(6)}"
+            raw = f"{self.app_id}{cid}{taskid}{msgid}{self.master_secret}"
+            line = {"appid": self.app_id, "cid": cid, "taskid": taskid, "msgid": msgid,
+                    "code": "200", "desc": "成功", "recvtime": str(int(time.time() * 1000)),
+                    "sign": hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()}  # fmt: skip
+            lines.append(json.dumps({**line, **extra}, ensure_ascii=False))
+        return "\n".join(lines).encode()
 
     def expire_tokens(self) -> None:
         with self._lock:

@@ -1,5 +1,5 @@
-"""Fake WeChat official account API: the WeChat fake both WeChat providers share (one
-/cgi-bin/token serves both), here checking template sends."""
+"""Fake WeChat official account API: the WeChat fakes both WeChat providers share (one
+/cgi-bin/token serves both; the server-URL event pushes), in fakes_wechat."""
 
 from __future__ import annotations
 

@@ -157,7 +157,7 @@ def test_config_validation():
     with pytest.raises(serializers.ValidationError) as caught:
         WeChatOAAdapter.validate_config({"appid": "wx1"})
     assert "secret" in caught.value.detail
-    assert WeChatOAAdapter.secret_fields == ("secret",)
+    assert WeChatOAAdapter.secret_fields == ("secret", "token", "encoding_aes_key")
 
 
 @pytest.mark.parametrize(

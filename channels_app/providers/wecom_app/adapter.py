@@ -4,8 +4,14 @@
 Template content is flat: `{"msgtype": "text"|"markdown", "content": "..."}`,
 `{"msgtype": "textcard", "title", "description", "url", "btntxt"}`,
 `{"msgtype": "news", "articles": [{"title", "description", "url", "picurl"}]}` or
-`{"msgtype": "image"|"file", "media": {"url": …} | {"content_base64": …, "filename": …}}`
+`{"msgtype": "image"|"file", "media": {"url": …} | {"file": …} | {"content_base64": …, "filename": …}}`
 (uploaded once per app through /cgi-bin/media/upload; WeCom keeps media 3 days).
+
+Receipts: WeCom documents no read or delivery state for app messages (its statistics API
+counts messages per app and day, not per message), so the trace ends at SENT by design. What
+the send answer does say is per receiver: users listed in `invaliduser` (unknown or outside
+the app's visible range) or `unlicenseduser` (no interface license) were skipped, and those
+messages go on to UNDELIVERED with that reason.
 """
 
 from __future__ import annotations
@@ -76,12 +82,12 @@ class WeComAppAdapter(AccessTokenApi, ProviderAdapter):
                     results[index] = SendResult(error=error)
                 continue
             rejected = _rejected_users(body)
+            msgid = str(body.get("msgid", ""))
             for index in group:
-                rejection = rejected.get(messages[index].receiver.lower())
-                results[index] = (
-                    SendResult(error=DeliveryError(rejection[1], permanent=True, code=rejection[0]))
-                    if rejection
-                    else SendResult(provider_message_id=str(body.get("msgid", "")))
+                # WeCom sent the call and skipped these users: SENT, then UNDELIVERED.
+                results[index] = SendResult(
+                    provider_message_id=msgid,
+                    undelivered=rejected.get(messages[index].receiver.lower(), ""),
                 )
         return [result for result in results if result is not None]
 
@@ -142,14 +148,15 @@ class WeComAppAdapter(AccessTokenApi, ProviderAdapter):
         return str(body["access_token"]), int(body.get("expires_in") or 7200)
 
 
-def _rejected_users(body: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """Lower-cased userid -> (code, reason) for receivers WeCom skipped in an accepted call."""
-    rejected: dict[str, tuple[str, str]] = {}
+def _rejected_users(body: dict[str, Any]) -> dict[str, str]:
+    """Lower-cased userid -> reason for receivers WeCom skipped in an accepted call (its
+    answer lists them lower-cased)."""
+    rejected: dict[str, str] = {}
     for field, why in (
         ("invaliduser", "wecom: invaliduser (unknown userid or outside the app's range)"),
         ("unlicenseduser", "wecom: unlicenseduser (user has no WeCom license)"),
     ):
         for user in str(body.get(field) or "").split("|"):
             if user:
-                rejected[user.lower()] = (field, why)
+                rejected[user.lower()] = why
     return rejected

@@ -100,6 +100,7 @@ class FakeWeCom:
             if user.lower().startswith("invalid")
             or (self.users is not None and user not in self.users)
         ]
+        unlicensed = [user.lower() for user in users if user.lower().startswith("unlicensed")]
         if len(invalid) == len(users):
             return wecom_err(81013, "user & party & tag all invalid")
         if self.quota is not None and len(self.accepted) >= self.quota:
@@ -114,7 +115,7 @@ class FakeWeCom:
                 "invaliduser": "|".join(invalid),
                 "invalidparty": "",
                 "invalidtag": "",
-                "unlicenseduser": "",
+                "unlicenseduser": "|".join(unlicensed),
                 "msgid": msgid,
             }
         )

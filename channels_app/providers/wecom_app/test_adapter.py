@@ -92,12 +92,17 @@ def test_textcard_and_news_payloads(fake, server):
     assert fake.accepted[1]["news"] == {"articles": [{"title": "A", "url": "https://e.com"}]}
 
 
-def test_invaliduser_fails_only_those_receivers(fake, server):
-    results = adapter(fake, server).send([message("ann"), message("InvalidBob"), message("cid")])
-    assert results[0].ok
-    assert results[2].ok
-    assert results[1].error.permanent
-    assert results[1].error.code == "invaliduser"
+def test_invalid_and_unlicensed_users_are_sent_then_undelivered(fake, server):
+    batch = [message("ann"), message("InvalidBob"), message("UnlicensedCid"), message("dan")]
+    results = adapter(fake, server).send(batch)
+    assert all(r.ok for r in results)
+    assert len({r.provider_message_id for r in results}) == 1  # one call
+    assert [r.undelivered for r in results] == [
+        "",
+        "wecom: invaliduser (unknown userid or outside the app's range)",
+        "wecom: unlicenseduser (user has no WeCom license)",
+        "",
+    ]
 
 
 def test_all_receivers_invalid_is_permanent(fake, server):
