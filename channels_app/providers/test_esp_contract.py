@@ -2,7 +2,9 @@
 folder's fake.py): a send reaches the ESP's API with our ids and returns the ESP's message
 id; bad credentials are permanent, 5xx transient; its tracking webhook, posted to the
 receipt URL the way the ESP posts it, moves the message to DELIVERED or UNDELIVERED, and a
-forged signature (for ESPs that sign) or a missing basic auth changes nothing."""
+forged signature (for ESPs that sign) or a missing basic auth changes nothing. ESPs whose
+tracking webhook anymail does not normalize (`tracking_webhook = None`, e.g. Scaleway) keep
+the send half only: their trace ends at SENT."""
 
 from __future__ import annotations
 
@@ -133,8 +135,14 @@ def _post(fake, provider, provider_id, receiver, event, auth=BASIC, forge=False)
     return Client().generic("POST", path, call.body, call.content_type, headers=headers)
 
 
+def _skip_without_webhook(provider: str) -> None:
+    if get_adapter_class(provider).tracking_webhook is None:
+        pytest.skip(f"{provider}: anymail has no tracking webhook for it (send only)")
+
+
 def test_the_tracking_webhook_moves_the_message(esp, tenant, settings):
     provider, fake, adapter = esp
+    _skip_without_webhook(provider)
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": BASIC, **fake.anymail_settings}
     [ok, bad] = [adapter.send([_outbound(n, f"u{n}@example.com")])[0] for n in (1, 2)]
     delivered = _sent_message(tenant, provider, ok.provider_message_id, "u1@example.com")
@@ -155,6 +163,7 @@ def test_the_tracking_webhook_moves_the_message(esp, tenant, settings):
 
 def test_a_forged_signature_is_refused(esp, tenant, settings):
     provider, fake, adapter = esp
+    _skip_without_webhook(provider)
     if not fake.anymail_settings:
         pytest.skip(f"{provider} does not sign its webhooks (basic auth only)")
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": BASIC, **fake.anymail_settings}
