@@ -29,12 +29,15 @@ from channels_app.providers.brevo.fake import FakeBrevo
 from channels_app.providers.esp_fakes import EspFake
 from channels_app.providers.mailersend.fake import FakeMailerSend
 from channels_app.providers.mailjet.fake import FakeMailjet
+from channels_app.providers.mailtrap.fake import FakeMailtrap
 from channels_app.providers.mandrill.fake import FakeMandrill
 from channels_app.providers.postal.fake import FakePostal
 from channels_app.providers.postmark.fake import FakePostmark
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
 from channels_app.providers.resend.fake import FakeResend
+from channels_app.providers.scaleway.fake import FakeScaleway
 from channels_app.providers.sparkpost.fake import FakeSparkPost
+from channels_app.providers.unisender_go.fake import FakeUnisenderGo
 from channels_app.providers.wecom_app.fake_media import FakeWeComWithMedia
 from notify.queueing import all_lanes
 from templates_app.models import MessageTemplate
@@ -218,6 +221,9 @@ sparkpost = _esp(FakeSparkPost)
 resend = _esp(FakeResend)
 mailersend = _esp(FakeMailerSend)
 postal = _esp(FakePostal)
+unisender_go = _esp(FakeUnisenderGo)
+mailtrap = _esp(FakeMailtrap)
+scaleway = _esp(FakeScaleway)
 
 
 def alipay_mp(stack: ExitStack) -> Case:
