@@ -181,3 +181,19 @@ def test_a_forged_signature_is_refused(esp, tenant, settings):
     assert unconfigured.status_code == 403, unconfigured.content
     message.refresh_from_db()
     assert message.state == "SENT"
+
+
+@pytest.mark.parametrize(("provider", "fake_class"), ESPS, ids=[p for p, _ in ESPS])
+def test_setup_checks_answer_without_a_500(provider, fake_class, settings):
+    """ESPs probe the URL (HEAD / GET) when the webhook is configured; views that need the
+    ESP's key (Postal, MailerSend, Unisender Go) must refuse cleanly while it is unset."""
+    _skip_without_webhook(provider)
+    path = f"/r/anymail/{get_adapter_class(provider).tracking_webhook.esp}/tracking/"
+    keys = fake_class.anymail_settings
+    settings.ANYMAIL = {k: v for k, v in settings.ANYMAIL.items() if k not in keys}
+    unset = [Client().generic(method, path).status_code for method in ("HEAD", "GET")]
+    settings.ANYMAIL = {**settings.ANYMAIL, **keys}
+    configured = Client().head(path).status_code
+
+    assert all(status < 500 for status in unset), unset
+    assert configured == 200
