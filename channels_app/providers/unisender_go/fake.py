@@ -35,6 +35,8 @@ class FakeUnisenderGo(EspFake):
         super().__init__()
         # provider id -> (job_id, the metadata Unisender Go echoes in its webhooks)
         self.sent: dict[str, tuple[str, dict[str, str]]] = {}
+        # address -> reason Unisender Go lists it under failed_emails (e.g. "unsubscribed")
+        self.failed_emails: dict[str, str] = {}
 
     def authorized(self, request: Recorded) -> bool:
         if request.headers.get("x-api-key") == API_KEY:
@@ -70,6 +72,8 @@ class FakeUnisenderGo(EspFake):
         job_id = f"1ZymBc-{serial:06d}-9X"
         emails = []
         for recipient in message["recipients"]:
+            if recipient["email"] in self.failed_emails:
+                continue  # answered 200, listed under failed_emails, not sent
             metadata = {
                 **(message.get("global_metadata") or {}),
                 **(recipient.get("metadata") or {}),
@@ -88,7 +92,9 @@ class FakeUnisenderGo(EspFake):
                 )
             )
         body = {"status": "success", "job_id": job_id,
-                "emails": [e.to for e in emails], "failed_emails": {}}  # fmt: skip
+                "emails": [e.to for e in emails], "failed_emails": {
+                    r["email"]: self.failed_emails[r["email"]]
+                    for r in message["recipients"] if r["email"] in self.failed_emails}}  # fmt: skip
         return emails, Reply(body=body)
 
     def webhook(self, provider_id: str, recipient: str, event: str, url: str) -> WebhookCall:
