@@ -57,29 +57,33 @@ def guarded(view_class: type, esp: str, key_setting: str = "", anymail_key: str 
     that ESP's receipts are refused (403 naming `key_setting`) rather than taken unsigned."""
     inner = view_class.as_view()
 
+    def not_configured() -> JsonResponse:
+        logger.warning("%s receipt refused: %s is not configured", esp, key_setting)
+        return _refused(
+            403, "webhook_not_configured", f"{esp} receipts need {key_setting} to be set"
+        )
+
     @csrf_exempt
     def view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method != "POST":
-            return inner(request, *args, **kwargs)  # HEAD checks at setup, 405 otherwise
+            try:  # HEAD / GET checks at setup, 405 otherwise
+                return inner(request, *args, **kwargs)
+            except (AnymailConfigurationError, ImproperlyConfigured):
+                # Some ESPs' views (Postal, MailerSend, Unisender Go) need their key to exist.
+                return not_configured()
         if not _basic_auth_ok(request):
             return _refused(
                 401, "not_authenticated", "the receipt URL's basic-auth user:password is required"
             )
         if anymail_key and not settings.ANYMAIL.get(anymail_key):
-            logger.warning("%s receipt refused: %s is not configured", esp, key_setting)
-            return _refused(
-                403, "webhook_not_configured", f"{esp} receipts need {key_setting} to be set"
-            )
+            return not_configured()
         try:
             return inner(request, *args, **kwargs)
         except AnymailWebhookValidationFailure as error:
             logger.warning("%s receipt refused: %s", esp, error)
             return _refused(403, "invalid_signature", f"{esp}: the request is not authentic")
         except (AnymailConfigurationError, ImproperlyConfigured):
-            logger.warning("%s receipt refused: %s is not configured", esp, key_setting)
-            return _refused(
-                403, "webhook_not_configured", f"{esp} receipts need {key_setting} to be set"
-            )
+            return not_configured()
         except (AnymailAPIError, ValueError, KeyError, TypeError) as error:
             logger.warning("%s receipt rejected: %s", esp, type(error).__name__)
             return _refused(400, "invalid_receipt", f"{esp}: the body is not a valid receipt")
