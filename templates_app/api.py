@@ -11,6 +11,7 @@ from channels_app.channels import Channel
 from channels_app.models import ChannelAccount
 from notify.errors import ApiError
 from templates_app.checks import content_problems, provider_problems, routed_providers
+from templates_app.locales import TAG_HELP, locale_canonical, locales_problems
 from templates_app.models import MessageTemplate, TemplateStatus, TemplateVersion
 from templates_app.preview import template_preview
 from templates_app.review import (
@@ -54,10 +55,18 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
         model = MessageTemplate
         fields = [
             "id", "name", "code", "austin_id", "channel", "message_type", "receiver_type",
-            "content", "default_priority", "channel_account", "status", "track_clicks",
-            "pending_version", "created_at", "updated_at",
+            "content", "locales", "default_priority", "channel_account", "status",
+            "track_clicks", "pending_version", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {
+            "locales": {
+                "help_text": "Content variants by BCP 47 language tag (zh-CN, en, en-GB, …), "
+                "each a content object of the template's channel. A receiver's locale (the "
+                "send's `locale`, else their profile's) picks the variant: en-GB tries en-GB, "
+                "then en, then falls back to `content`."
+            }
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -138,6 +147,31 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
         problems = provider_problems(routed_providers(app, channel, account), channel, content)
         if problems:
             raise serializers.ValidationError(problems)
+        return self._validate_locales(attrs, channel, account)
+
+    def _validate_locales(self, attrs, channel, account):
+        if "locales" not in attrs and "channel" not in attrs:
+            return attrs
+        app = self.context["request"].auth
+        current = getattr(self.instance, "locales", None) or {}
+        locales = attrs.get("locales", current)
+        if locales is None:
+            locales = {}
+        if not isinstance(locales, dict) or json_size(locales) > MAX_CONTENT_BYTES:
+            raise serializers.ValidationError(
+                {"locales": [f"an object of at most {MAX_CONTENT_BYTES} bytes of JSON"]}
+            )
+        providers = routed_providers(app, channel, account)
+        cleaned, problems = locales_problems(channel, locales, providers)
+        if problems:
+            raise serializers.ValidationError(problems)
+        reviewed = app.require_template_review and self.instance is not None
+        if reviewed and self.instance.status == TemplateStatus.ACTIVE and cleaned != current:
+            raise serializers.ValidationError(
+                {"locales": ["this App reviews templates: disable the template to change locales"]}
+            )
+        if "locales" in attrs:
+            attrs["locales"] = cleaned
         return attrs
 
 
@@ -146,11 +180,25 @@ class PreviewInputSerializer(serializers.Serializer):
     content = serializers.JSONField(
         required=False, help_text="Preview this content instead of the saved one."
     )
+    locale = serializers.CharField(
+        required=False,
+        max_length=35,
+        help_text=f"Preview the variant a receiver with this locale gets ({TAG_HELP}); "
+        "`locale` in the answer says which variant that is.",
+    )
+
+    def validate_locale(self, value: str) -> str:
+        if locale_canonical(value) is None:
+            raise serializers.ValidationError(f"not a language tag: give {TAG_HELP}")
+        return value
 
 
 class PreviewOutputSerializer(serializers.Serializer):
     template = serializers.CharField()
     channel = serializers.CharField()
+    locale = serializers.CharField(
+        help_text='The variant rendered: a key of the template\'s `locales`, or "" for `content`.'
+    )
     providers = serializers.ListField(child=serializers.CharField())
     variables = serializers.ListField(child=serializers.CharField())
     rendered = serializers.DictField(help_text="The rendered content per channel.")
@@ -240,5 +288,7 @@ class MessageTemplateViewSet(viewsets.ModelViewSet):
         params = PreviewInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        body = template_preview(self.get_object(), data["variables"], data.get("content"))
+        body = template_preview(
+            self.get_object(), data["variables"], data.get("content"), data.get("locale")
+        )
         return Response(body, status=status.HTTP_200_OK)

@@ -34,9 +34,11 @@ from notify.models import (
     CampaignStatus,
     RunStatus,
     ScheduleKind,
+    TopicSubscription,
     UserGroup,
     UserGroupMember,
 )
+from notify.topics import topic_find
 from templates_app.models import MessageTemplate, TemplateStatus
 from templates_app.receivers import receiver_problem
 from templates_app.rendering import placeholders
@@ -182,6 +184,7 @@ def _apply_audience(campaign: Campaign, audience: dict[str, Any], creating: bool
         raise invalid("audience.type", f"one of {', '.join(AudienceKind.values)}")
     campaign.audience_kind = kind
     campaign.audience_group = None
+    campaign.audience_topic = None
     campaign.audience_list = []
     if kind == AudienceKind.GROUP:
         ref = audience.get("group")
@@ -194,6 +197,11 @@ def _apply_audience(campaign: Campaign, audience: dict[str, Any], creating: bool
         if group is None:
             raise invalid("audience.group", f"unknown user group {ref!r}")
         campaign.audience_group = group
+    elif kind == AudienceKind.TOPIC:
+        ref = audience.get("topic")
+        campaign.audience_topic = topic_find(campaign.app, ref) if isinstance(ref, str) else None
+        if campaign.audience_topic is None:
+            raise invalid("audience.topic", f"unknown topic {ref!r}")
     elif kind == AudienceKind.LIST:
         campaign.audience_list = _audience_list(audience.get("receivers"))
     if kind != AudienceKind.FILE and campaign.audience_file_id:
@@ -328,6 +336,9 @@ def audience_size(campaign: Campaign) -> int:
     if campaign.audience_kind == AudienceKind.GROUP:
         group_id = campaign.audience_group_id
         return UserGroupMember.objects.filter(group_id=group_id).count() if group_id else 0
+    if campaign.audience_kind == AudienceKind.TOPIC:
+        topic_id = campaign.audience_topic_id
+        return TopicSubscription.objects.filter(topic_id=topic_id).count() if topic_id else 0
     return len(campaign.audience_list)
 
 
@@ -399,6 +410,9 @@ def campaign_decide(campaign: Campaign, actor: Actor, approve: bool, note: str =
         actor=actor.label,
         note=note,
     )
+    if approve and campaign.origin_request_id:
+        # A POST /send to an audience was approved: it starts without another call.
+        campaign = campaign_start(campaign)
     return campaign
 
 
