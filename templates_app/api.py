@@ -46,6 +46,14 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
     channel_account = serializers.PrimaryKeyRelatedField(
         queryset=ChannelAccount.objects.none(), required=False, allow_null=True
     )
+    locales = serializers.DictField(
+        required=False,
+        help_text="Content variants by BCP 47 language tag (zh-CN, en, en-GB, …), each a "
+        "content object of the template's channel, e.g. "
+        '{"zh-CN": {"subject": "你好 {$name}", "text": "…"}, "en": {"subject": "Hi {$name}", '
+        '"text": "…"}}. A receiver\'s locale (the send\'s `locale`, else their profile\'s) picks '
+        "the variant: en-GB tries en-GB, then en, then falls back to `content`.",
+    )
     pending_version = serializers.SerializerMethodField(
         help_text="A content change waiting for review (Apps with require_template_review); "
         "the template keeps sending `content` until it is approved."
@@ -59,14 +67,6 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
             "track_clicks", "pending_version", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
-        extra_kwargs = {
-            "locales": {
-                "help_text": "Content variants by BCP 47 language tag (zh-CN, en, en-GB, …), "
-                "each a content object of the template's channel. A receiver's locale (the "
-                "send's `locale`, else their profile's) picks the variant: en-GB tries en-GB, "
-                "then en, then falls back to `content`."
-            }
-        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -4,8 +4,11 @@ resolved count, opted-out users skipped with their reason."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -133,6 +136,25 @@ def test_over_the_threshold_the_audience_send_waits_for_approval(api, tenant, ne
     assert small.json()["resolved"] == 1 and small.json()["status"] == "running"
     assert small.json()["audience"] == {"topic": {"code": "deals", "name": ""}}
     assert Campaign.objects.get(pk=answer["campaign_id"]).origin_request.request_id
+
+
+def test_the_documented_audience_example_is_accepted(api, tenant, news):
+    text = (Path(settings.BASE_DIR) / "docs" / "api.md").read_text()
+    example = next(
+        b for b in re.findall(r"```json\n(.*?)```", text, re.S) if '"audience": {"group"' in b
+    )
+    body = {**json.loads(example), "template": "news"}
+    make_profiles(tenant, 2)
+    group = UserGroup.objects.create(app=tenant, name=body["audience"]["group"])
+    UserGroupMember.objects.bulk_create(
+        [UserGroupMember(group=group, user_id=f"u{i}") for i in range(2)]
+    )
+
+    answer = api.post("/api/v1/send", body, format="json")
+
+    assert answer.status_code == 202, answer.content
+    assert set(answer.json()) == {"request_id", "audience", "resolved", "campaign_id", "status"}
+    assert answer.json()["resolved"] == 2
 
 
 @pytest.mark.e2e

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.core.management import call_command
 
 from channels_app.models import SandboxDelivery
 from notify.campaigns.crowd import CrowdReader
@@ -120,6 +121,9 @@ def test_explicit_locales_win_over_profiles_and_are_recorded(api, tenant, locali
     assert [rows[i].content["subject"] for i in ids] == ["你好 N", "Hello N", "Hallo N"]
     shown = api.get(f"/api/v1/messages/{ids[0]}").json()
     assert shown["locale"] == "zh-CN"
+    trace = io.StringIO()
+    call_command("tidings", "trace", ids[0], stdout=trace)
+    assert "(email, normal, locale zh-CN)" in trace.getvalue()
     assert bad.status_code == 400 and "messages[0].locale" in bad.json()["fields"]
 
 
