@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from channels_app.models import SandboxDelivery
+from notify.campaigns.actors import Actor
+from notify.campaigns.services import campaign_decide
 from notify.models import (
     Campaign,
     OptOut,
@@ -135,7 +138,37 @@ def test_over_the_threshold_the_audience_send_waits_for_approval(api, tenant, ne
     assert replay.json() == answer and replay.headers["Idempotent-Replayed"] == "true"
     assert small.json()["resolved"] == 1 and small.json()["status"] == "running"
     assert small.json()["audience"] == {"topic": {"code": "deals", "name": ""}}
-    assert Campaign.objects.get(pk=answer["campaign_id"]).origin_request.request_id
+    campaign = Campaign.objects.get(pk=answer["campaign_id"])
+    assert str(campaign.origin_request.request_id) == answer["request_id"]
+    assert not campaign.runs.exists()
+    # A staff user's approval starts the fan-out: the caller makes no other call.
+    staff = get_user_model().objects.create_user("boss", "b@example.com", "pw", is_staff=True)
+    campaign_decide(campaign, Actor(user=staff), approve=True)
+    campaign.refresh_from_db()
+    assert campaign.status == "running" and campaign.runs.get().total == 4
+
+
+def test_a_campaign_audience_can_be_a_topic(api, tenant, news):
+    make_profiles(tenant, 2)
+    topic = Topic.objects.create(app=tenant, code="deals", name="Deals")
+    for profile in UserProfile.objects.all():
+        topic.subscriptions.create(profile=profile)
+
+    created = api.post(
+        "/api/v1/campaigns",
+        {"name": "c", "template": "news", "audience": {"type": "topic", "topic": "deals"}},
+        format="json",
+    )
+    unknown = api.post(
+        "/api/v1/campaigns",
+        {"name": "c", "template": "news", "audience": {"type": "topic", "topic": "nope"}},
+        format="json",
+    )
+
+    assert created.status_code == 201, created.content
+    audience = created.json()["audience"]
+    assert audience["size"] == 2 and audience["topic"] == {"code": "deals", "name": "Deals"}
+    assert unknown.status_code == 400 and "audience.topic" in unknown.json()["fields"]
 
 
 def test_the_documented_audience_example_is_accepted(api, tenant, news):
