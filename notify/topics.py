@@ -21,8 +21,12 @@ def topic_list(app: App) -> QuerySet[Topic]:
     )
 
 
-def topic_find(app: App, code: str) -> Topic | None:
+def topic_find(app: App, code: object) -> Topic | None:
     return Topic.objects.filter(app=app, code=code).first() if isinstance(code, str) else None
+
+
+def topic_size(topic_id: int | None) -> int:
+    return TopicSubscription.objects.filter(topic_id=topic_id).count() if topic_id else 0
 
 
 def profile_topics(profile: UserProfile) -> list[str]:

@@ -34,11 +34,10 @@ from notify.models import (
     CampaignStatus,
     RunStatus,
     ScheduleKind,
-    TopicSubscription,
     UserGroup,
     UserGroupMember,
 )
-from notify.topics import topic_find
+from notify.topics import topic_find, topic_size
 from templates_app.models import MessageTemplate, TemplateStatus
 from templates_app.receivers import receiver_problem
 from templates_app.rendering import placeholders
@@ -198,10 +197,9 @@ def _apply_audience(campaign: Campaign, audience: dict[str, Any], creating: bool
             raise invalid("audience.group", f"unknown user group {ref!r}")
         campaign.audience_group = group
     elif kind == AudienceKind.TOPIC:
-        ref = audience.get("topic")
-        campaign.audience_topic = topic_find(campaign.app, ref) if isinstance(ref, str) else None
+        campaign.audience_topic = topic_find(campaign.app, audience.get("topic"))
         if campaign.audience_topic is None:
-            raise invalid("audience.topic", f"unknown topic {ref!r}")
+            raise invalid("audience.topic", f"unknown topic {audience.get('topic')!r}")
     elif kind == AudienceKind.LIST:
         campaign.audience_list = _audience_list(audience.get("receivers"))
     if kind != AudienceKind.FILE and campaign.audience_file_id:
@@ -337,8 +335,7 @@ def audience_size(campaign: Campaign) -> int:
         group_id = campaign.audience_group_id
         return UserGroupMember.objects.filter(group_id=group_id).count() if group_id else 0
     if campaign.audience_kind == AudienceKind.TOPIC:
-        topic_id = campaign.audience_topic_id
-        return TopicSubscription.objects.filter(topic_id=topic_id).count() if topic_id else 0
+        return topic_size(campaign.audience_topic_id)
     return len(campaign.audience_list)
 
 
