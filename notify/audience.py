@@ -9,9 +9,12 @@ opted-out users are skipped at delivery (OPTED_OUT, with the reason in their tra
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from notify.campaigns.actors import Actor
 from notify.campaigns.holds import approval_needed
@@ -90,6 +93,11 @@ def audience_send(call: AudienceSend) -> tuple[dict[str, Any], bool]:
         previous = SendRequest.objects.filter(
             app=call.app, idempotency_key=call.idempotency_key
         ).first()
+        hours = settings.TIDINGS_IDEMPOTENCY_HOURS
+        if previous is not None and previous.created_at < timezone.now() - timedelta(hours=hours):
+            # Expired, as for any send: the key is free for this call.
+            SendRequest.objects.filter(pk=previous.pk).update(idempotency_key=None)
+            previous = None
         if previous is not None:
             return _replay(call, previous), True
     audience = audience_parse(call.app, call.audience)
