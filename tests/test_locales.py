@@ -10,9 +10,11 @@ from django.core.management import call_command
 
 from channels_app.models import SandboxDelivery
 from notify.campaigns.crowd import CrowdReader
-from notify.models import UserProfile
+from notify.campaigns.execution import campaign_run_execute
+from notify.models import CampaignRun, UserProfile
 from templates_app.locales import locale_canonical, locale_chain
 from templates_app.models import MessageTemplate
+from tests.campaigns.conftest import upload
 from tests.e2e.conftest import start_worker, wait_until  # noqa: F401 - the real-worker fixture
 from tracking.models import Message
 
@@ -137,6 +139,25 @@ def test_a_crowd_file_carries_a_locale_column():
         ("", {"name": "B"}, True),
         ("x_y", {"name": "C"}, False),
     ]
+
+
+def test_a_campaign_row_locale_picks_the_variant(api, localized, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    created = api.post(
+        "/api/v1/campaigns",
+        {"name": "c", "template": "greeting", "audience": {"type": "file"}},
+        format="json",
+    ).json()
+    text = "receiver,name,locale\na@example.com,A,zh-CN\nb@example.com,B,en-AU\nc@example.com,C,\n"
+    uploaded = upload(api, created["id"], text)
+    assert uploaded.status_code == 201, uploaded.content
+    for step in ("submit", "start"):
+        assert api.post(f"/api/v1/campaigns/{created['id']}/{step}").status_code == 200
+
+    campaign_run_execute(CampaignRun.objects.get(campaign_id=created["id"]).pk)
+
+    sent = dict(Message.objects.values_list("receiver", "locale"))
+    assert sent == {"a@example.com": "zh-CN", "b@example.com": "en", "c@example.com": ""}
 
 
 @pytest.mark.e2e
