@@ -129,11 +129,11 @@ class MessageTemplateForm(forms.ModelForm):
             app is not None
             and app.require_template_review
             and self.instance.pk
-            and self.instance.status == TemplateStatus.ACTIVE
+            and data.get("status") != TemplateStatus.DRAFT
             and cleaned != (self.instance.locales or {})
         ):
             self.add_error(
-                "locales", "this App reviews templates: disable the template to change locales"
+                "locales", "this App reviews templates: change locales on a draft, then submit it"
             )
 
 

@@ -165,11 +165,14 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
         cleaned, problems = locales_problems(channel, locales, providers)
         if problems:
             raise serializers.ValidationError(problems)
+        # Reviewed Apps: locales are reviewed with the draft they belong to (submit/approve).
+        status = attrs.get("status", getattr(self.instance, "status", None))
         reviewed = app.require_template_review and self.instance is not None
-        if reviewed and self.instance.status == TemplateStatus.ACTIVE and cleaned != current:
+        if reviewed and status != TemplateStatus.DRAFT and cleaned != current:
             raise serializers.ValidationError(
-                {"locales": ["this App reviews templates: disable the template to change locales"]}
-            )
+                {"locales": ["this App reviews templates: change locales on a draft (status "
+                             "draft), then submit it for review"]}
+            )  # fmt: skip
         if "locales" in attrs:
             attrs["locales"] = cleaned
         return attrs

@@ -70,6 +70,19 @@ def test_template_locales_are_validated_with_the_field_named(api, sandbox_accoun
     assert MessageTemplate.objects.filter(code="g").count() == 1
 
 
+def test_reviewed_apps_change_locales_only_on_a_draft(api, tenant, localized):
+    tenant.require_template_review = True
+    tenant.save()
+    url = f"/api/v1/templates/{localized.pk}/"
+
+    active = api.patch(url, {"locales": {"en": EN}}, format="json")
+    draft = api.patch(url, {"status": "draft", "locales": {"en": EN}}, format="json")
+
+    assert active.status_code == 400 and "locales" in active.json()["fields"]
+    assert draft.status_code == 200, draft.content
+    assert MessageTemplate.objects.get(pk=localized.pk).locales == {"en": EN}
+
+
 def test_preview_renders_the_variant_of_a_locale(api, localized):
     url = f"/api/v1/templates/{localized.pk}/preview"
     variables = {"name": "Li"}
