@@ -88,4 +88,4 @@ class SendRequestAdmin(admin.ModelAdmin):
 
 
 # Each area registers its own admin pages in its own module.
-from notify import admin_campaigns, admin_rules  # noqa: E402,F401
+from notify import admin_campaigns, admin_rules, admin_topics  # noqa: E402,F401

@@ -50,7 +50,7 @@ class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
         fields = ["app", "name", "template", "priority", "variables", "audience_kind",
-                  "audience_group", "audience_list", "schedule_kind", "send_at", "cron",
+                  "audience_group", "audience_topic", "audience_list", "schedule_kind", "send_at", "cron",
                   "cron_timezone"]  # fmt: skip
 
     def clean(self):
@@ -69,6 +69,9 @@ class CampaignForm(forms.ModelForm):
         group = data.get("audience_group")
         if group and app and group.app_id != app.pk:
             self.add_error("audience_group", "belongs to another App")
+        topic = data.get("audience_topic")
+        if topic and app and topic.app_id != app.pk:
+            self.add_error("audience_topic", "belongs to another App")
         return data
 
 

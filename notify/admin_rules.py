@@ -84,7 +84,7 @@ class DeadPushTokenInline(admin.TabularInline):
 
 @admin.register(UserProfile)
 class UserProfileAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "app", "email", "phone", "time_zone", "updated_at"]
+    list_display = ["external_id", "app", "email", "phone", "time_zone", "locale", "updated_at"]
     list_filter = ["app"]
     search_fields = ["external_id", "email", "phone"]
     inlines = [OptOutInline, DeadPushTokenInline]

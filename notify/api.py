@@ -9,15 +9,22 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from notify.audience import AudienceSend, audience_send
 from notify.errors import ApiError, invalid
 from notify.models import Priority, Scope
 from notify.pipeline import Item, SendContext, message_send
 from notify.validation import int_or_none
+from templates_app.locales import TAG_HELP, locale_canonical
 
 
 class TemplateRefField(serializers.Field):
@@ -44,13 +51,43 @@ class SendItemSerializer(serializers.Serializer):
         required=False, help_text="Values for the template's {$placeholders}."
     )
     biz_id = serializers.CharField(required=False, max_length=128, help_text="Your own reference.")
+    locale = serializers.CharField(
+        required=False,
+        max_length=35,
+        help_text=f"This receiver's locale ({TAG_HELP}): picks the template's `locales` "
+        "variant, before the call's `locale` and the receiver's profile.",
+    )
+
+
+class AudienceSerializer(serializers.Serializer):
+    group = serializers.CharField(
+        required=False,
+        help_text="A user group's id or name (POST /api/v1/user-groups): every member, by "
+        "profile external id.",
+    )
+    topic = serializers.CharField(
+        required=False,
+        help_text="A topic's code (POST /api/v1/topics): every profile subscribed to it.",
+    )
 
 
 class SendInputSerializer(serializers.Serializer):
     template = TemplateRefField(help_text="Template id or code.")
+    audience = AudienceSerializer(
+        required=False,
+        help_text="Instead of `messages`/`receivers`: exactly one of `group` or `topic`. The "
+        "audience is fanned out in batches (a campaign, `campaign_id` in the answer); the "
+        "approval threshold applies to its size; opted-out users end OPTED_OUT with the reason.",
+    )
     messages = SendItemSerializer(many=True, required=False)
     receivers = serializers.ListField(child=serializers.CharField(), required=False)
     variables = serializers.DictField(required=False, help_text="Shared by every receiver.")
+    locale = serializers.CharField(
+        required=False,
+        max_length=35,
+        help_text=f"Locale for every receiver without their own ({TAG_HELP}); wins over the "
+        "receivers' profile locales. The variant sent is recorded as each message's `locale`.",
+    )
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     idempotency_key = serializers.CharField(required=False, max_length=200)
     ttl = serializers.IntegerField(
@@ -64,6 +101,11 @@ class SendInputSerializer(serializers.Serializer):
         help_text="ISO 8601 with a time zone: hold the send until then (cancellable until it "
         "starts: DELETE /api/v1/requests/{request_id}).",
     )
+
+    def validate_locale(self, value: str) -> str:
+        if locale_canonical(value) is None:
+            raise serializers.ValidationError(f"not a language tag: give {TAG_HELP}")
+        return value
 
     def validate_send_at(self, value):
         raw = self.initial_data.get("send_at")
@@ -88,6 +130,33 @@ class SendOutputSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     messages = SendOutputItemSerializer(many=True)
     rejected = RejectedSerializer(many=True)
+
+
+class AudienceSendOutputSerializer(serializers.Serializer):
+    request_id = serializers.UUIDField(
+        help_text="GET /api/v1/messages?request_id=… lists the messages of every batch."
+    )
+    audience = serializers.DictField(
+        help_text='{"group": {"id": …, "name": …}} or {"topic": {"code": …, "name": …}}'
+    )
+    resolved = serializers.IntegerField(help_text="Members or subscribers when the call was made.")
+    campaign_id = serializers.IntegerField(
+        help_text="GET /api/v1/campaigns/{campaign_id}: progress, skipped users and why."
+    )
+    status = serializers.CharField(
+        help_text="running, or pending_approval over TIDINGS_APPROVAL_THRESHOLD (it starts "
+        "once a staff user approves it)."
+    )
+    approval = serializers.CharField(
+        required=False, help_text="pending or approved: only over the approval threshold."
+    )
+
+
+SEND_ANSWER = PolymorphicProxySerializer(
+    component_name="SendAnswer",
+    serializers=[SendOutputSerializer, AudienceSendOutputSerializer],
+    resource_type_field_name=None,
+)
 
 
 # One encoder for all calls: json.dumps with options builds a new one each time, which
@@ -194,8 +263,51 @@ def _parse_items(
             biz_id = str(biz_id)
         if not isinstance(biz_id, str) or len(biz_id) > 128:
             raise invalid(f"messages[{index}].biz_id", "must be a string of at most 128 characters")
-        parsed.append(Item(receiver.strip(), variables, biz_id, index))
+        parsed.append(Item(receiver.strip(), variables, biz_id, index, _locale(entry, index)))
     return parsed
+
+
+def _locale(entry: dict[str, Any], index: int) -> str:
+    locale = entry.get("locale")
+    if locale is None or locale == "":
+        return ""
+    if locale_canonical(locale) is None:
+        raise invalid(f"messages[{index}].locale", f"not a language tag: give {TAG_HELP}")
+    return locale
+
+
+def _audience_post(
+    data: dict[str, Any], options: dict[str, Any], idempotency_key: str | None
+) -> Response:
+    """A send to a group or topic: fanned out as a campaign (notify.audience)."""
+    for name in ("messages", "receivers", "send_at", "locale"):
+        if name in data:
+            problem = (
+                "the receivers' profile locales are used with an audience"
+                if name == "locale"
+                else "not with an 'audience' (use a campaign for a later send)"
+                if name == "send_at"
+                else "give either an 'audience' or receivers, not both"
+            )
+            raise invalid(name, problem)
+    variables = data.get("variables") or {}
+    if not isinstance(variables, dict):
+        raise invalid("variables", "must be an object")
+    if json_bytes(variables) > settings.TIDINGS_MAX_VARIABLES_BYTES:
+        raise _too_big("variables", settings.TIDINGS_MAX_VARIABLES_BYTES)
+    answer, replayed = audience_send(
+        AudienceSend(
+            app=options["app"],
+            audience=data["audience"],
+            template_ref=options["template"],
+            variables=variables,
+            priority=options.get("priority"),
+            idempotency_key=idempotency_key,
+            request_hash=request_hash(data) if idempotency_key else "",
+        )
+    )
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return Response(answer, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
 class SendView(APIView):
@@ -204,7 +316,7 @@ class SendView(APIView):
     @extend_schema(
         operation_id="send",
         request=SendInputSerializer,
-        responses={202: SendOutputSerializer},
+        responses={202: SEND_ANSWER},
         parameters=[
             OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)
         ],
@@ -216,7 +328,46 @@ class SendView(APIView):
                     "messages": [{"receiver": "ada@example.com", "variables": {"name": "Ada"}}],
                 },
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "Per-receiver locale",
+                value={
+                    "template": "welcome",
+                    "locale": "en",
+                    "messages": [
+                        {"receiver": "user:42", "variables": {"name": "Ada"}},
+                        {"receiver": "li@example.com", "locale": "zh-CN"},
+                    ],
+                    "variables": {"name": "friend"},
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "To a group",
+                value={
+                    "template": "welcome",
+                    "audience": {"group": "beta-testers"},
+                    "variables": {"name": "friend"},
+                },
+                request_only=True,
+            ),  # fmt: skip
+            OpenApiExample(
+                "To a topic",
+                value={"template": "digest", "audience": {"topic": "product-news"}},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Audience answer",
+                value={
+                    "request_id": "5f0c4c1e-8d9b-4a51-9a43-1f1c2b6f8e10",
+                    "audience": {"group": {"id": 3, "name": "beta-testers"}},
+                    "resolved": 10000,
+                    "campaign_id": 12,
+                    "status": "running",
+                },
+                response_only=True,
+                status_codes=["202"],
+            ),
         ],
     )
     def post(self, request):
@@ -227,7 +378,7 @@ class SendView(APIView):
             data={
                 k: v
                 for k, v in data.items()
-                if k in ("template", "priority", "idempotency_key", "ttl", "send_at")
+                if k in ("template", "priority", "idempotency_key", "ttl", "send_at", "locale")
             }
         )
         options.is_valid(raise_exception=True)
@@ -238,6 +389,10 @@ class SendView(APIView):
         idempotency_key = (header_key or body_key or "").strip() or None
         if idempotency_key and len(idempotency_key) > 200:
             raise invalid("idempotency_key", "at most 200 characters")
+        if "audience" in data:
+            return _audience_post(
+                data, {**options.validated_data, "app": request.auth}, idempotency_key
+            )
         length = int_or_none(request.META.get("CONTENT_LENGTH") or "")
         items = _parse_items(
             data, settings.TIDINGS_MAX_RECEIVERS, settings.TIDINGS_MAX_VARIABLES_BYTES, length
@@ -252,6 +407,7 @@ class SendView(APIView):
                 ttl_seconds=options.validated_data.get("ttl"),
                 send_at=options.validated_data.get("send_at"),
                 request_hash=request_hash(data) if idempotency_key else "",
+                locale=options.validated_data.get("locale", ""),
             )
         )
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}

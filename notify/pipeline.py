@@ -20,8 +20,10 @@ from django.utils import timezone
 from channels_app.models import ChannelAccount
 from notify.campaigns.holds import approval_needed, hold_answer, send_hold_create
 from notify.errors import ApiError, invalid
+from notify.localize import choose_locales, messages_locale_record
 from notify.models import App, SendRequest
 from notify.queueing import enqueue_delivery
+from templates_app.locales import locale_content
 from templates_app.models import MessageTemplate, TemplateStatus
 from templates_app.receivers import receiver_problem
 from templates_app.rendering import missing_variables, placeholders, render
@@ -38,6 +40,9 @@ class Item:
     variables: dict[str, Any]
     biz_id: str
     index: int
+    # An explicit locale (a `messages` entry's, a crowd file's column); choose_locales sets
+    # it to the template variant chosen ("" for the default content).
+    locale: str = ""
 
 
 @dataclass
@@ -64,6 +69,8 @@ class SendContext:
     pre_approved: bool = False
     # SHA-256 of the call's content (notify.api.request_hash); "" when not checked.
     request_hash: str = ""
+    # The call's `locale`: for every receiver without its own (before their profile's).
+    locale: str = ""
 
 
 @dataclass
@@ -120,11 +127,14 @@ def resolve_account(ctx: SendContext) -> None:
 
 def render_content(ctx: SendContext) -> None:
     """Fill placeholders; receivers whose variables are incomplete are rejected by name."""
-    content = ctx.template.content
-    required = placeholders(content)
-    shared_cache: dict[int, dict[str, Any]] = {}
+    template = ctx.template
+    # The variant of each receiver (choose_locales): only `content` for most templates.
+    variants = {key: locale_content(template, key) for key in {i.locale for i in ctx.items}}
+    needs = {key: placeholders(content) for key, content in variants.items()}
+    shared_cache: dict[tuple[int, str], dict[str, Any]] = {}
     kept: list[Item] = []
     for item in ctx.items:
+        content, required = variants[item.locale], needs[item.locale]
         missing = missing_variables(required, item.variables)
         if missing:
             ctx.rejected.append(
@@ -132,7 +142,7 @@ def render_content(ctx: SendContext) -> None:
             )
             continue
         # Receivers sharing one variables dict (the "receivers" form) share one rendering.
-        key = id(item.variables)
+        key = (id(item.variables), item.locale)
         rendered = shared_cache.get(key)
         if rendered is None:
             rendered = render(content, item.variables) if required else content
@@ -221,6 +231,8 @@ def persist(ctx: SendContext) -> None:
             for public_id, item, content in zip(ctx.public_ids, ctx.items, ctx.contents, strict=True)
         ]  # fmt: skip
         ctx.message_ids = messages_insert(rows)
+        if template.locales:
+            messages_locale_record(ctx.message_ids, ctx.items, now)
         meta = (ctx.app.pk, template.pk, template.channel, ctx.priority)
         if held:
             detail = "waiting for approval" if needs_approval else f"send at {send_at.isoformat()}"
@@ -243,6 +255,7 @@ STEPS: list[Callable[[SendContext], None]] = [
     pre_check,
     load_template,
     resolve_account,
+    choose_locales,
     render_content,
     resolve_profiles,
     check_receivers,

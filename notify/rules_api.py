@@ -32,6 +32,7 @@ from notify.profiles import (
 )
 from notify.rules.config import rule_config_clear
 from notify.rules.services import rule_settings_get, rule_settings_update
+from templates_app.locales import TAG_HELP, locale_canonical
 from templates_app.models import MessageTemplate, MessageType
 
 
@@ -227,11 +228,19 @@ class ProfileSerializer(serializers.ModelSerializer):
         fields = [
             "external_id", "email", "phone", "wechat_open_id", "wechat_mp_open_id",
             "wecom_user_id", "dingtalk_user_id", "feishu_user_id", "push_token", "channel_ids",
-            "time_zone", "created_at", "updated_at",
+            "time_zone", "locale", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
         # Upsert by external id: the uniqueness is handled by profile_upsert.
         extra_kwargs = {"external_id": {"validators": []}}
+
+    def validate_locale(self, value: str) -> str:
+        if not value:
+            return value
+        canonical = locale_canonical(value)
+        if canonical is None:
+            raise serializers.ValidationError(f"not a language tag: give {TAG_HELP}")
+        return canonical
 
     def validate_email(self, value: str) -> str:
         if value and "@" not in value:

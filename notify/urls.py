@@ -13,4 +13,5 @@ urlpatterns = [
     # Each area owns its routes.
     path("", include("notify.rules_urls")),
     path("", include("notify.campaign_urls")),
+    path("", include("notify.topics_urls")),
 ]

@@ -22,6 +22,7 @@ from notify.errors import ApiError
 from notify.models import RuleSettings
 from notify.pipeline import Item, SendContext, message_send
 from templates_app.checks import content_problems, provider_problems, routed_providers
+from templates_app.locales import locales_problems
 from templates_app.models import MessageTemplate, TemplateStatus, TemplateVersion
 from templates_app.preview import template_preview
 from templates_app.rendering import placeholders
@@ -62,12 +63,19 @@ class MessageTemplateForm(forms.ModelForm):
         help_text='The channel\'s content with {$name} placeholders, e.g. {"subject": "Hi '
         '{$name}", "text": "..."}'
     )
+    locales = PrettyJSONField(
+        required=False,
+        help_text='Content per BCP 47 language tag, each like `content`, e.g. {"zh-CN": '
+        '{"subject": "你好 {$name}", "text": "..."}, "en": {...}}; receivers whose locale '
+        "matches none (en-GB tries en-GB, then en) get `content`.",
+    )
 
     class Meta:
         model = MessageTemplate
         fields = [
             "app", "name", "code", "austin_id", "channel", "message_type", "receiver_type",
-            "content", "default_priority", "channel_account", "status", "track_clicks",
+            "content", "locales", "default_priority", "channel_account", "status",
+            "track_clicks",
         ]  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -92,6 +100,7 @@ class MessageTemplateForm(forms.ModelForm):
                 problems = provider_problems(providers, channel, content)
             for field, found in problems.items():
                 self.add_error("content", [f"{field}: {p}" for p in found])
+        self._clean_locales(data)
         status = data.get("status")
         if (
             app is not None
@@ -104,6 +113,28 @@ class MessageTemplateForm(forms.ModelForm):
                 "status", "this App reviews templates: submit it, then another person approves it"
             )
         return data
+
+    def _clean_locales(self, data: dict[str, Any]) -> None:
+        channel, app = data.get("channel"), data.get("app")
+        if not channel or "locales" in self.errors:
+            return
+        providers = routed_providers(app, channel, data.get("channel_account")) if app else []
+        cleaned, problems = locales_problems(channel, data.get("locales") or {}, providers)
+        for field, found in problems.items():
+            self.add_error("locales", [f"{field}: {p}" for p in found])
+        if problems:
+            return
+        data["locales"] = cleaned
+        if (
+            app is not None
+            and app.require_template_review
+            and self.instance.pk
+            and data.get("status") != TemplateStatus.DRAFT
+            and cleaned != (self.instance.locales or {})
+        ):
+            self.add_error(
+                "locales", "this App reviews templates: change locales on a draft, then submit it"
+            )
 
 
 class TemplateVersionInline(admin.TabularInline):

@@ -12,6 +12,7 @@ from channels_app.media_files import media_file_of_app
 from channels_app.models import ChannelAccount
 from notify.errors import ApiError
 from templates_app.checks import content_problems, provider_problems, routed_providers
+from templates_app.locales import TAG_HELP, locale_canonical, locales_problems
 from templates_app.models import MessageTemplate, TemplateStatus, TemplateVersion
 from templates_app.preview import template_preview
 from templates_app.review import (
@@ -46,6 +47,14 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
     channel_account = serializers.PrimaryKeyRelatedField(
         queryset=ChannelAccount.objects.none(), required=False, allow_null=True
     )
+    locales = serializers.DictField(
+        required=False,
+        help_text="Content variants by BCP 47 language tag (zh-CN, en, en-GB, …), each a "
+        "content object of the template's channel, e.g. "
+        '{"zh-CN": {"subject": "你好 {$name}", "text": "…"}, "en": {"subject": "Hi {$name}", '
+        '"text": "…"}}. A receiver\'s locale (the send\'s `locale`, else their profile\'s) picks '
+        "the variant: en-GB tries en-GB, then en, then falls back to `content`.",
+    )
     pending_version = serializers.SerializerMethodField(
         help_text="A content change waiting for review (Apps with require_template_review); "
         "the template keeps sending `content` until it is approved."
@@ -55,8 +64,8 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
         model = MessageTemplate
         fields = [
             "id", "name", "code", "austin_id", "channel", "message_type", "receiver_type",
-            "content", "default_priority", "channel_account", "status", "track_clicks",
-            "pending_version", "created_at", "updated_at",
+            "content", "locales", "default_priority", "channel_account", "status",
+            "track_clicks", "pending_version", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
 
@@ -146,6 +155,34 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
         problems = provider_problems(routed_providers(app, channel, account), channel, content)
         if problems:
             raise serializers.ValidationError(problems)
+        return self._validate_locales(attrs, channel, account)
+
+    def _validate_locales(self, attrs, channel, account):
+        if "locales" not in attrs and "channel" not in attrs:
+            return attrs
+        app = self.context["request"].auth
+        current = getattr(self.instance, "locales", None) or {}
+        locales = attrs.get("locales", current)
+        if locales is None:
+            locales = {}
+        if not isinstance(locales, dict) or json_size(locales) > MAX_CONTENT_BYTES:
+            raise serializers.ValidationError(
+                {"locales": [f"an object of at most {MAX_CONTENT_BYTES} bytes of JSON"]}
+            )
+        providers = routed_providers(app, channel, account)
+        cleaned, problems = locales_problems(channel, locales, providers)
+        if problems:
+            raise serializers.ValidationError(problems)
+        # Reviewed Apps: locales are reviewed with the draft they belong to (submit/approve).
+        status = attrs.get("status", getattr(self.instance, "status", None))
+        reviewed = app.require_template_review and self.instance is not None
+        if reviewed and status != TemplateStatus.DRAFT and cleaned != current:
+            raise serializers.ValidationError(
+                {"locales": ["this App reviews templates: change locales on a draft (status "
+                             "draft), then submit it for review"]}
+            )  # fmt: skip
+        if "locales" in attrs:
+            attrs["locales"] = cleaned
         return attrs
 
 
@@ -154,11 +191,25 @@ class PreviewInputSerializer(serializers.Serializer):
     content = serializers.JSONField(
         required=False, help_text="Preview this content instead of the saved one."
     )
+    locale = serializers.CharField(
+        required=False,
+        max_length=35,
+        help_text=f"Preview the variant a receiver with this locale gets ({TAG_HELP}); "
+        "`locale` in the answer says which variant that is.",
+    )
+
+    def validate_locale(self, value: str) -> str:
+        if locale_canonical(value) is None:
+            raise serializers.ValidationError(f"not a language tag: give {TAG_HELP}")
+        return value
 
 
 class PreviewOutputSerializer(serializers.Serializer):
     template = serializers.CharField()
     channel = serializers.CharField()
+    locale = serializers.CharField(
+        help_text='The variant rendered: a key of the template\'s `locales`, or "" for `content`.'
+    )
     providers = serializers.ListField(child=serializers.CharField())
     variables = serializers.ListField(child=serializers.CharField())
     rendered = serializers.DictField(help_text="The rendered content per channel.")
@@ -248,5 +299,7 @@ class MessageTemplateViewSet(viewsets.ModelViewSet):
         params = PreviewInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        body = template_preview(self.get_object(), data["variables"], data.get("content"))
+        body = template_preview(
+            self.get_object(), data["variables"], data.get("content"), data.get("locale")
+        )
         return Response(body, status=status.HTTP_200_OK)

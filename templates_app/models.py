@@ -46,6 +46,13 @@ class MessageTemplate(models.Model):
     content = models.JSONField(
         help_text='Channel content, e.g. {"subject": "Hi {$name}", "text": "..."}'
     )
+    # {"zh-CN": {...}, "en": {...}}: content variants by BCP 47 tag, chosen per receiver
+    # (templates_app.locales); `content` is the default when no variant matches.
+    locales = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Content per language tag, e.g. {"zh-CN": {"subject": "..."}, "en": {...}}',
+    )
     default_priority = models.CharField(
         max_length=10, choices=Priority.choices, default=Priority.NORMAL
     )

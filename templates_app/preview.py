@@ -6,15 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from templates_app.checks import content_problems, provider_problems, routed_providers
+from templates_app.locales import locale_choose, locale_content
 from templates_app.models import MessageTemplate
 from templates_app.rendering import missing_variables, placeholders, render
 
 
 def template_preview(
-    template: MessageTemplate, variables: dict[str, Any], content: Any = None
+    template: MessageTemplate,
+    variables: dict[str, Any],
+    content: Any = None,
+    locale: str | None = None,
 ) -> dict[str, Any]:
-    """`content`: preview this instead of the saved one (an edit not saved yet)."""
-    content = template.content if content is None else content
+    """`content`: preview this instead of the saved one (an edit not saved yet); `locale`:
+    the variant a receiver with this locale gets (templates_app.locales)."""
+    variant = locale_choose(template.locales, locale) if content is None else ""
+    content = locale_content(template, variant) if content is None else content
     problems: list[dict[str, str]] = []
     for field, found in content_problems(template.channel, content).items():
         problems.extend({"field": field, "problem": p} for p in found)
@@ -42,6 +48,7 @@ def template_preview(
     return {
         "template": template.code,
         "channel": template.channel,
+        "locale": variant,
         "providers": providers,
         "variables": sorted(placeholders(content)) if isinstance(content, dict) else [],
         "rendered": rendered,

@@ -41,7 +41,9 @@ def test_api_md_campaign_example_is_accepted(api, tenant, sandbox_account):
         app=tenant, name="Promo", code="promo", channel="email", receiver_type="email",
         content={"subject": "Hi", "text": "Your code {$code}"},
     )  # fmt: skip
-    example = next(b for b in _json_blocks(ROOT / "docs" / "api.md") if '"audience"' in b)
+    example = next(
+        b for b in _json_blocks(ROOT / "docs" / "api.md") if '"audience"' in b and '"schedule"' in b
+    )
     body = json.loads(example)
 
     response = api.post("/api/v1/campaigns", body, format="json")

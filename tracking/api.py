@@ -33,6 +33,7 @@ from tracking.selectors import (
     message_get,
     message_list,
     receiver_messages,
+    request_pks,
     stats_rows,
     stats_totals,
 )
@@ -48,12 +49,17 @@ class MessageEventSerializer(serializers.ModelSerializer):
 class MessageSerializer(serializers.ModelSerializer):
     request_id = serializers.UUIDField(source="request.request_id")
     template = serializers.CharField(source="template.code")
+    locale = serializers.CharField(
+        read_only=True,
+        help_text='The template variant sent: a key of its `locales` (e.g. "zh-CN"), or "" '
+        "for its default content.",
+    )
 
     class Meta:
         model = Message
         fields = [
             "message_id", "request_id", "template", "channel", "receiver", "biz_id", "priority",
-            "state", "attempts", "last_error", "provider_message_id", "created_at", "updated_at",
+            "locale", "state", "attempts", "last_error", "provider_message_id", "created_at", "updated_at",
             "queued_at", "sent_at", "expires_at", "next_attempt_at",
         ]  # fmt: skip
 
@@ -101,7 +107,10 @@ class MessageFilter(django_filters.FilterSet):
     template = django_filters.CharFilter(method="filter_template", help_text="Template code or id.")
     state = django_filters.ChoiceFilter(choices=MessageState.choices)
     biz_id = django_filters.CharFilter()
-    request_id = django_filters.UUIDFilter(field_name="request__request_id")
+    request_id = django_filters.UUIDFilter(
+        method="filter_request",
+        help_text="A send's request_id; for a send to an audience, the messages of all its batches.",
+    )
     created_after = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="gte", param_name="created_after"
     )
@@ -120,6 +129,9 @@ class MessageFilter(django_filters.FilterSet):
             "created_after",
             "created_before",
         ]
+
+    def filter_request(self, queryset, name, value):
+        return queryset.filter(request_id__in=request_pks(value))
 
     def filter_template(self, queryset, name, value):
         condition = Q(template__code=value)

@@ -126,6 +126,9 @@ class Message(models.Model):
     # A resend whose caller said to send it even in the receiver's quiet hours. A database
     # default: the bulk COPY of a send does not list the column.
     ignore_quiet_hours = models.BooleanField(db_default=False)
+    # The template variant sent (a key of its `locales`, "" for its default content); a
+    # database default, so the COPY of notify.pipeline need not list it.
+    locale = models.CharField(max_length=35, blank=True, db_default="")
 
     class Meta:
         indexes = [

@@ -8,13 +8,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet, Sum
 
 from config.db_routers import read_db
-from notify.models import App
+from notify.models import App, CampaignBatch, SendRequest
 from templates_app.selectors import template_ref_q
 from tracking.models import DailyStat, FailureStat, Message, MessageEvent, MessageState
+
+
+def request_pks(request_id: Any) -> list[int]:
+    """The SendRequest pks a request_id stands for: itself, and for a send to an audience
+    (notify.audience) the request of each batch its campaign committed."""
+    pk = SendRequest.objects.filter(request_id=request_id).values_list("pk", flat=True).first()
+    if pk is None:
+        return []
+    batches = CampaignBatch.objects.filter(
+        run__campaign__origin_request_id=pk, request__isnull=False
+    ).values_list("request_id", flat=True)
+    return [pk, *batches]
 
 
 def message_list(app: App) -> QuerySet[Message]:

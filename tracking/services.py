@@ -578,4 +578,5 @@ def _resend_copy(
         expires_at=now + ttl if ttl else None,
         resent_from_id=message.pk,
         ignore_quiet_hours=ignore_quiet_hours,
+        locale=message.locale,  # the same variant as the original
     )

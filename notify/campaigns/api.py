@@ -49,6 +49,7 @@ class CampaignInputSerializer(serializers.Serializer):
     variables = serializers.DictField(required=False, help_text="Shared by every receiver.")
     audience = serializers.DictField(
         help_text='{"type": "file"} (then upload), {"type": "group", "group": id or name}, '
+        '{"type": "topic", "topic": code}, '
         'or {"type": "list", "receivers": ["a@x.com", {"receiver": ..., "variables": {}}]}'
     )
     schedule = serializers.ChoiceField(choices=ScheduleKind.choices, required=False)
@@ -88,6 +89,11 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
                            "columns": f.columns, "problems": f.problems}  # fmt: skip
         if campaign.audience_group_id:
             out["group"] = {"id": campaign.audience_group_id, "name": campaign.audience_group.name}
+        if campaign.audience_topic_id:
+            out["topic"] = {
+                "code": campaign.audience_topic.code,
+                "name": campaign.audience_topic.name,
+            }
         return out
 
     def get_schedule(self, campaign: Campaign) -> dict[str, Any]:
@@ -148,7 +154,7 @@ def _campaign(request, pk: int) -> Campaign:
 
 def _detail(campaign: Campaign, code: int = status.HTTP_200_OK) -> Response:
     campaign = Campaign.objects.select_related(
-        "template", "audience_file", "audience_group", "periodic_task"
+        "template", "audience_file", "audience_group", "audience_topic", "periodic_task"
     ).get(pk=campaign.pk)
     return Response(CampaignOutputSerializer(campaign, context={"detail": True}).data, status=code)
 

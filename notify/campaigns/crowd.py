@@ -8,8 +8,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from templates_app.locales import locale_canonical
+
 RECEIVER_COLUMNS = ("receiver", "userid", "user_id")
 BIZ_ID_COLUMN = "biz_id"
+# Optional: the row's BCP 47 locale, which picks the template's `locales` variant.
+LOCALE_COLUMN = "locale"
 MAX_PROBLEMS = 100
 # Row fields can be long (a rendered paragraph), not unbounded.
 csv.field_size_limit(1024 * 1024)
@@ -30,6 +34,7 @@ class Header:
     receiver_index: int
     biz_id_index: int | None
     variable_columns: list[tuple[int, str]]
+    locale_index: int | None = None
 
     @property
     def receiver_column(self) -> str:
@@ -43,6 +48,7 @@ class Row:
     variables: dict[str, str]
     biz_id: str
     problem: str | None = None
+    locale: str = ""
 
 
 @dataclass
@@ -72,12 +78,13 @@ def header_parse(fields: list[str], required_variables: Iterable[str]) -> Header
         names = ", ".join(repr(name) for name in missing)
         raise CrowdFileError(1, f"missing variable column {names} (the template uses it)")
     biz_id_index = lowered.index(BIZ_ID_COLUMN) if BIZ_ID_COLUMN in lowered else None
+    locale_index = lowered.index(LOCALE_COLUMN) if LOCALE_COLUMN in lowered else None
     variable_columns = [
         (index, name)
         for index, name in enumerate(columns)
-        if index not in (receiver_index, biz_id_index) and name
+        if index not in (receiver_index, biz_id_index, locale_index) and name
     ]
-    return Header(columns, receiver_index, biz_id_index, variable_columns)
+    return Header(columns, receiver_index, biz_id_index, variable_columns, locale_index)
 
 
 class CrowdReader:
@@ -132,6 +139,7 @@ class CrowdReader:
         width = len(header.columns)
         receiver_index, biz_index = header.receiver_index, header.biz_id_index
         variable_columns = header.variable_columns
+        locale_index = header.locale_index
         reader = self._reader
         while True:
             start = self.line + 1
@@ -149,12 +157,15 @@ class CrowdReader:
             receiver = fields[receiver_index].strip()
             variables = {name: fields[index] for index, name in variable_columns}
             biz_id = fields[biz_index].strip() if biz_index is not None else ""
+            locale = fields[locale_index].strip() if locale_index is not None else ""
             problem = None
             if not receiver:
                 problem = f"empty receiver ({header.receiver_column!r} column)"
             elif len(biz_id) > 128:
                 problem = "biz_id longer than 128 characters"
-            yield Row(start, receiver, variables, biz_id, problem)
+            elif locale and locale_canonical(locale) is None:
+                problem = f"locale {locale[:40]!r} is not a language tag (e.g. en, zh-CN)"
+            yield Row(start, receiver, variables, biz_id, problem, locale)
 
 
 def crowd_scan(

@@ -19,7 +19,7 @@ from itertools import islice
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from notify.campaigns.crowd import MAX_PROBLEMS, CrowdFileError, CrowdReader, Row
@@ -32,6 +32,7 @@ from notify.models import (
     CampaignStatus,
     RunStatus,
     ScheduleKind,
+    TopicSubscription,
     UserGroupMember,
 )
 from notify.pipeline import Item, SendContext, message_send
@@ -120,7 +121,7 @@ def _batch_commit(campaign: Campaign, run: CampaignRun, token: uuid.UUID, batch:
         shared = campaign.variables
         items = [
             Item(row.receiver, {**shared, **row.variables} if shared else row.variables,
-                 row.biz_id, row.line)
+                 row.biz_id, row.line, row.locale)
             for row in batch.rows
             if not row.problem
         ]  # fmt: skip
@@ -244,8 +245,8 @@ def _batches(campaign: Campaign, run: CampaignRun, size: int) -> Iterator[Batch]
     kind = campaign.audience_kind
     if kind == AudienceKind.FILE:
         yield from _file_batches(campaign, run, size)
-    elif kind == AudienceKind.GROUP:
-        yield from _group_batches(campaign, run, size)
+    elif kind in (AudienceKind.GROUP, AudienceKind.TOPIC):
+        yield from _member_batches(campaign, run, size)
     else:
         items = campaign.audience_list
         for start in range(run.position, len(items), size):
@@ -282,18 +283,25 @@ def _open(field_file):
         return field_file.storage.open(field_file.name, "rb")
 
 
-def _group_batches(campaign: Campaign, run: CampaignRun, size: int) -> Iterator[Batch]:
+def _members(campaign: Campaign) -> QuerySet:
+    """(id, user id) of a group's members or a topic's subscribers, in id order."""
+    if campaign.audience_kind == AudienceKind.TOPIC:
+        return TopicSubscription.objects.filter(topic_id=campaign.audience_topic_id).values_list(
+            "id", "profile__external_id"
+        )
+    return UserGroupMember.objects.filter(group_id=campaign.audience_group_id).values_list(
+        "id", "user_id"
+    )
+
+
+def _member_batches(campaign: Campaign, run: CampaignRun, size: int) -> Iterator[Batch]:
     last_id, line = run.position, run.rows_done
     while True:
         # Never more than the run's counted (approved) audience, whatever joined since.
         room = min(size, run.total - line)
         if room <= 0:
             return
-        members = list(
-            UserGroupMember.objects.filter(group_id=campaign.audience_group_id, id__gt=last_id)
-            .order_by("id")
-            .values_list("id", "user_id")[:room]
-        )
+        members = list(_members(campaign).filter(id__gt=last_id).order_by("id")[:room])
         if not members:
             return
         rows = []

@@ -24,7 +24,7 @@ WAITING_STATES = (
 def campaign_list(app: App) -> QuerySet[Campaign]:
     return (
         Campaign.objects.filter(app=app)
-        .select_related("template", "audience_file", "audience_group")
+        .select_related("template", "audience_file", "audience_group", "audience_topic")
         .order_by("-id")
     )
 

@@ -37,6 +37,7 @@ from notify.models import (
     UserGroup,
     UserGroupMember,
 )
+from notify.topics import topic_find, topic_size
 from templates_app.models import MessageTemplate, TemplateStatus
 from templates_app.receivers import receiver_problem
 from templates_app.rendering import placeholders
@@ -182,6 +183,7 @@ def _apply_audience(campaign: Campaign, audience: dict[str, Any], creating: bool
         raise invalid("audience.type", f"one of {', '.join(AudienceKind.values)}")
     campaign.audience_kind = kind
     campaign.audience_group = None
+    campaign.audience_topic = None
     campaign.audience_list = []
     if kind == AudienceKind.GROUP:
         ref = audience.get("group")
@@ -194,6 +196,10 @@ def _apply_audience(campaign: Campaign, audience: dict[str, Any], creating: bool
         if group is None:
             raise invalid("audience.group", f"unknown user group {ref!r}")
         campaign.audience_group = group
+    elif kind == AudienceKind.TOPIC:
+        campaign.audience_topic = topic_find(campaign.app, audience.get("topic"))
+        if campaign.audience_topic is None:
+            raise invalid("audience.topic", f"unknown topic {audience.get('topic')!r}")
     elif kind == AudienceKind.LIST:
         campaign.audience_list = _audience_list(audience.get("receivers"))
     if kind != AudienceKind.FILE and campaign.audience_file_id:
@@ -328,6 +334,8 @@ def audience_size(campaign: Campaign) -> int:
     if campaign.audience_kind == AudienceKind.GROUP:
         group_id = campaign.audience_group_id
         return UserGroupMember.objects.filter(group_id=group_id).count() if group_id else 0
+    if campaign.audience_kind == AudienceKind.TOPIC:
+        return topic_size(campaign.audience_topic_id)
     return len(campaign.audience_list)
 
 
@@ -399,6 +407,9 @@ def campaign_decide(campaign: Campaign, actor: Actor, approve: bool, note: str =
         actor=actor.label,
         note=note,
     )
+    if approve and campaign.origin_request_id:
+        # A POST /send to an audience was approved: it starts without another call.
+        campaign = campaign_start(campaign)
     return campaign
 
 

@@ -4,5 +4,6 @@ from notify.models.campaigns import *  # noqa: F403
 from notify.models.core import ApiKey, App, Priority, Scope, SendRequest
 from notify.models.profiles import *  # noqa: F403
 from notify.models.rules import *  # noqa: F403
+from notify.models.topics import *  # noqa: F403
 
 __all__ = ["ApiKey", "App", "Priority", "Scope", "SendRequest"]

@@ -69,6 +69,7 @@ class AudienceKind(models.TextChoices):
     FILE = "file", "Uploaded crowd file"
     GROUP = "group", "User group"
     LIST = "list", "Explicit list"
+    TOPIC = "topic", "Topic subscribers"
 
 
 class ScheduleKind(models.TextChoices):
@@ -110,6 +111,14 @@ class Campaign(models.Model):
     )
     audience_group = models.ForeignKey(
         UserGroup, on_delete=models.PROTECT, null=True, blank=True, related_name="campaigns"
+    )
+    audience_topic = models.ForeignKey(
+        "notify.Topic", on_delete=models.SET_NULL, null=True, blank=True, related_name="campaigns"
+    )
+    # The POST /send call (with an `audience`) this campaign fans out; its request_id is what
+    # the caller got back, and finds the messages of every batch.
+    origin_request = models.OneToOneField(
+        SendRequest, on_delete=models.SET_NULL, null=True, blank=True, related_name="campaign"
     )
     # [{"receiver": ..., "variables": {...}}] for an explicit list.
     audience_list = models.JSONField(default=list, blank=True)

@@ -35,6 +35,12 @@ class UserProfile(models.Model):
         default=dict, blank=True, help_text='Other channels, e.g. {"slack": "U123"}.'
     )
     time_zone = models.CharField(max_length=64, blank=True, default="")
+    locale = models.CharField(
+        max_length=35,
+        blank=True,
+        default="",
+        help_text="BCP 47 language tag (zh-CN, en-GB…): picks the template's locale variant.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

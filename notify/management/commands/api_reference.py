@@ -64,6 +64,9 @@ class Reference:
         if target.get("type") == "array":
             _, target = self.resolve(target.get("items", {}))
         props = target.get("properties", {})
+        alternatives = target.get("oneOf") or target.get("anyOf")
+        if not props and alternatives:  # e.g. the send's answer: to receivers or to an audience
+            return ["One of: " + " or ".join(self.type_of(n) for n in alternatives) + "."]
         if not props:
             return []
         required = set(target.get("required", []))

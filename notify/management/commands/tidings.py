@@ -147,9 +147,11 @@ class Command(BaseCommand):
         if message is None:
             raise CommandError(f"no message {message_id}")
         template = message.template.code if message.template_id else "-"
+        locale = f", locale {message.locale}" if message.locale else ""
         self.stdout.write(
             f"message {message.message_id}  App {message.app.name}  template {template} "
-            f"({message.channel}, {message.priority})  to {message.receiver}  now {message.state}"
+            f"({message.channel}, {message.priority}{locale})  to {message.receiver}  "
+            f"now {message.state}"
         )
         events = list(message.events.order_by("at", "id"))
         start = events[0].at if events else None
