@@ -1,5 +1,6 @@
 import math
 import os
+from collections.abc import Callable
 
 from celery import Celery, bootsteps
 from celery.signals import after_setup_logger, after_setup_task_logger
@@ -43,12 +44,22 @@ class LaneGroups(bootsteps.Step):
         super().__init__(worker, **options)
         if not lanes:
             return
-        # Imported here, not at the top: this module is imported while Django's settings
-        # load (config/__init__.py), before the apps the registry needs are ready.
-        from notify.lanes import resolve_lanes
-
+        if lane_groups_resolver is None:
+            raise RuntimeError("no lane-group resolver: the notify app is not installed")
         selected = list(worker.app.amqp.queues.consume_from or {})
-        worker.setup_queues([*selected, *resolve_lanes(lanes)])
+        worker.setup_queues([*selected, *lane_groups_resolver(lanes)])
+
+
+# Set by notify's AppConfig.ready() (notify/lanes.py resolves groups from the provider
+# registry). This module sits below every app: it is imported while Django's settings load
+# (config/__init__.py), so it cannot import one. The worker builds its steps after
+# django.setup(), when the resolver is in place.
+lane_groups_resolver: Callable[[str], list[str]] | None = None
+
+
+def lane_groups_resolver_set(resolver: Callable[[str], list[str]]) -> None:
+    global lane_groups_resolver
+    lane_groups_resolver = resolver
 
 
 app.user_options["worker"].add(

@@ -21,7 +21,8 @@ from channels_app.models import ChannelAccount
 from notify.campaigns.holds import approval_needed, hold_answer, send_hold_create
 from notify.errors import ApiError, invalid
 from notify.models import App, SendRequest
-from notify.queueing import enqueue_delivery
+from notify.profiles import USER_PREFIX, profiles_by_external_id
+from notify.queueing import enqueue_accepted
 from templates_app.models import MessageTemplate, TemplateStatus
 from templates_app.receivers import receiver_problem
 from templates_app.rendering import missing_variables, placeholders, render
@@ -145,8 +146,6 @@ def render_content(ctx: SendContext) -> None:
 
 def resolve_profiles(ctx: SendContext) -> None:
     """`user:<id>` receivers become the profile's address for the template's channel."""
-    from notify.profiles import USER_PREFIX, profiles_by_external_id
-
     wanted = {
         i.receiver[len(USER_PREFIX) :] for i in ctx.items if i.receiver.startswith(USER_PREFIX)
     }
@@ -263,21 +262,6 @@ def _stop_if_none_left(ctx: SendContext, kept: list, field_name: str) -> None:
 
 
 # --- after commit ---------------------------------------------------------------------------
-
-
-def enqueue_accepted(request_pk: int, message_ids: list[int], channel: str, priority: str) -> None:
-    """Publish the batches. Rows are written QUEUED (saving an UPDATE of every row after
-    publishing); if the broker refuses, they go back to ACCEPTED for the sweeper. A crash
-    between commit and publish leaves them QUEUED, which the sweeper also re-publishes."""
-    try:
-        enqueue_delivery(message_ids, channel, priority)
-    except Exception:
-        logger.exception(
-            "broker unavailable: %d messages stay ACCEPTED until re-enqueued", len(message_ids)
-        )
-        Message.objects.filter(
-            request_id=request_pk, state=MessageState.QUEUED, next_attempt_at__isnull=True
-        ).update(state=MessageState.ACCEPTED, updated_at=timezone.now())
 
 
 # --- entry point ----------------------------------------------------------------------------

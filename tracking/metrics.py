@@ -27,6 +27,8 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from config.celery_app import app
+from notify.queueing import all_lanes, lane
 from tracking.models import ACTIVE_STATES, DailyStat, Message, MessageState
 
 logger = logging.getLogger(__name__)
@@ -50,8 +52,6 @@ RULE_STATES = (
 def broker_depths(lanes: list[str]) -> dict[str, int]:
     """Tasks waiting per lane, over one broker connection; lanes the broker cannot count
     (no such queue yet, the filesystem transport) are left out."""
-    from config.celery_app import app
-
     depths: dict[str, int] = {}
     try:
         with app.connection_for_write() as connection:
@@ -89,8 +89,6 @@ class TidingsCollector:
         return []
 
     def _families(self) -> list:
-        from notify.queueing import all_lanes, lane
-
         events = CounterMetricFamily(
             "tidings_message_events",
             "Trace events by channel, state and priority (messages reaching each state).",

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from config.pagination import LimitOffsetPage
 from notify.api import TemplateRefField, json_bytes
 from notify.authentication import ApiKeyAuthentication
-from notify.campaigns import selectors, services
+from notify.campaigns import runs, selectors, services
 from notify.campaigns.actors import Actor
 from notify.campaigns.holds import held_send_cancel
 from notify.errors import ApiError, invalid
@@ -79,7 +79,7 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
     def get_audience(self, campaign: Campaign) -> dict[str, Any]:
         out: dict[str, Any] = {
             "type": campaign.audience_kind,
-            "size": services.audience_size(campaign),
+            "size": runs.audience_size(campaign),
         }
         if campaign.audience_file_id:
             f = campaign.audience_file

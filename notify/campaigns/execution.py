@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from notify.campaigns.crowd import MAX_PROBLEMS, CrowdFileError, CrowdReader, Row
+from notify.campaigns.runs import periodic_task_remove, run_create, run_enqueue
 from notify.errors import ApiError
 from notify.models import (
     AudienceKind,
@@ -32,6 +33,7 @@ from notify.models import (
     CampaignStatus,
     RunStatus,
     ScheduleKind,
+    SendRequest,
     UserGroupMember,
 )
 from notify.pipeline import Item, SendContext, message_send
@@ -50,8 +52,6 @@ class Batch:
 
 def campaign_fire(campaign_id: int) -> int | None:
     """A beat firing (at-time or cron): start a run unless one is still going."""
-    from notify.campaigns.services import run_create
-
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
         if campaign is None or campaign.status != S.SCHEDULED:
@@ -117,33 +117,7 @@ def _batch_commit(campaign: Campaign, run: CampaignRun, token: uuid.UUID, batch:
             for row in batch.rows
             if row.problem
         ]
-        shared = campaign.variables
-        items = [
-            Item(row.receiver, {**shared, **row.variables} if shared else row.variables,
-                 row.biz_id, row.line)
-            for row in batch.rows
-            if not row.problem
-        ]  # fmt: skip
-        accepted, request = 0, None
-        if items:
-            ctx = SendContext(
-                app=campaign.app,
-                template_ref=campaign.template_id,
-                items=list(items),
-                priority=campaign.priority,
-                idempotency_key=f"campaign:{campaign.pk}:run:{run.number}:batch:{number}",
-                respond=False,
-                pre_approved=True,
-            )
-            try:
-                answer = message_send(ctx)
-                # A replay (unreachable while the checkpoint commits with the batch) counted
-                # its rows when it first ran.
-                if not answer.replayed:
-                    accepted, request = answer.body["accepted"], ctx.request
-            except ApiError:
-                pass  # every row was rejected: ctx.rejected says why
-            problems.extend(_rejected_rows(items, ctx))
+        accepted, request = _batch_send(campaign, run, number, batch, problems)
         run.batches_done = number
         run.rows_done += len(batch.rows)
         run.position, run.line_number = batch.position, batch.line
@@ -163,6 +137,41 @@ def _batch_commit(campaign: Campaign, run: CampaignRun, token: uuid.UUID, batch:
             ]
         )  # fmt: skip
     return True
+
+
+def _batch_send(
+    campaign: Campaign, run: CampaignRun, number: int, batch: Batch, problems: list[dict]
+) -> tuple[int, SendRequest | None]:
+    """Send a batch's valid rows through the pipeline (one idempotent request per batch);
+    adds the pipeline's rejections to `problems`. Returns (accepted, request)."""
+    shared = campaign.variables
+    items = [
+        Item(row.receiver, {**shared, **row.variables} if shared else row.variables,
+             row.biz_id, row.line)
+        for row in batch.rows
+        if not row.problem
+    ]  # fmt: skip
+    accepted, request = 0, None
+    if items:
+        ctx = SendContext(
+            app=campaign.app,
+            template_ref=campaign.template_id,
+            items=list(items),
+            priority=campaign.priority,
+            idempotency_key=f"campaign:{campaign.pk}:run:{run.number}:batch:{number}",
+            respond=False,
+            pre_approved=True,
+        )
+        try:
+            answer = message_send(ctx)
+            # A replay (unreachable while the checkpoint commits with the batch) counted
+            # its rows when it first ran.
+            if not answer.replayed:
+                accepted, request = answer.body["accepted"], ctx.request
+        except ApiError:
+            pass  # every row was rejected: ctx.rejected says why
+        problems.extend(_rejected_rows(items, ctx))
+    return accepted, request
 
 
 def _rejected_rows(items: list[Item], ctx: SendContext) -> list[dict]:
@@ -186,8 +195,6 @@ def _rejected_rows(items: list[Item], ctx: SendContext) -> list[dict]:
 def _finish(
     campaign: Campaign, run: CampaignRun, token: uuid.UUID, failed: str | None = None
 ) -> str:
-    from notify.campaigns.services import _periodic_task_remove
-
     now = timezone.now()
     with transaction.atomic():
         done = CampaignRun.objects.filter(pk=run.pk, owner=token).update(
@@ -201,24 +208,18 @@ def _finish(
             return "stopped"
         if failed:
             campaign.status, campaign.last_error = S.FAILED, failed
-            _periodic_task_remove(campaign)
+            periodic_task_remove(campaign)
         elif campaign.schedule_kind == ScheduleKind.CRON:
             campaign.status = S.SCHEDULED  # waits for the next firing
         else:
             campaign.status = S.COMPLETED
-            _periodic_task_remove(campaign)
+            periodic_task_remove(campaign)
         campaign.save(update_fields=["status", "last_error", "updated_at"])
     return "failed" if failed else "completed"
 
 
 def _release(run: CampaignRun, token: uuid.UUID) -> None:
     CampaignRun.objects.filter(pk=run.pk, owner=token).update(owner=None, heartbeat_at=None)
-
-
-def run_enqueue(run_id: int) -> None:
-    from notify.campaigns.tasks import campaign_run_execute
-
-    campaign_run_execute.apply_async(args=[run_id], queue=settings.TIDINGS_CAMPAIGN_QUEUE)
 
 
 def campaign_runs_resume_stalled() -> int:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from notify.campaigns.actors import Actor
 from notify.errors import ApiError
 from notify.models import App, ApprovalRecord, HeldSend, SendRequest
+from notify.queueing import enqueue_accepted
 from tracking.models import Message, MessageState
 from tracking.services import EventRow, events_record
 
@@ -53,8 +54,6 @@ def hold_answer(request: SendRequest) -> dict:
 
 def held_sends_release(now: datetime | None = None, limit: int = 200) -> int:
     """Release due, approved held sends to the lanes; returns the messages released."""
-    from notify.pipeline import enqueue_accepted
-
     now = now or timezone.now()
     released = 0
     ready = Q(approval__in=[HeldSend.Approval.NOT_REQUIRED, HeldSend.Approval.APPROVED]) & (

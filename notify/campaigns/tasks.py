@@ -1,5 +1,5 @@
 """Thin campaign tasks: ids in, a service call out. Runs go to TIDINGS_CAMPAIGN_QUEUE
-(execution.run_enqueue; beat entries name it too)."""
+(runs.run_enqueue publishes by name; beat entries name it too)."""
 
 from __future__ import annotations
 
