@@ -14,6 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from notify.authentication import request_app
 from notify.errors import ApiError, invalid
 from notify.models import Priority, Scope
 from notify.pipeline import Item, SendContext, message_send
@@ -67,7 +68,8 @@ class SendInputSerializer(serializers.Serializer):
 
     def validate_send_at(self, value):
         raw = self.initial_data.get("send_at")
-        if isinstance(raw, str) and parse_datetime(raw) and parse_datetime(raw).tzinfo is None:
+        parsed = parse_datetime(raw) if isinstance(raw, str) else None
+        if parsed is not None and parsed.tzinfo is None:
             raise serializers.ValidationError("give a time zone, e.g. 2030-01-01T09:00:00+08:00")
         return value
 
@@ -173,7 +175,7 @@ def _parse_items(
                 raise invalid(f"receivers[{index}]", "must be a string")
             parsed.append(Item(receiver.strip(), shared, "", index))
         return parsed
-    for index, entry in enumerate(messages):
+    for index, entry in enumerate(items):  # messages (receivers returned above)
         if not isinstance(entry, dict):
             raise invalid(f"messages[{index}]", "must be an object with a 'receiver'")
         receiver = entry.get("receiver")
@@ -244,7 +246,7 @@ class SendView(APIView):
         )
         answer = message_send(
             SendContext(
-                app=request.auth,
+                app=request_app(request),
                 template_ref=options.validated_data["template"],
                 items=items,
                 priority=options.validated_data.get("priority"),

@@ -8,18 +8,20 @@ A step raises ApiError to stop the request; nothing is written before `persist`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from channels_app.models import ChannelAccount
-from notify.campaigns.holds import approval_needed, hold_answer, send_hold_create
 from notify.errors import ApiError, invalid
+from notify.holds import approval_needed, hold_answer, send_hold_create
 from notify.models import App, SendRequest
 from notify.profiles import USER_PREFIX, profiles_by_external_id
 from notify.queueing import enqueue_accepted
@@ -56,7 +58,7 @@ class SendContext:
     rejected: list[dict[str, str]] = field(default_factory=list)
     request: SendRequest | None = None
     message_ids: list[int] = field(default_factory=list)
-    public_ids: list[str] = field(default_factory=list)
+    public_ids: list[UUID] = field(default_factory=list)
     # Campaigns: hold until this time (persisted SCHEDULED; a beat task releases it).
     send_at: datetime | None = None
     # False: answer counts only, no per-message list (campaign batches of thousands).
@@ -65,6 +67,27 @@ class SendContext:
     pre_approved: bool = False
     # SHA-256 of the call's content (notify.api.request_hash); "" when not checked.
     request_hash: str = ""
+
+    # What the steps fill in, in their order: these fail loudly if one runs out of order.
+    @property
+    def loaded_template(self) -> MessageTemplate:
+        assert self.template is not None, "load_template runs first"
+        return self.template
+
+    @property
+    def chosen_account(self) -> ChannelAccount:
+        assert self.account is not None, "resolve_account runs first"
+        return self.account
+
+    @property
+    def lane_priority(self) -> str:
+        assert self.priority is not None, "load_template sets the default priority"
+        return self.priority
+
+    @property
+    def saved_request(self) -> SendRequest:
+        assert self.request is not None, "persist runs first"
+        return self.request
 
 
 @dataclass
@@ -102,7 +125,7 @@ def load_template(ctx: SendContext) -> None:
 
 
 def resolve_account(ctx: SendContext) -> None:
-    template = ctx.template
+    template = ctx.loaded_template
     account = template.channel_account
     if account is None:
         account = (
@@ -121,7 +144,7 @@ def resolve_account(ctx: SendContext) -> None:
 
 def render_content(ctx: SendContext) -> None:
     """Fill placeholders; receivers whose variables are incomplete are rejected by name."""
-    content = ctx.template.content
+    content = ctx.loaded_template.content
     required = placeholders(content)
     shared_cache: dict[int, dict[str, Any]] = {}
     kept: list[Item] = []
@@ -151,7 +174,7 @@ def resolve_profiles(ctx: SendContext) -> None:
     }
     if not wanted:
         return
-    channel = ctx.template.channel
+    channel = ctx.loaded_template.channel
     profiles = profiles_by_external_id(ctx.app, wanted)
     kept_items, kept_contents = [], []
     for item, content in zip(ctx.items, ctx.contents, strict=True):
@@ -175,7 +198,7 @@ def resolve_profiles(ctx: SendContext) -> None:
 
 
 def check_receivers(ctx: SendContext) -> None:
-    receiver_type = ctx.template.receiver_type
+    receiver_type = ctx.loaded_template.receiver_type
     kept_items, kept_contents = [], []
     for item, content in zip(ctx.items, ctx.contents, strict=True):
         problem = receiver_problem(receiver_type, item.receiver)
@@ -190,22 +213,23 @@ def check_receivers(ctx: SendContext) -> None:
 
 def persist(ctx: SendContext) -> None:
     """The request, one row per receiver and their ACCEPTED events, in one transaction."""
-    template, now = ctx.template, ctx.now
+    template, now, priority = ctx.loaded_template, ctx.now, ctx.lane_priority
+    account = ctx.chosen_account
     # No ttl given: the message type's default (verification codes go stale in minutes).
     ttl = ctx.ttl_seconds or settings.TIDINGS_DEFAULT_TTL_SECONDS.get(template.message_type)
-    # Held: a future send_at, or over the approval threshold (notify.campaigns.holds).
+    # Held: a future send_at, or over the approval threshold (notify.holds).
     send_at = ctx.send_at if ctx.send_at and ctx.send_at > now else None
     needs_approval = not ctx.pre_approved and approval_needed(len(ctx.items))
     held = bool(send_at or needs_approval)
     state, queued_at = (MessageState.SCHEDULED, None) if held else (MessageState.QUEUED, now)
     expires_at = (send_at or now) + timedelta(seconds=ttl) if ttl else None
     with transaction.atomic():
-        ctx.request = SendRequest.objects.create(
+        ctx.request = request = SendRequest.objects.create(
             app=ctx.app,
             template=template,
             idempotency_key=ctx.idempotency_key,
             request_hash=ctx.request_hash,
-            priority=ctx.priority,
+            priority=priority,
             accepted_count=len(ctx.items),
             rejected_count=len(ctx.rejected),
             rejected=ctx.rejected,
@@ -213,28 +237,30 @@ def persist(ctx: SendContext) -> None:
         ctx.public_ids = [new_message_id() for _ in ctx.items]
         rows = [
             (
-                None, public_id, ctx.app.pk, ctx.request.pk, template.pk, template.channel,
-                ctx.account.pk, item.receiver, item.biz_id, item.variables, content,
-                ctx.priority, state, 0, "", "", now, now, queued_at, expires_at,
+                None, public_id, ctx.app.pk, request.pk, template.pk, template.channel,
+                account.pk, item.receiver, item.biz_id, item.variables, content,
+                priority, state, 0, "", "", now, now, queued_at, expires_at,
             )
             for public_id, item, content in zip(ctx.public_ids, ctx.items, ctx.contents, strict=True)
         ]  # fmt: skip
         ctx.message_ids = messages_insert(rows)
-        meta = (ctx.app.pk, template.pk, template.channel, ctx.priority)
+        meta = (ctx.app.pk, template.pk, template.channel, priority)
         if held:
-            detail = "waiting for approval" if needs_approval else f"send at {send_at.isoformat()}"
+            detail = (
+                f"send at {send_at.isoformat()}"
+                if send_at and not needs_approval
+                else "waiting for approval"
+            )
             events_record(
                 (EventRow(pk, state, now, detail) for pk in ctx.message_ids), shared_meta=meta
             )
-            send_hold_create(ctx.request, len(ctx.items), send_at, needs_approval)
+            send_hold_create(request, len(ctx.items), send_at, needs_approval)
             return
         events_record(
             (EventRow(pk, MessageState.ACCEPTED, now) for pk in ctx.message_ids), shared_meta=meta
         )
         transaction.on_commit(
-            lambda: enqueue_accepted(
-                ctx.request.pk, ctx.message_ids, template.channel, ctx.priority
-            )
+            partial(enqueue_accepted, request.pk, ctx.message_ids, template.channel, priority)
         )
 
 
@@ -283,7 +309,7 @@ def message_send(ctx: SendContext) -> SendAnswer:
             raise
         return _replay(ctx, previous)
     body = {
-        "request_id": str(ctx.request.request_id),
+        "request_id": str(ctx.saved_request.request_id),
         "accepted": len(ctx.items),
         "messages": [
             {"message_id": str(public_id), "receiver": item.receiver, "biz_id": item.biz_id}
@@ -294,7 +320,7 @@ def message_send(ctx: SendContext) -> SendAnswer:
         "rejected": ctx.rejected,
     }
     if ctx.send_at or (not ctx.pre_approved and approval_needed(len(ctx.items))):
-        body.update(hold_answer(ctx.request))
+        body.update(hold_answer(ctx.saved_request))
     return SendAnswer(body)
 
 
@@ -324,13 +350,13 @@ def _previous_request(ctx: SendContext) -> SendRequest | None:
 
 
 def answer_for(request: SendRequest, *, messages: bool = True) -> dict[str, Any]:
-    rows = (
+    rows: Iterable[tuple[UUID, str, str]] = (
         Message.objects.filter(request=request)
         .order_by("id")
         .values_list("message_id", "receiver", "biz_id")
+        if messages
+        else []
     )
-    if not messages:
-        rows = []
     return {
         "request_id": str(request.request_id),
         "accepted": request.accepted_count,

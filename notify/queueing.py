@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -59,7 +60,10 @@ def lane_backlog(queue: str) -> int | None:
     """Tasks waiting in a lane's broker queue, or None when the broker cannot tell."""
     try:
         with app.connection_for_write() as connection:
-            return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
+            channel: Any = (
+                connection.default_channel
+            )  # Any: kombu's stubs say StdChannel, which lacks queue_declare
+            return int(channel.queue_declare(queue=queue, passive=True).message_count)
     except Exception:  # noqa: BLE001 - a missing queue or a broker without counts
         logger.debug("cannot read the backlog of %s", queue, exc_info=True)
         return None

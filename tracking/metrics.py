@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Min, Sum
@@ -24,7 +26,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from config.celery_app import app
@@ -55,7 +57,9 @@ def broker_depths(lanes: list[str]) -> dict[str, int]:
     depths: dict[str, int] = {}
     try:
         with app.connection_for_write() as connection:
-            channel = connection.default_channel
+            channel: Any = (
+                connection.default_channel
+            )  # Any: kombu's stubs say StdChannel, which lacks queue_declare
             for lane in lanes:
                 try:
                     depths[lane] = channel.queue_declare(queue=lane, passive=True).message_count
@@ -70,9 +74,9 @@ class TidingsCollector:
     """Tidings' own metrics, computed at scrape time (cached a few seconds)."""
 
     def __init__(self) -> None:
-        self._cache: tuple[float, list] | None = None
+        self._cache: tuple[float, list[Metric]] | None = None
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         ttl = settings.TIDINGS_METRICS_CACHE_SECONDS
         if self._cache and time.monotonic() - self._cache[0] < ttl:
             yield from self._cache[1]
@@ -85,10 +89,10 @@ class TidingsCollector:
         self._cache = (time.monotonic(), families)
         yield from families
 
-    def describe(self):
+    def describe(self) -> list[Metric]:
         return []
 
-    def _families(self) -> list:
+    def _families(self) -> list[Metric]:
         events = CounterMetricFamily(
             "tidings_message_events",
             "Trace events by channel, state and priority (messages reaching each state).",

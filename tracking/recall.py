@@ -37,7 +37,7 @@ def recall_problem(message: Message, accounts: dict[int, Any]) -> str:
         return "the message is already recalled"
     if message.state not in RECALLABLE_STATES:
         return f"a {message.state} message has nothing to withdraw"
-    account = accounts.get(message.account_id)
+    account = accounts.get(message.account_id) if message.account_id else None
     if account is None:
         return "the message has no channel account"
     try:
@@ -64,6 +64,7 @@ def messages_recall(messages: list[Message], now: datetime | None = None) -> Rec
         if problem:
             outcome.not_recallable.append((message, problem))
         else:
+            assert message.account_id is not None  # recall_problem checked the account
             groups.setdefault((message.account_id, message.provider_message_id), []).append(message)
     for (account_id, provider_id), group in groups.items():
         account = accounts[account_id]
@@ -71,7 +72,7 @@ def messages_recall(messages: list[Message], now: datetime | None = None) -> Rec
             account.config, base_url=account.base_url, account_id=account.pk
         )
         try:
-            adapter.recall(provider_id)
+            adapter.recall(provider_id)  # type: ignore[attr-defined]  # optional: recall_problem checked it
         except DeliveryError as error:
             outcome.failed.extend((m, str(error)) for m in group)
             continue

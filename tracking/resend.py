@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -106,11 +107,7 @@ def _resend_record(
     )
     for channel in sorted({c.channel for c in made}):
         ids = [c.pk for c in made if c.channel == channel]
-        transaction.on_commit(
-            lambda request_pk=request_pk, ids=ids, channel=channel, priority=priority: (
-                enqueue_accepted(request_pk, ids, channel, priority)
-            )
-        )
+        transaction.on_commit(partial(enqueue_accepted, request_pk, ids, channel, priority))
 
 
 def _resend_copy(

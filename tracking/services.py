@@ -107,7 +107,7 @@ def messages_insert(rows: Sequence[tuple[Any, ...]]) -> list[int]:
 
 # Forward-only order of the delivery states after SENT: a late or duplicate receipt never
 # moves a message backwards (a DELIVERED receipt arriving after READ changes nothing).
-STATE_RANK = {
+STATE_RANK: dict[str, int] = {
     MessageState.SENT: 10,
     MessageState.UNDELIVERED: 20,
     MessageState.DELIVERED: 20,

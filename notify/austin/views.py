@@ -21,6 +21,7 @@ from notify.austin.serializers import (
     TraceRequestSerializer,
     TraceResponseSerializer,
 )
+from notify.authentication import request_app
 from notify.models import Scope
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class SendView(AustinView):
         param = data.get("messageParam")
         return Response(
             services.austin_send(
-                request.auth,
+                request_app(request),
                 data.get("messageTemplateId"),
                 [param] if param is not None else None,
                 self.idempotency_key(request),
@@ -106,7 +107,7 @@ class BatchSendView(AustinView):
         data = self.body(request)
         return Response(
             services.austin_send(
-                request.auth,
+                request_app(request),
                 data.get("messageTemplateId"),
                 data.get("messageParamList"),
                 self.idempotency_key(request),
@@ -128,7 +129,7 @@ class RecallView(AustinView):
         data = self.body(request)
         return Response(
             services.austin_recall(
-                request.auth, data.get("messageTemplateId"), data.get("recallMessageIds")
+                request_app(request), data.get("messageTemplateId"), data.get("recallMessageIds")
             )
         )
 
@@ -147,7 +148,9 @@ class TraceMessageView(TraceView):
     )
     def post(self, request):
         """A message's steps, austin's UserTimeLineVo (by messageId)."""
-        return Response(services.trace_message(request.auth, self.data(request).get("messageId")))
+        return Response(
+            services.trace_message(request_app(request), self.data(request).get("messageId"))
+        )
 
 
 class TraceUserView(TraceView):
@@ -159,7 +162,9 @@ class TraceUserView(TraceView):
     )
     def post(self, request):
         """Today's messages to a receiver, austin's UserTimeLineVo."""
-        return Response(services.trace_user(request.auth, self.data(request).get("receiver")))
+        return Response(
+            services.trace_user(request_app(request), self.data(request).get("receiver"))
+        )
 
 
 class TraceMessageTemplateView(TraceView):
@@ -172,5 +177,7 @@ class TraceMessageTemplateView(TraceView):
     def post(self, request):
         """A template's counts per step on a day, austin's EchartsVo (by businessId)."""
         return Response(
-            services.trace_message_template(request.auth, self.data(request).get("businessId"))
+            services.trace_message_template(
+                request_app(request), self.data(request).get("businessId")
+            )
         )

@@ -16,12 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.pagination import LimitOffsetPage
+from notify.actors import Actor
 from notify.api import TemplateRefField, json_bytes
 from notify.authentication import ApiKeyAuthentication
 from notify.campaigns import runs, selectors, services
-from notify.campaigns.actors import Actor
-from notify.campaigns.holds import held_send_cancel
 from notify.errors import ApiError, invalid
+from notify.holds import held_send_cancel
 from notify.models import Campaign, Priority, ScheduleKind, Scope, UserGroup, UserGroupMember
 
 # --- serializers ----------------------------------------------------------------------------

@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
+from typing import IO
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from notify.campaigns.crowd import MAX_PROBLEMS, CrowdFileError, CrowdReader, Row
@@ -275,12 +277,12 @@ def _file_batches(campaign: Campaign, run: CampaignRun, size: int) -> Iterator[B
             yield Batch(chunk, reader.offset, reader.line)
 
 
-def _open(field_file):
+def _open(field_file: FieldFile) -> IO[bytes]:
     """The stored file in binary mode; a local path is opened directly (plain buffered IO)."""
     try:
         return open(field_file.path, "rb")  # noqa: SIM115 - used as a context manager
     except NotImplementedError:  # remote storage
-        return field_file.storage.open(field_file.name, "rb")
+        return field_file.storage.open(str(field_file.name), "rb")
 
 
 def _group_batches(campaign: Campaign, run: CampaignRun, size: int) -> Iterator[Batch]:

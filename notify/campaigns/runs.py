@@ -12,7 +12,7 @@ from django.db import transaction
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask
 
 from config.celery_app import app as celery_app
-from notify.campaigns.holds import approval_needed
+from notify.holds import approval_needed
 from notify.models import (
     ApprovalRecord,
     AudienceKind,
@@ -33,7 +33,7 @@ RUN_TASK = "notify.campaigns.tasks.campaign_run_execute"
 
 def audience_size(campaign: Campaign) -> int:
     if campaign.audience_kind == AudienceKind.FILE:
-        return campaign.audience_file.rows if campaign.audience_file_id else 0
+        return campaign.audience_file.rows if campaign.audience_file else 0
     if campaign.audience_kind == AudienceKind.GROUP:
         group_id = campaign.audience_group_id
         return UserGroupMember.objects.filter(group_id=group_id).count() if group_id else 0
@@ -136,6 +136,7 @@ def periodic_task_sync(campaign: Campaign) -> None:
 def periodic_task_remove(campaign: Campaign) -> None:
     if campaign.periodic_task_id:
         task = campaign.periodic_task
+        assert task is not None  # the id is set
         Campaign.objects.filter(pk=campaign.pk).update(periodic_task=None)
         campaign.periodic_task = None
         task.delete()

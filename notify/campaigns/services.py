@@ -18,9 +18,8 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from notify.campaigns.actors import Actor
+from notify.actors import Actor
 from notify.campaigns.crowd import CrowdFileError, crowd_scan
-from notify.campaigns.holds import approval_needed
 from notify.campaigns.runs import (
     audience_size,
     periodic_task_remove,
@@ -30,6 +29,7 @@ from notify.campaigns.runs import (
 )
 from notify.campaigns.selectors import campaign_message_ids
 from notify.errors import ApiError, invalid
+from notify.holds import approval_needed
 from notify.models import (
     App,
     ApprovalRecord,
@@ -377,7 +377,8 @@ def campaign_decide(campaign: Campaign, actor: Actor, approve: bool, note: str =
     campaign = _locked(campaign)
     if campaign.status != S.PENDING_APPROVAL:
         raise conflict(campaign, "approve" if approve else "reject")
-    if campaign.submitted_by_id is not None and campaign.submitted_by_id == actor.user.pk:
+    user_pk = actor.user.pk if actor.user is not None else None  # require_staff: a user
+    if campaign.submitted_by_id is not None and campaign.submitted_by_id == user_pk:
         raise ApiError(
             "four-eyes: the submitter cannot approve or reject their own campaign",
             code="same_approver",

@@ -6,7 +6,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from notify.campaigns import execution, holds
+from notify import holds
+from notify.campaigns import execution
 
 _DB_TROUBLE = (OperationalError, InterfaceError)
 

@@ -83,7 +83,7 @@ def aliyun_pull(account: ChannelAccount, now: datetime, limit: int) -> dict[str,
         "provider_message_id", "receiver", "sent_at"
     )[:limit]:
         number = to_aliyun_number(receiver)
-        if number is None:
+        if number is None or sent_at is None:
             continue
         answer = aliyun_call(
             account,

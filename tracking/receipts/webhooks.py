@@ -17,6 +17,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 from anymail.exceptions import (
     AnymailAPIError,
@@ -34,8 +35,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.utils.crypto import constant_time_compare
+from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from channels_app.providers.base import DeliveryError
@@ -125,7 +127,7 @@ def sns_signature_verify(message: dict) -> None:
 class SesTrackingWebhookView(AmazonSESTrackingWebhookView):
     """Anymail's SES view plus the SNS signature check it leaves for the future."""
 
-    def validate_request(self, request):
+    def validate_request(self, request: HttpRequest) -> None:
         message = self._parse_sns_message(request)
         if not isinstance(message, dict):
             raise AnymailAPIError("the SNS body must be a JSON object")
@@ -150,11 +152,13 @@ def _basic_auth_ok(request: HttpRequest) -> bool:
     return bool(given) and any(constant_time_compare(given, a) for a in allowed if a)
 
 
-def guarded(view_class: type, esp: str, key_setting: str = "") -> Callable:
+def guarded(
+    view_class: type[View], esp: str, key_setting: str = ""
+) -> Callable[..., HttpResponseBase]:
     inner = view_class.as_view()
 
     @csrf_exempt
-    def view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method != "POST":
             return inner(request, *args, **kwargs)  # HEAD checks at setup, 405 otherwise
         if not _basic_auth_ok(request):

@@ -25,7 +25,7 @@ try:
 except ImportError:  # an image with the server's dependencies only: trace/lanes/doctor work
     Tidings = None
 
-    class TidingsError(Exception):
+    class TidingsError(Exception):  # type: ignore[no-redef]  # the client's, when installed
         fields: dict = {}
 
 
@@ -154,7 +154,7 @@ class Command(BaseCommand):
         events = list(message.events.order_by("at", "id"))
         start = events[0].at if events else None
         for event in events:
-            offset = (event.at - start).total_seconds()
+            offset = (event.at - (start or event.at)).total_seconds()
             detail = f"  {event.detail}" if event.detail else ""
             at = f"{event.at:%H:%M:%S.%f}"[:-3]
             self.stdout.write(f"  {at}  {f'+{offset:.3f}s':>9}  {event.state:<18}{detail}".rstrip())
