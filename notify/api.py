@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -66,7 +68,7 @@ class SendInputSerializer(serializers.Serializer):
         "starts: DELETE /api/v1/requests/{request_id}).",
     )
 
-    def validate_send_at(self, value):
+    def validate_send_at(self, value: datetime) -> datetime:
         raw = self.initial_data.get("send_at")
         parsed = parse_datetime(raw) if isinstance(raw, str) else None
         if parsed is not None and parsed.tzinfo is None:
@@ -221,7 +223,7 @@ class SendView(APIView):
             )
         ],
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = request.data
         if not isinstance(data, dict):
             raise invalid("request", "the body must be a JSON object")

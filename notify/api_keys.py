@@ -3,9 +3,13 @@ answer once; afterwards only its prefix, scopes and times are shown."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from notify.authentication import request_app
@@ -59,7 +63,7 @@ class ApiKeyViewSet(
     serializer_class = ApiKeySerializer
     filter_backends: list = []
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[ApiKey]:
         if getattr(self, "swagger_fake_view", False):  # the schema: no App, only the model
             return ApiKey.objects.none()
         return ApiKey.objects.filter(app=request_app(self.request)).order_by("id")
@@ -69,7 +73,7 @@ class ApiKeyViewSet(
         responses={201: ApiKeyCreatedSerializer},
         description="Issue a key. The answer is the only time the key is shown.",
     )
-    def create(self, request, *args, **kwargs):
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = ApiKeyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -83,7 +87,7 @@ class ApiKeyViewSet(
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: OpenApiResponse(description="Revoked.")})
-    def destroy(self, request, *args, **kwargs):
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         api_key = self.get_object()
         if api_key.revoked_at is None:
             api_key_revoke(api_key)

@@ -5,9 +5,11 @@ a missing or wrong API key is an HTTP 401 (austin had no authentication)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -33,7 +35,7 @@ class AustinView(APIView):
     # The business code a body must carry on this route ("send" / "recall").
     business_code = ""
 
-    def handle_exception(self, exc):
+    def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, AustinError):
             return Response(exc.body())
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
@@ -47,7 +49,7 @@ class AustinView(APIView):
         logger.exception("austin route failed")
         return Response({"code": Resp.ERROR_500.code, "msg": Resp.ERROR_500.msg, "data": None})
 
-    def body(self, request) -> dict:
+    def body(self, request: Request) -> dict[str, Any]:
         data = request.data
         if not isinstance(data, dict) or not data:
             raise AustinError(Resp.CLIENT_BAD_PARAMETERS, "the body must be a JSON object")
@@ -63,7 +65,7 @@ class AustinView(APIView):
             )
         return data
 
-    def idempotency_key(self, request) -> str | None:
+    def idempotency_key(self, request: Request) -> str | None:
         key = (request.headers.get("Idempotency-Key") or "").strip()
         if len(key) > 200:
             raise AustinError(Resp.CLIENT_BAD_PARAMETERS, "Idempotency-Key: at most 200 characters")
@@ -79,7 +81,7 @@ class SendView(AustinView):
         request=SendRequestSerializer,
         responses={200: SendResponseSerializer},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         """austin's /send: one messageParam (comma-separated receivers)."""
         data = self.body(request)
         param = data.get("messageParam")
@@ -102,7 +104,7 @@ class BatchSendView(AustinView):
         request=BatchSendRequestSerializer,
         responses={200: SendResponseSerializer},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         """austin's /batchSend: a messageParamList, each param with its own variables."""
         data = self.body(request)
         return Response(
@@ -124,7 +126,7 @@ class RecallView(AustinView):
         request=RecallRequestSerializer,
         responses={200: SendResponseSerializer},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         """austin's /recall: withdraw by messageIds, else the template's recent messages."""
         data = self.body(request)
         return Response(
@@ -135,7 +137,7 @@ class RecallView(AustinView):
 
 
 class TraceView(AustinView):
-    def data(self, request) -> dict:
+    def data(self, request: Request) -> dict[str, Any]:
         return request.data if isinstance(request.data, dict) else {}
 
 
@@ -146,7 +148,7 @@ class TraceMessageView(TraceView):
         request=TraceRequestSerializer,
         responses={200: TraceResponseSerializer},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         """A message's steps, austin's UserTimeLineVo (by messageId)."""
         return Response(
             services.trace_message(request_app(request), self.data(request).get("messageId"))
@@ -160,7 +162,7 @@ class TraceUserView(TraceView):
         request=TraceRequestSerializer,
         responses={200: TraceResponseSerializer},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         """Today's messages to a receiver, austin's UserTimeLineVo."""
         return Response(
             services.trace_user(request_app(request), self.data(request).get("receiver"))
@@ -174,7 +176,7 @@ class TraceMessageTemplateView(TraceView):
         request=TraceRequestSerializer,
         responses={200: TraceResponseSerializer},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         """A template's counts per step on a day, austin's EchartsVo (by businessId)."""
         return Response(
             services.trace_message_template(
