@@ -8,16 +8,18 @@ from django.db import InterfaceError, OperationalError
 
 from notify import holds
 from notify.campaigns import execution
+from notify.campaigns.runs import FIRE_TASK, RUN_TASK
 
 _DB_TROUBLE = (OperationalError, InterfaceError)
 
 
-@shared_task(autoretry_for=_DB_TROUBLE, retry_backoff=True, max_retries=5)
+@shared_task(name=FIRE_TASK, autoretry_for=_DB_TROUBLE, retry_backoff=True, max_retries=5)
 def campaign_fire(campaign_id: int) -> int | None:
     return execution.campaign_fire(campaign_id)
 
 
 @shared_task(
+    name=RUN_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=_DB_TROUBLE,
