@@ -24,6 +24,8 @@ run: venv
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/pytest
 	TIDINGS_TEST_BROKER=rabbitmq \
 	TIDINGS_TEST_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/tidings_test_$$$$ \
@@ -31,9 +33,13 @@ test: venv
 	# The Redis-backed rules and breakers again, on a throwaway 3-node Redis Cluster.
 	$(BIN)/python -m tests.redis_cluster $(BIN)/pytest -q tests/rules tests/channels/test_breaker.py tests/infra
 
+# The import contract (one-way layers, pyproject.toml [tool.importlinter]) and mypy with the
+# Django and DRF plugins on app code ([tool.mypy]) run in both.
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: venv
 	$(BIN)/ruff check --fix .

@@ -60,8 +60,8 @@ def child_setup(csv_path: str, media: str) -> None:
     """App, sandbox account, template, a campaign with the uploaded file, started."""
     _django()
     from channels_app.models import ChannelAccount
+    from notify.actors import Actor
     from notify.campaigns import services
-    from notify.campaigns.actors import Actor
     from notify.models import App, CampaignRun
     from notify.services import app_create
     from templates_app.models import MessageTemplate

@@ -844,7 +844,7 @@ def outcome_without_call(events: list[tuple]) -> bool:
 def lanes_for(env: dict[str, str]) -> dict[str, list[str]]:
     out = subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "shell", "-c",
-         "import json; from notify.queueing import all_lanes; print(json.dumps(all_lanes()))"],
+         "import json; from notify.lanes import all_lanes; print(json.dumps(all_lanes()))"],
         cwd=ROOT, env=env, check=True, capture_output=True, text=True,
     ).stdout.strip().splitlines()[-1]  # fmt: skip
     lanes: dict[str, list[str]] = collections.defaultdict(list)

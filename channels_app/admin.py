@@ -18,6 +18,7 @@ from channels_app.providers.egress import egress_url_problem
 from channels_app.providers.registry import PROVIDERS, get_adapter_class, provider_choices
 from channels_app.secrets import config_masked, config_unmask, url_mask, url_unmask
 from channels_app.services import channel_account_breaker_reset, channel_account_send_test
+from templates_app.models import MessageTemplate
 
 CONFIG_PREFIX = "cfg_"
 
@@ -180,8 +181,6 @@ class SendTestForm(forms.Form):
 
 
 def _sample_content(account: ChannelAccount) -> dict:
-    from templates_app.models import MessageTemplate
-
     template = (
         MessageTemplate.objects.filter(app_id=account.app_id, channel=account.channel)
         .order_by("-updated_at")

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from rest_framework import serializers, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from channels_app.breaker import breaker_health
 from channels_app.channel_field import ChannelField
@@ -9,6 +15,7 @@ from channels_app.providers.egress import validate_egress_url
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
 from channels_app.secrets import url_mask, url_unmask
 from channels_app.selectors import channel_account_list
+from notify.authentication import request_app
 
 
 class ChannelAccountSerializer(serializers.ModelSerializer):
@@ -34,7 +41,7 @@ class ChannelAccountSerializer(serializers.ModelSerializer):
             "created_at", "updated_at",
         ]  # fmt: skip
 
-    def to_representation(self, instance):
+    def to_representation(self, instance: ChannelAccount) -> dict[str, Any]:
         data = super().to_representation(instance)
         # A token in a gateway URL's query is a credential: shown masked, like config.
         data["base_url"] = url_mask(data.get("base_url") or "")
@@ -65,7 +72,7 @@ class ChannelAccountSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(f"an account named {value!r} already exists")
         return value
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         provider = attrs.get("provider", getattr(self.instance, "provider", None))
         channel = attrs.get("channel", getattr(self.instance, "channel", None))
         adapter = get_adapter_class(provider)
@@ -93,16 +100,18 @@ class ChannelAccountViewSet(viewsets.ModelViewSet):
     serializer_class = ChannelAccountSerializer
     filterset_fields = ["channel", "provider", "enabled"]
 
-    def get_queryset(self):
-        return channel_account_list(self.request.auth)
+    def get_queryset(self) -> QuerySet[ChannelAccount]:
+        if getattr(self, "swagger_fake_view", False):  # the schema: no App, only the model
+            return ChannelAccount.objects.none()
+        return channel_account_list(request_app(self.request))
 
-    def list(self, request, *args, **kwargs):
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self._breakers = breaker_health(list(self.filter_queryset(self.get_queryset())))
         return super().list(request, *args, **kwargs)
 
-    def get_serializer_context(self):
+    def get_serializer_context(self) -> dict[str, Any]:
         # The list reads every breaker in one Redis round trip.
         return {**super().get_serializer_context(), "breakers": getattr(self, "_breakers", {})}
 
-    def perform_create(self, serializer):
-        serializer.save(app=self.request.auth)
+    def perform_create(self, serializer: BaseSerializer[ChannelAccount]) -> None:
+        serializer.save(app=request_app(self.request))

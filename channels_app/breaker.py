@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import redis
 from django.conf import settings
+from redis.commands.core import Script
 
 from config.redis import get_redis
 
@@ -135,7 +136,7 @@ def _windows(account: ChannelAccount) -> tuple[list[str], float]:
     return [f"{base}:window:{int(index)}", f"{base}:window:{int(index) - 1}"], 1 - into / size
 
 
-def _script(source: str):
+def _script(source: str) -> Script:
     # register_script caches the SHA and falls back to EVAL: one round trip per call.
     return get_redis().register_script(source)
 

@@ -10,7 +10,11 @@ from channels_app.crypto import decrypt_json, decrypt_text, encrypt_json, encryp
 class EncryptedJSONField(models.TextField):
     """A JSON value stored as a Fernet token; the database never sees the plain text."""
 
-    def from_db_value(self, value: str | None, expression, connection) -> Any:
+    # What django-stubs reads as the attribute's type: text in the database, a dict here.
+    _pyi_private_set_type: dict[str, Any]  # type: ignore[assignment]
+    _pyi_private_get_type: dict[str, Any]  # type: ignore[assignment]
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
         if value is None or value == "":
             return {}
         return decrypt_json(value)
@@ -25,7 +29,7 @@ class EncryptedJSONField(models.TextField):
 class EncryptedTextField(models.TextField):
     """A string stored as a Fernet token (e.g. a callback signing secret); never queried."""
 
-    def from_db_value(self, value: str | None, expression, connection) -> str:
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str:
         if value is None or value == "":
             return ""
         return decrypt_text(value)

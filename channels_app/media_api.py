@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,6 +19,7 @@ from channels_app.media_files import (
     media_file_of_app,
 )
 from channels_app.models import MediaFile
+from notify.authentication import request_app
 from notify.errors import ApiError, invalid
 
 
@@ -44,29 +48,31 @@ class MediaFileUploadView(APIView):
         },
         responses={201: MediaFileSerializer},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:
             raise invalid("file", "upload the file as the multipart field 'file'")
         try:
-            media = media_file_create(request.auth, upload, str(request.data.get("filename") or ""))
+            media = media_file_create(
+                request_app(request), upload, str(request.POST.get("filename") or "")
+            )
         except MediaFileRefused as refused:
             raise invalid(refused.field, str(refused)) from None
         return Response(MediaFileSerializer(media).data, status=status.HTTP_201_CREATED)
 
 
 class MediaFileDetailView(APIView):
-    def _media(self, request, pk) -> MediaFile:
-        media = media_file_of_app(request.auth.pk, str(pk))
+    def _media(self, request: Request, pk: UUID) -> MediaFile:
+        media = media_file_of_app(request_app(request).pk, str(pk))
         if media is None:
             raise ApiError("no such media file", code="not_found", status_code=404)
         return media
 
     @extend_schema(operation_id="media_retrieve", responses={200: MediaFileSerializer})
-    def get(self, request, pk):
+    def get(self, request: Request, pk: UUID) -> Response:
         return Response(MediaFileSerializer(self._media(request, pk)).data)
 
     @extend_schema(operation_id="media_delete", responses={204: None})
-    def delete(self, request, pk):
+    def delete(self, request: Request, pk: UUID) -> Response:
         media_file_delete(self._media(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from channels_app.models import MediaFile
+from notify.models import App
 
 _MAGIC = {
     b"\x89PNG\r\n\x1a\n": "image/png",
@@ -55,7 +56,7 @@ def _clean_filename(name: str) -> str:
     return name[:200]
 
 
-def media_file_create(app, upload: UploadedFile, filename: str = "") -> MediaFile:
+def media_file_create(app: App, upload: UploadedFile, filename: str = "") -> MediaFile:
     """Store an upload for `app`; refused (MediaFileRefused) when empty, too big or nameless."""
     name = _clean_filename(filename or upload.name or "")
     if not name:
@@ -91,7 +92,7 @@ def _extension(name: str) -> str:
 
 
 def media_file_delete(media: MediaFile) -> None:
-    storage, path = media.file.storage, media.file.name
+    storage, path = media.file.storage, str(media.file.name)
     media.delete()
     transaction.on_commit(lambda: storage.delete(path))
 

@@ -6,14 +6,13 @@ from django.db import models
 
 from channels_app.fields import EncryptedJSONField
 from channels_app.providers.registry import channel_choices
+from templates_app.models import MessageType
 
 # The largest routing weight: `weight` is a PostgreSQL integer column.
 MAX_WEIGHT = 2**31 - 1
 
 
 def validate_type_weights(value: object) -> None:
-    from templates_app.models import MessageType  # templates_app imports this module
-
     if not isinstance(value, dict):
         raise ValidationError("an object of message type -> weight")
     for key, weight in value.items():

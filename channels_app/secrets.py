@@ -57,7 +57,7 @@ def _secret_fields(provider: str) -> set[str]:
 def config_masked(provider: str, config: dict) -> dict:
     """Config for display: secret fields, every header value and URL credentials masked."""
     secret = _secret_fields(provider)
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in (config or {}).items():
         if key in secret and value:
             out[key] = MASK
@@ -78,7 +78,8 @@ def config_unmask(provider: str, submitted: dict, stored: dict) -> dict:
         if value == MASK and (key in secret or key in stored):
             out[key] = stored.get(key, "")
         elif key in HEADER_KEYS and isinstance(value, dict):
-            kept = stored.get(key) if isinstance(stored.get(key), dict) else {}
+            kept = stored.get(key)
+            kept = kept if isinstance(kept, dict) else {}
             out[key] = {n: kept.get(n, "") if v == MASK else v for n, v in value.items()}
         else:
             out[key] = url_unmask(value, stored.get(key))

@@ -9,6 +9,9 @@ from django.db import transaction
 from channels_app.breaker import breaker_reset
 from channels_app.models import ChannelAccount
 from channels_app.providers.registry import get_adapter_class
+from notify.errors import ApiError
+from notify.pipeline import Item, SendContext, message_send
+from templates_app.models import MessageTemplate, ReceiverType, TemplateStatus
 
 
 def channel_account_send_test(
@@ -20,10 +23,6 @@ def channel_account_send_test(
     """Send one message through the real pipeline (API checks, rules, queue, worker) via
     this account; returns its message id. The content is kept in a template of its own,
     pinned to the account, so the next test starts from it."""
-    from notify.errors import ApiError
-    from notify.pipeline import Item, SendContext, message_send
-    from templates_app.models import MessageTemplate, ReceiverType, TemplateStatus
-
     get_adapter_class(account.provider).validate_content(account.channel, content)
     with transaction.atomic():
         template, _ = MessageTemplate.objects.update_or_create(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django_celery_beat.schedulers import DatabaseScheduler
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 class HeartbeatScheduler(DatabaseScheduler):
-    def tick(self, *args, **kwargs) -> float:
+    def tick(self, *args: Any, **kwargs: Any) -> float:
         interval = super().tick(*args, **kwargs)
         try:
             beat_heartbeat_write()

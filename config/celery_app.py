@@ -1,8 +1,14 @@
+import logging
 import math
 import os
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
 
 from celery import Celery, bootsteps
+from celery.result import AsyncResult
 from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.worker import WorkController
 from click import Option
 
 from config.logredact import RedactSecretsFilter
@@ -11,7 +17,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 
 class TidingsCelery(Celery):
-    def send_task(self, name, args=None, kwargs=None, countdown=None, eta=None, **options):
+    # celery-types spells out every positional parameter of send_task; this override takes
+    # the ones it needs and passes the rest through as keywords, as every caller does.
+    def send_task(  # type: ignore[override]
+        self,
+        name: str,
+        args: Sequence[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        countdown: float | None = None,
+        eta: datetime | None = None,
+        **options: Any,
+    ) -> AsyncResult[Any]:
         # RabbitMQ quorum queues: countdowns wait in the broker (native delayed delivery),
         # which counts whole seconds and refuses anything under one. Round up, so a task
         # never arrives before it is due and no worker holds it unacknowledged meanwhile.
@@ -27,7 +43,7 @@ app.autodiscover_tasks()
 
 @after_setup_logger.connect
 @after_setup_task_logger.connect
-def _redact_celery_handlers(logger, **kwargs) -> None:
+def _redact_celery_handlers(logger: logging.Logger, **kwargs: Any) -> None:
     """Celery's own handlers (task failures print their exception) mask credentials too."""
     for handler in logger.handlers:
         if not any(isinstance(f, RedactSecretsFilter) for f in handler.filters):
@@ -39,16 +55,26 @@ class LaneGroups(bootsteps.Step):
     groups (notify/lanes.py), resolved from the provider registry when the worker starts,
     added to any `-Q` queues (`-X` does not apply to them)."""
 
-    def __init__(self, worker, lanes: str | None = None, **options):
+    def __init__(self, worker: WorkController, lanes: str | None = None, **options: Any) -> None:
         super().__init__(worker, **options)
         if not lanes:
             return
-        # Imported here, not at the top: this module is imported while Django's settings
-        # load (config/__init__.py), before the apps the registry needs are ready.
-        from notify.lanes import resolve_lanes
-
+        if lane_groups_resolver is None:
+            raise RuntimeError("no lane-group resolver: the notify app is not installed")
         selected = list(worker.app.amqp.queues.consume_from or {})
-        worker.setup_queues([*selected, *resolve_lanes(lanes)])
+        worker.setup_queues([*selected, *lane_groups_resolver(lanes)])
+
+
+# Set by notify's AppConfig.ready() (notify/lanes.py resolves groups from the provider
+# registry). This module sits below every app: it is imported while Django's settings load
+# (config/__init__.py), so it cannot import one. The worker builds its steps after
+# django.setup(), when the resolver is in place.
+lane_groups_resolver: Callable[[str], list[str]] | None = None
+
+
+def lane_groups_resolver_set(resolver: Callable[[str], list[str]]) -> None:
+    global lane_groups_resolver
+    lane_groups_resolver = resolver
 
 
 app.user_options["worker"].add(

@@ -1,17 +1,23 @@
+from typing import Any
+
 from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from notify.models import ApiKey, App, Scope, SendRequest
 from notify.services import api_key_create, api_key_revoke
+
+KEY_FIELDS = ("name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at")
 
 
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
     extra = 0
-    fields = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
+    fields = KEY_FIELDS
+    readonly_fields = KEY_FIELDS
     can_delete = False
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -24,14 +30,14 @@ class AppAdmin(admin.ModelAdmin):
     actions = ["issue_api_key", "issue_send_api_key"]
 
     @admin.action(description="Issue a new API key with the manage scope (shown once)")
-    def issue_api_key(self, request, queryset):
+    def issue_api_key(self, request: HttpRequest, queryset: QuerySet[App]) -> None:
         self._issue(request, queryset, [Scope.MANAGE])
 
     @admin.action(description="Issue a new send-only API key (shown once)")
-    def issue_send_api_key(self, request, queryset):
+    def issue_send_api_key(self, request: HttpRequest, queryset: QuerySet[App]) -> None:
         self._issue(request, queryset, [Scope.SEND])
 
-    def _issue(self, request, queryset, scopes: list[str]) -> None:
+    def _issue(self, request: HttpRequest, queryset: QuerySet[App], scopes: list[str]) -> None:
         for app in queryset:
             key = api_key_create(app, name=f"admin:{request.user.get_username()}", scopes=scopes)
             self.message_user(
@@ -55,11 +61,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
     exclude = ["key_hash"]
     actions = ["revoke"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     @admin.action(description="Revoke the selected keys")
-    def revoke(self, request, queryset):
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for api_key in queryset:
             api_key_revoke(api_key)
 
@@ -80,10 +86,10 @@ class SendRequestAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in SendRequest._meta.fields]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

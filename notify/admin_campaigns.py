@@ -10,14 +10,14 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from notify.actors import Actor
 from notify.campaigns import selectors, services
 
 # Imported here so every process that loads the admin (web and worker: Django's setup runs
 # admin autodiscovery) registers the campaign tasks, which celery's autodiscovery misses.
 from notify.campaigns import tasks as _campaign_tasks  # noqa: F401
-from notify.campaigns.actors import Actor
-from notify.campaigns.holds import held_send_decide
 from notify.errors import ApiError
+from notify.holds import held_send_decide
 from notify.models import (
     ApprovalRecord,
     Campaign,

@@ -1,7 +1,10 @@
 """Admin pages for consumer rules, profiles and preferences. Workers pick up an edit within
 TIDINGS_RULES_CACHE_SECONDS; no restart needed."""
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from notify.models import (
     DeadPushToken,
@@ -16,11 +19,11 @@ from notify.rules.config import rule_config_clear
 
 
 class _ClearsRuleCache(admin.ModelAdmin):
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         rule_config_clear()
 
-    def delete_model(self, request, obj):
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
         super().delete_model(request, obj)
         rule_config_clear()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -16,31 +17,18 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import serializers, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from notify.api_fields import TemplateRefField, json_bytes
 from notify.audience import AudienceSend, audience_send
+from notify.authentication import request_app
 from notify.errors import ApiError, invalid
 from notify.models import Priority, Scope
 from notify.pipeline import Item, SendContext, message_send
 from notify.validation import int_or_none
 from templates_app.locales import TAG_HELP, locale_canonical
-
-
-class TemplateRefField(serializers.Field):
-    default_error_messages = {"invalid": "give the template's id (integer) or code (string)"}
-
-    def to_internal_value(self, data: Any) -> int | str:
-        if isinstance(data, bool) or not isinstance(data, int | str) or data == "":
-            self.fail("invalid")
-        if isinstance(data, int) and int_or_none(data) is None:
-            self.fail("invalid")
-        if isinstance(data, str) and len(data) > 200:
-            self.fail("invalid")
-        return data
-
-    def to_representation(self, value: Any) -> Any:
-        return value
 
 
 class SendItemSerializer(serializers.Serializer):
@@ -107,9 +95,10 @@ class SendInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(f"not a language tag: give {TAG_HELP}")
         return value
 
-    def validate_send_at(self, value):
+    def validate_send_at(self, value: datetime) -> datetime:
         raw = self.initial_data.get("send_at")
-        if isinstance(raw, str) and parse_datetime(raw) and parse_datetime(raw).tzinfo is None:
+        parsed = parse_datetime(raw) if isinstance(raw, str) else None
+        if parsed is not None and parsed.tzinfo is None:
             raise serializers.ValidationError("give a time zone, e.g. 2030-01-01T09:00:00+08:00")
         return value
 
@@ -162,10 +151,6 @@ SEND_ANSWER = PolymorphicProxySerializer(
 # One encoder for all calls: json.dumps with options builds a new one each time, which
 # dominated the per-message size check of a 100,000-receiver send.
 _compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
-
-
-def json_bytes(value: Any) -> int:
-    return len(_compact.encode(value).encode())
 
 
 def _over(value: dict[str, Any], limit: int) -> bool:
@@ -242,7 +227,7 @@ def _parse_items(
                 raise invalid(f"receivers[{index}]", "must be a string")
             parsed.append(Item(receiver.strip(), shared, "", index))
         return parsed
-    for index, entry in enumerate(messages):
+    for index, entry in enumerate(items):  # messages (receivers returned above)
         if not isinstance(entry, dict):
             raise invalid(f"messages[{index}]", "must be an object with a 'receiver'")
         receiver = entry.get("receiver")
@@ -370,7 +355,7 @@ class SendView(APIView):
             ),
         ],
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         data = request.data
         if not isinstance(data, dict):
             raise invalid("request", "the body must be a JSON object")
@@ -399,7 +384,7 @@ class SendView(APIView):
         )
         answer = message_send(
             SendContext(
-                app=request.auth,
+                app=request_app(request),
                 template_ref=options.validated_data["template"],
                 items=items,
                 priority=options.validated_data.get("priority"),

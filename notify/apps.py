@@ -1,11 +1,18 @@
 from django.apps import AppConfig
 
+from config.celery_app import lane_groups_resolver_set
+
 
 class NotifyConfig(AppConfig):
     name = "notify"
     verbose_name = "Send API"
 
     def ready(self) -> None:
-        # Imported for their side effects: the OpenAPI extensions, and the worker signal
-        # hooks that keep `tidings doctor`'s per-queue worker heartbeat.
+        # Imported in ready(), as Django documents for signal receivers (these modules reach
+        # models, which cannot load before the app registry is ready). heartbeat and schema
+        # for their side effects: the worker signal hooks behind `tidings doctor`'s
+        # per-queue heartbeat, and the OpenAPI extensions; lanes for the worker's --lanes.
         from notify import heartbeat, schema  # noqa: F401
+        from notify.lanes import resolve_lanes
+
+        lane_groups_resolver_set(resolve_lanes)

@@ -16,8 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from notify.campaigns.actors import Actor
-from notify.campaigns.holds import approval_needed
+from notify.actors import Actor
 from notify.campaigns.services import (
     audience_size,
     campaign_create,
@@ -25,6 +24,7 @@ from notify.campaigns.services import (
     campaign_submit,
 )
 from notify.errors import ApiError, invalid
+from notify.holds import approval_needed
 from notify.models import App, AudienceKind, Campaign, CampaignStatus, SendRequest, UserGroup
 from notify.topics import topic_find
 from templates_app.models import MessageTemplate, TemplateStatus
@@ -163,7 +163,7 @@ def audience_answer(campaign: Campaign, request: SendRequest) -> dict[str, Any]:
         audience = {"topic": {"code": topic.code, "name": topic.name} if topic else None}
     else:
         group = campaign.audience_group
-        audience = {"group": {"id": group.pk, "name": group.name} if group else None}
+        audience = {"group": {"id": group.pk, "name": group.name} if group else None}  # type: ignore[dict-item]  # mypy infers the topic branch's str values
     resolved = campaign.approved_audience or audience_size(campaign)
     answer: dict[str, Any] = {
         "request_id": str(request.request_id),

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
 
 from notify.models import ApiKey, App, Scope
+
+if TYPE_CHECKING:
+    # Types only: rest_framework.views reads the API settings, which import this module.
+    from rest_framework.views import APIView
 
 KEYWORD = "Api-Key"
 
@@ -21,7 +27,7 @@ def hash_key(key: str) -> str:
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[None, App] | None:
         header = authentication.get_authorization_header(request).decode(errors="replace")
         if not header:
             return None
@@ -43,15 +49,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         # One write a minute at most, not one per request.
         if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
             ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        request.api_key = api_key
+        request.api_key = api_key  # type: ignore[attr-defined]  # read by HasScope and the views
         return (None, api_key.app)
 
-    def authenticate_header(self, request) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return KEYWORD
 
 
 class IsAppAuthenticated(permissions.BasePermission):
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         return isinstance(request.auth, App)
 
 
@@ -61,10 +67,10 @@ class HasScope(IsAppAuthenticated):
     view is closed to send-only keys until someone decides otherwise). A view may also map
     methods to scopes with `required_scopes = {"GET": "send", ...}`."""
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         if not super().has_permission(request, view):
             return False
-        needed = required_scope(view, request.method)
+        needed = required_scope(view, request.method or "GET")
         api_key = getattr(request, "api_key", None)
         if api_key is None or not api_key.allows(needed):
             raise exceptions.PermissionDenied(
@@ -73,6 +79,15 @@ class HasScope(IsAppAuthenticated):
         return True
 
 
-def required_scope(view, method: str) -> str:
+def required_scope(view: APIView, method: str) -> str:
     by_method = getattr(view, "required_scopes", None) or {}
-    return by_method.get(method.upper()) or getattr(view, "required_scope", Scope.MANAGE)
+    return str(by_method.get(method.upper()) or getattr(view, "required_scope", Scope.MANAGE))
+
+
+def request_app(request: Request) -> App:
+    """The App whose API key authenticated this request (views behind HasScope). DRF types
+    `request.auth` as a token; here it is always the App."""
+    app = request.auth
+    if not isinstance(app, App):
+        raise exceptions.NotAuthenticated()
+    return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import os
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -16,7 +17,7 @@ from notify.services import api_key_create
 from templates_app.models import MessageTemplate, MessageType, ReceiverType
 
 DEMO_APP = "demo"
-DEMO_TEMPLATES = [
+DEMO_TEMPLATES: list[dict[str, Any]] = [
     {
         "code": "welcome",
         "name": "Welcome email",

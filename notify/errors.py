@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import kombu.exceptions
 import psycopg
@@ -12,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -50,7 +52,7 @@ def invalid(field: str, problem: str, *, code: str = "invalid_request") -> ApiEr
     return ApiError(f"{field}: {problem}", code=code, fields={field: [problem]})
 
 
-def api_exception_handler(exc, context):
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBase | None:
     if isinstance(exc, UNAVAILABLE_ERRORS):
         return _unavailable(exc, Response)
     if isinstance(exc, ProtectedError | RestrictedError):
@@ -82,12 +84,13 @@ def api_exception_handler(exc, context):
         response.data = {"error": "invalid_request", "message": message, "fields": fields}
         response.status_code = status.HTTP_400_BAD_REQUEST
     else:
+        assert isinstance(exc, exceptions.APIException)  # DRF answered it: one of its own
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else "error"
         response.data = {"error": code, "message": str(exc.detail), "fields": {}}
     return response
 
 
-def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     """{"messages": [{}, {"receiver": ["x"]}]} -> {"messages[1].receiver": ["x"]}."""
     if isinstance(detail, dict):
         out: dict[str, list[str]] = {}
@@ -110,7 +113,9 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "request": [str(detail)]}
 
 
-def _unavailable(exc: BaseException, response_class):
+def _unavailable(
+    exc: BaseException, response_class: Callable[..., HttpResponseBase]
+) -> HttpResponseBase:
     logger.error("dependency unavailable: %s: %s", type(exc).__name__, exc)
     response = response_class(
         {
@@ -136,7 +141,7 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-def unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
+def unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponseBase:
     """503 + Retry-After: JSON under /api/ (and for JSON clients), plain text elsewhere."""
     if _is_api(request) or "json" in request.headers.get("Accept", ""):
         return _unavailable(exc, JsonResponse)
@@ -157,19 +162,19 @@ class DependencyUnavailableMiddleware:
     views (admin, receipts, click redirects, /metrics) and whatever DRF re-raises.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
 
-    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponseBase | None:
         if isinstance(exc, UNAVAILABLE_ERRORS):
             return unavailable_response(request, exc)
         return None
 
 
-def server_error(request: HttpRequest) -> HttpResponse:
+def server_error(request: HttpRequest) -> HttpResponseBase:
     """handler500: what escaped views and middleware (Django calls it inside the except
     block, so the exception is at hand). A dead dependency is a 503; under /api/ every
     error is JSON, never Django's HTML page."""

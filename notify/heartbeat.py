@@ -9,6 +9,7 @@ import logging
 import socket
 import threading
 import time
+from typing import Any
 
 from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
@@ -70,7 +71,7 @@ def _mark_forever(hostname: str, queues: list[str]) -> None:
 
 
 @worker_ready.connect
-def _worker_ready(sender, **kwargs) -> None:
+def _worker_ready(sender: Any, **kwargs: Any) -> None:
     hostname = getattr(sender, "hostname", None) or socket.gethostname()
     queues = sorted(sender.app.amqp.queues.consume_from)
     _stop.clear()
@@ -80,5 +81,5 @@ def _worker_ready(sender, **kwargs) -> None:
 
 
 @worker_shutdown.connect
-def _worker_shutdown(**kwargs) -> None:
+def _worker_shutdown(**kwargs: Any) -> None:
     _stop.set()

@@ -25,6 +25,15 @@ class UnknownLaneGroup(ValueError):
     pass
 
 
+def all_lanes() -> list[str]:
+    """Every lane: each registered channel at each priority."""
+    return [
+        lane(channel, priority)
+        for channel in registered_channels()
+        for priority in settings.TIDINGS_PRIORITIES
+    ]
+
+
 def lane_channels() -> list[str]:
     """Channels with lanes: every channel of the registry (a new provider's too)."""
     return registered_channels()

@@ -20,11 +20,13 @@ if TYPE_CHECKING:
 def choose_locales(ctx: SendContext) -> None:
     """Set each item's `locale` to the variant it gets: its own explicit locale, else the
     call's, else its profile's, through the fallback chain (en-GB -> en -> default "")."""
-    locales = ctx.template.locales
+    locales = ctx.loaded_template.locales
     if not locales:
         return  # an explicit locale names no variant: every item gets `content`
     unknown = [item for item in ctx.items if not (item.locale or ctx.locale)]
-    profile_locales = _profile_locales(ctx.app, ctx.template.channel, unknown) if unknown else {}
+    profile_locales = (
+        _profile_locales(ctx.app, ctx.loaded_template.channel, unknown) if unknown else {}
+    )
     for item in ctx.items:
         wanted = item.locale or ctx.locale or profile_locales.get(item.receiver, "")
         item.locale = locale_choose(locales, wanted)

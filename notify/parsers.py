@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import codecs
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import IO, Any, NoReturn
 
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser, get_encoding
+
+# get_encoding (DRF's request charset) is not in djangorestframework-stubs yet.
+from rest_framework.parsers import JSONParser, get_encoding  # type: ignore[attr-defined]
 
 NUL_PROBLEM = "must not contain NUL (\\u0000) characters"
 
@@ -49,7 +52,12 @@ class JsonParser(JSONParser):
     """DRF's JSON parser, plus: nesting too deep is a 400 (not a RecursionError), and NUL
     characters are refused here, once for every endpoint, naming the field."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
         encoding = get_encoding(parser_context or {})
         try:
             text = codecs.getreader(encoding)(stream).read()
@@ -69,5 +77,5 @@ class JsonParser(JSONParser):
         return data
 
 
-def _refuse_constant(name: str):
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")

@@ -8,21 +8,24 @@ A step raises ApiError to stop the request; nothing is written before `persist`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from channels_app.models import ChannelAccount
-from notify.campaigns.holds import approval_needed, hold_answer, send_hold_create
 from notify.errors import ApiError, invalid
+from notify.holds import approval_needed, hold_answer, send_hold_create
 from notify.localize import choose_locales, messages_locale_record
 from notify.models import App, SendRequest
-from notify.queueing import enqueue_delivery
+from notify.profiles import USER_PREFIX, profiles_by_external_id
+from notify.queueing import enqueue_accepted
 from templates_app.locales import locale_content
 from templates_app.models import MessageTemplate, TemplateStatus
 from templates_app.receivers import receiver_problem
@@ -60,7 +63,7 @@ class SendContext:
     rejected: list[dict[str, str]] = field(default_factory=list)
     request: SendRequest | None = None
     message_ids: list[int] = field(default_factory=list)
-    public_ids: list[str] = field(default_factory=list)
+    public_ids: list[UUID] = field(default_factory=list)
     # Campaigns: hold until this time (persisted SCHEDULED; a beat task releases it).
     send_at: datetime | None = None
     # False: answer counts only, no per-message list (campaign batches of thousands).
@@ -71,6 +74,27 @@ class SendContext:
     request_hash: str = ""
     # The call's `locale`: for every receiver without its own (before their profile's).
     locale: str = ""
+
+    # What the steps fill in, in their order: these fail loudly if one runs out of order.
+    @property
+    def loaded_template(self) -> MessageTemplate:
+        assert self.template is not None, "load_template runs first"
+        return self.template
+
+    @property
+    def chosen_account(self) -> ChannelAccount:
+        assert self.account is not None, "resolve_account runs first"
+        return self.account
+
+    @property
+    def lane_priority(self) -> str:
+        assert self.priority is not None, "load_template sets the default priority"
+        return self.priority
+
+    @property
+    def saved_request(self) -> SendRequest:
+        assert self.request is not None, "persist runs first"
+        return self.request
 
 
 @dataclass
@@ -108,7 +132,7 @@ def load_template(ctx: SendContext) -> None:
 
 
 def resolve_account(ctx: SendContext) -> None:
-    template = ctx.template
+    template = ctx.loaded_template
     account = template.channel_account
     if account is None:
         account = (
@@ -127,7 +151,7 @@ def resolve_account(ctx: SendContext) -> None:
 
 def render_content(ctx: SendContext) -> None:
     """Fill placeholders; receivers whose variables are incomplete are rejected by name."""
-    template = ctx.template
+    template = ctx.loaded_template
     # The variant of each receiver (choose_locales): only `content` for most templates.
     variants = {key: locale_content(template, key) for key in {i.locale for i in ctx.items}}
     needs = {key: placeholders(content) for key, content in variants.items()}
@@ -155,14 +179,12 @@ def render_content(ctx: SendContext) -> None:
 
 def resolve_profiles(ctx: SendContext) -> None:
     """`user:<id>` receivers become the profile's address for the template's channel."""
-    from notify.profiles import USER_PREFIX, profiles_by_external_id
-
     wanted = {
         i.receiver[len(USER_PREFIX) :] for i in ctx.items if i.receiver.startswith(USER_PREFIX)
     }
     if not wanted:
         return
-    channel = ctx.template.channel
+    channel = ctx.loaded_template.channel
     profiles = profiles_by_external_id(ctx.app, wanted)
     kept_items, kept_contents = [], []
     for item, content in zip(ctx.items, ctx.contents, strict=True):
@@ -186,7 +208,7 @@ def resolve_profiles(ctx: SendContext) -> None:
 
 
 def check_receivers(ctx: SendContext) -> None:
-    receiver_type = ctx.template.receiver_type
+    receiver_type = ctx.loaded_template.receiver_type
     kept_items, kept_contents = [], []
     for item, content in zip(ctx.items, ctx.contents, strict=True):
         problem = receiver_problem(receiver_type, item.receiver)
@@ -201,22 +223,23 @@ def check_receivers(ctx: SendContext) -> None:
 
 def persist(ctx: SendContext) -> None:
     """The request, one row per receiver and their ACCEPTED events, in one transaction."""
-    template, now = ctx.template, ctx.now
+    template, now, priority = ctx.loaded_template, ctx.now, ctx.lane_priority
+    account = ctx.chosen_account
     # No ttl given: the message type's default (verification codes go stale in minutes).
     ttl = ctx.ttl_seconds or settings.TIDINGS_DEFAULT_TTL_SECONDS.get(template.message_type)
-    # Held: a future send_at, or over the approval threshold (notify.campaigns.holds).
+    # Held: a future send_at, or over the approval threshold (notify.holds).
     send_at = ctx.send_at if ctx.send_at and ctx.send_at > now else None
     needs_approval = not ctx.pre_approved and approval_needed(len(ctx.items))
     held = bool(send_at or needs_approval)
     state, queued_at = (MessageState.SCHEDULED, None) if held else (MessageState.QUEUED, now)
     expires_at = (send_at or now) + timedelta(seconds=ttl) if ttl else None
     with transaction.atomic():
-        ctx.request = SendRequest.objects.create(
+        ctx.request = request = SendRequest.objects.create(
             app=ctx.app,
             template=template,
             idempotency_key=ctx.idempotency_key,
             request_hash=ctx.request_hash,
-            priority=ctx.priority,
+            priority=priority,
             accepted_count=len(ctx.items),
             rejected_count=len(ctx.rejected),
             rejected=ctx.rejected,
@@ -224,30 +247,32 @@ def persist(ctx: SendContext) -> None:
         ctx.public_ids = [new_message_id() for _ in ctx.items]
         rows = [
             (
-                None, public_id, ctx.app.pk, ctx.request.pk, template.pk, template.channel,
-                ctx.account.pk, item.receiver, item.biz_id, item.variables, content,
-                ctx.priority, state, 0, "", "", now, now, queued_at, expires_at,
+                None, public_id, ctx.app.pk, request.pk, template.pk, template.channel,
+                account.pk, item.receiver, item.biz_id, item.variables, content,
+                priority, state, 0, "", "", now, now, queued_at, expires_at,
             )
             for public_id, item, content in zip(ctx.public_ids, ctx.items, ctx.contents, strict=True)
         ]  # fmt: skip
         ctx.message_ids = messages_insert(rows)
         if template.locales:
             messages_locale_record(ctx.message_ids, ctx.items, now)
-        meta = (ctx.app.pk, template.pk, template.channel, ctx.priority)
+        meta = (ctx.app.pk, template.pk, template.channel, priority)
         if held:
-            detail = "waiting for approval" if needs_approval else f"send at {send_at.isoformat()}"
+            detail = (
+                f"send at {send_at.isoformat()}"
+                if send_at and not needs_approval
+                else "waiting for approval"
+            )
             events_record(
                 (EventRow(pk, state, now, detail) for pk in ctx.message_ids), shared_meta=meta
             )
-            send_hold_create(ctx.request, len(ctx.items), send_at, needs_approval)
+            send_hold_create(request, len(ctx.items), send_at, needs_approval)
             return
         events_record(
             (EventRow(pk, MessageState.ACCEPTED, now) for pk in ctx.message_ids), shared_meta=meta
         )
         transaction.on_commit(
-            lambda: enqueue_accepted(
-                ctx.request.pk, ctx.message_ids, template.channel, ctx.priority
-            )
+            partial(enqueue_accepted, request.pk, ctx.message_ids, template.channel, priority)
         )
 
 
@@ -278,21 +303,6 @@ def _stop_if_none_left(ctx: SendContext, kept: list, field_name: str) -> None:
 # --- after commit ---------------------------------------------------------------------------
 
 
-def enqueue_accepted(request_pk: int, message_ids: list[int], channel: str, priority: str) -> None:
-    """Publish the batches. Rows are written QUEUED (saving an UPDATE of every row after
-    publishing); if the broker refuses, they go back to ACCEPTED for the sweeper. A crash
-    between commit and publish leaves them QUEUED, which the sweeper also re-publishes."""
-    try:
-        enqueue_delivery(message_ids, channel, priority)
-    except Exception:
-        logger.exception(
-            "broker unavailable: %d messages stay ACCEPTED until re-enqueued", len(message_ids)
-        )
-        Message.objects.filter(
-            request_id=request_pk, state=MessageState.QUEUED, next_attempt_at__isnull=True
-        ).update(state=MessageState.ACCEPTED, updated_at=timezone.now())
-
-
 # --- entry point ----------------------------------------------------------------------------
 
 
@@ -312,7 +322,7 @@ def message_send(ctx: SendContext) -> SendAnswer:
             raise
         return _replay(ctx, previous)
     body = {
-        "request_id": str(ctx.request.request_id),
+        "request_id": str(ctx.saved_request.request_id),
         "accepted": len(ctx.items),
         "messages": [
             {"message_id": str(public_id), "receiver": item.receiver, "biz_id": item.biz_id}
@@ -323,7 +333,7 @@ def message_send(ctx: SendContext) -> SendAnswer:
         "rejected": ctx.rejected,
     }
     if ctx.send_at or (not ctx.pre_approved and approval_needed(len(ctx.items))):
-        body.update(hold_answer(ctx.request))
+        body.update(hold_answer(ctx.saved_request))
     return SendAnswer(body)
 
 
@@ -353,13 +363,13 @@ def _previous_request(ctx: SendContext) -> SendRequest | None:
 
 
 def answer_for(request: SendRequest, *, messages: bool = True) -> dict[str, Any]:
-    rows = (
+    rows: Iterable[tuple[UUID, str, str]] = (
         Message.objects.filter(request=request)
         .order_by("id")
         .values_list("message_id", "receiver", "biz_id")
+        if messages
+        else []
     )
-    if not messages:
-        rows = []
     return {
         "request_id": str(request.request_id),
         "accepted": request.accepted_count,

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from notify.models import App, DeadPushToken, OptOut, UserProfile
+from notify.models.profiles import PROFILE_CHANNEL_FIELDS
 from templates_app.models import MessageType
 
 _UNSUBSCRIBE_SALT = "tidings.unsubscribe"
@@ -197,8 +198,6 @@ def unsubscribe(token: str) -> OptOut:
 
 
 def _profile_with_address(app: App, channel: str, receiver: str) -> UserProfile | None:
-    from notify.models.profiles import PROFILE_CHANNEL_FIELDS
-
     field = PROFILE_CHANNEL_FIELDS.get(channel)
     if not field:
         return None

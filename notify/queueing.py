@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
-from channels_app.providers.registry import registered_channels
+from config.celery_app import app
+from tracking.models import Message, MessageState
 
 logger = logging.getLogger(__name__)
+
+# Published by name: notify/tasks.py (which imports delivery, which imports this module)
+# registers it, so the publisher needs no import of the task.
+DELIVER_BATCH_TASK = "notify.tasks.deliver_batch"
 
 
 def lane(channel: str, priority: str) -> str:
     return f"{channel}.{priority}"
-
-
-def all_lanes() -> list[str]:
-    return [
-        lane(channel, priority)
-        for channel in registered_channels()
-        for priority in settings.TIDINGS_PRIORITIES
-    ]
 
 
 def enqueue_delivery(
@@ -32,15 +31,13 @@ def enqueue_delivery(
     Raises on a broker failure: callers decide whether that is fatal (the database keeps
     the messages either way, and the sweeper re-enqueues them).
     """
-    from config.celery_app import app
-    from notify.tasks import deliver_batch
-
     size = settings.TIDINGS_BATCH_SIZE
     queue = lane(channel, priority)
     tasks = 0
     with app.producer_or_acquire() as producer:
         for start in range(0, len(message_ids), size):
-            deliver_batch.apply_async(
+            app.send_task(
+                DELIVER_BATCH_TASK,
                 args=[list(message_ids[start : start + size])],
                 queue=queue,
                 countdown=countdown,
@@ -52,11 +49,27 @@ def enqueue_delivery(
 
 def lane_backlog(queue: str) -> int | None:
     """Tasks waiting in a lane's broker queue, or None when the broker cannot tell."""
-    from config.celery_app import app
-
     try:
         with app.connection_for_write() as connection:
-            return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
+            channel: Any = (
+                connection.default_channel
+            )  # Any: kombu's stubs say StdChannel, which lacks queue_declare
+            return int(channel.queue_declare(queue=queue, passive=True).message_count)
     except Exception:  # noqa: BLE001 - a missing queue or a broker without counts
         logger.debug("cannot read the backlog of %s", queue, exc_info=True)
         return None
+
+
+def enqueue_accepted(request_pk: int, message_ids: list[int], channel: str, priority: str) -> None:
+    """Publish the batches. Rows are written QUEUED (saving an UPDATE of every row after
+    publishing); if the broker refuses, they go back to ACCEPTED for the sweeper. A crash
+    between commit and publish leaves them QUEUED, which the sweeper also re-publishes."""
+    try:
+        enqueue_delivery(message_ids, channel, priority)
+    except Exception:
+        logger.exception(
+            "broker unavailable: %d messages stay ACCEPTED until re-enqueued", len(message_ids)
+        )
+        Message.objects.filter(
+            request_id=request_pk, state=MessageState.QUEUED, next_attempt_at__isnull=True
+        ).update(state=MessageState.ACCEPTED, updated_at=timezone.now())

@@ -1,5 +1,7 @@
 """drf-spectacular extensions so /api/schema/ describes Api-Key auth and template refs."""
 
+from typing import Any
+
 from drf_spectacular.extensions import (
     OpenApiAuthenticationExtension,
     OpenApiSerializerFieldExtension,
@@ -12,7 +14,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     target_class = "notify.authentication.ApiKeyAuthentication"
     name = "ApiKey"
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
         return {
             "type": "apiKey",
             "in": "header",
@@ -26,7 +28,7 @@ class InboxTokenScheme(OpenApiAuthenticationExtension):
     target_class = "channels_app.inbox_api.InboxTokenAuthentication"
     name = "InboxToken"
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
         return {
             "type": "http",
             "scheme": "bearer",
@@ -38,7 +40,7 @@ class InboxTokenScheme(OpenApiAuthenticationExtension):
 class TemplateRefFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "notify.api.TemplateRefField"
 
-    def map_serializer_field(self, auto_schema, direction):
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
         return {"oneOf": [build_basic_type(OpenApiTypes.INT), build_basic_type(OpenApiTypes.STR)]}
 
 
@@ -48,7 +50,7 @@ class LocalTimeFieldExtension(OpenApiSerializerFieldExtension):
 
     target_class = "rest_framework.fields.TimeField"
 
-    def map_serializer_field(self, auto_schema, direction):
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
         return {
             "type": "string",
             "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$",

@@ -6,11 +6,13 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from notify.delivery import batch_deliver, messages_requeue_stuck
+from notify.queueing import DELIVER_BATCH_TASK
 
 _DB_TROUBLE = (OperationalError, InterfaceError)
 
 
 @shared_task(
+    name=DELIVER_BATCH_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=_DB_TROUBLE,

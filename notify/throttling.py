@@ -7,14 +7,20 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from redis.exceptions import RedisError
+from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from config.redis import get_redis
 from notify.models import App
 from notify.models.core import parse_rate
+
+if TYPE_CHECKING:
+    # Types only: rest_framework.views reads the API settings, which import this module.
+    from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +42,7 @@ class AppRateThrottle(BaseThrottle):
     """DRF throttle keyed by the App (request.auth). Only App-key requests count: the
     inbox's end-user token endpoints and public links are not an App's API traffic."""
 
-    def allow_request(self, request, view) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         self.wait_seconds: float | None = None
         app = request.auth
         if not isinstance(app, App):

@@ -63,7 +63,7 @@ def utc_or_error(field: str, moment: datetime) -> datetime:
 class NoNulCharField(serializers.CharField):
     """For values that do not come from a JSON body (forms, CSV cells)."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
         if "\x00" in value:
             raise serializers.ValidationError(NUL_PROBLEM)

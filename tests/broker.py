@@ -16,7 +16,7 @@ import redis
 from django.conf import settings
 
 from notify.brokers import broker_kind, queue_depth, queues_purge
-from notify.queueing import all_lanes
+from notify.lanes import all_lanes
 
 # Native delayed delivery's queues (RabbitMQ quorum mode): countdowns wait there.
 DELAYED_QUEUES = [f"celery_delayed_{level}" for level in range(28)]

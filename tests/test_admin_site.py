@@ -11,8 +11,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from channels_app.models import ChannelAccount
+from notify.actors import Actor
 from notify.campaigns import services
-from notify.campaigns.actors import Actor
 from tests.campaigns.test_campaigns import run_now
 
 ACCOUNTS = "/admin/channels_app/channelaccount/"

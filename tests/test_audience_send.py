@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from channels_app.models import SandboxDelivery
-from notify.campaigns.actors import Actor
+from notify.actors import Actor
 from notify.campaigns.services import campaign_decide
 from notify.models import (
     Campaign,

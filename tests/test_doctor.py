@@ -18,7 +18,7 @@ from django.db import connection
 
 from notify.doctor import FAIL, OK, doctor_checks
 from notify.heartbeat import BEAT_KEY
-from notify.queueing import all_lanes
+from notify.lanes import all_lanes
 from tests.e2e.conftest import ROOT, start_worker, wait_until  # noqa: F401
 from tracking.models import Message
 

@@ -1,14 +1,18 @@
 import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
-from django.http import HttpRequest, HttpResponseRedirect
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from channels_app.secrets import url_mask, url_unmask
 from notify.models import App
@@ -27,7 +31,7 @@ from tracking.replay import ReplayFilter, failure_groups, messages_replay
 _INTERNAL_FIELDS = {"lease_expires_at", "claim_token", "dispatched_at"}
 
 
-def ms(at) -> str:
+def ms(at: datetime | None) -> str:
     """A time to the millisecond, in the admin's time zone."""
     return timezone.localtime(at).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if at else "-"
 
@@ -56,15 +60,15 @@ class MessageAdmin(admin.ModelAdmin):
     show_full_result_count = False
     actions = ["replay_selected"]
 
-    def get_fields(self, request, obj=None):
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         names = [f.name for f in Message._meta.fields if f.name not in _INTERNAL_FIELDS]
         times = {"created_at", "updated_at", "queued_at", "sent_at", "expires_at",
                  "next_attempt_at"}  # fmt: skip
         pretty = {"variables", "content"}
-        return [
+        return (
             "trace",
             *[f"{n}_ms" if n in times else f"{n}_json" if n in pretty else n for n in names],
-        ]
+        )
 
     @admin.display(description="Variables")
     def variables_json(self, obj: Message) -> SafeString:
@@ -74,7 +78,7 @@ class MessageAdmin(admin.ModelAdmin):
     def content_json(self, obj: Message) -> SafeString:
         return format_html("<pre>{}</pre>", json.dumps(obj.content, indent=2, ensure_ascii=False))
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return self.get_fields(request, obj)
 
     @admin.display(description="Trace")
@@ -83,7 +87,7 @@ class MessageAdmin(admin.ModelAdmin):
         the message was accepted."""
         events = list(obj.events.order_by("at", "id"))
         if not events:
-            return "-"
+            return mark_safe("-")  # noqa: S308 - a constant
         start, rows, previous = events[0].at, [], None
         for event in events:
             step = f"+{(event.at - previous).total_seconds() * 1000:.0f} ms" if previous else ""
@@ -103,18 +107,18 @@ class MessageAdmin(admin.ModelAdmin):
             body,
         )
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Messages are the record of what was sent: retention removes them, nobody else.
         return False
 
     @admin.action(description="Replay selected (resend each once, linked to it)")
-    def replay_selected(self, request, queryset):
+    def replay_selected(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
         by_app: dict[int, list[str]] = {}
         for app_id, message_id in queryset.values_list("app_id", "message_id"):
             by_app.setdefault(app_id, []).append(str(message_id))
@@ -129,7 +133,7 @@ class MessageAdmin(admin.ModelAdmin):
             f"{resent} message(s) resent; {skipped} skipped (resent before or still in flight).",
         )
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         return [
             path(
                 "failed/",
@@ -139,7 +143,7 @@ class MessageAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def failed_view(self, request: HttpRequest):
+    def failed_view(self, request: HttpRequest) -> HttpResponseBase:
         """Dead letters: FAILED messages not resent yet, grouped by reason, each group
         with a "replay these" button (POST)."""
         if request.method == "POST":
@@ -150,9 +154,12 @@ class MessageAdmin(admin.ModelAdmin):
             if app is None or kind not in ("error_code", "reason") or not key:
                 self.message_user(request, "Nothing to replay.", messages.WARNING)
             else:
-                audit = messages_replay(
-                    app, ReplayFilter(**{kind: key}), actor=staff_actor(request)
+                which = (
+                    ReplayFilter(error_code=key)
+                    if kind == "error_code"
+                    else ReplayFilter(reason=key)
                 )
+                audit = messages_replay(app, which, actor=staff_actor(request))
                 self.message_user(request, f"Replay #{audit.pk}: {audit.resent} message(s) resent.")
             return HttpResponseRedirect(reverse("admin:tracking_message_failed"))
         context = {
@@ -178,21 +185,21 @@ class ReplayAuditAdmin(admin.ModelAdmin):
     def at_ms(self, obj: ReplayAudit) -> str:
         return ms(obj.at)
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
-def _ms_field(name: str):
-    def show(self, obj: Message) -> str:
+def _ms_field(name: str) -> Callable[[Any, Message], str]:
+    @admin.display(description=Message._meta.get_field(name).verbose_name)  # type: ignore[union-attr]  # a concrete field
+    def show(self: Any, obj: Message) -> str:
         return ms(getattr(obj, name))
 
-    show.short_description = Message._meta.get_field(name).verbose_name
     return show
 
 
@@ -209,7 +216,7 @@ class CallbackEndpointForm(forms.ModelForm):
         model = CallbackEndpoint
         fields = ["app", "url", "states", "enabled"]  # not the secret: write-only
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["url"] = url_mask(self.instance.url)
@@ -232,7 +239,7 @@ class CallbackEndpointAdmin(admin.ModelAdmin):
 
     readonly_fields = ["created_at", "updated_at"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # Apps register their URL and secret through PUT /api/v1/callback
 
 
@@ -259,10 +266,10 @@ class CallbackDeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "at"
     show_full_result_count = False
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -274,14 +281,14 @@ class CallbackOutboxAdmin(admin.ModelAdmin):
     actions = ["retry_now"]
     show_full_result_count = False
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     @admin.action(description="Retry now (also revives dead events)")
-    def retry_now(self, request, queryset):
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[CallbackOutbox]) -> None:
         count = queryset.update(dead=False, next_attempt_at=timezone.now())
         self.message_user(request, f"{count} event(s) will be posted on the next drain.")
 
@@ -293,8 +300,8 @@ class DailyStatAdmin(admin.ModelAdmin):
     date_hierarchy = "day"
     show_full_result_count = False
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -25,9 +25,11 @@ from notify.errors import ApiError, invalid
 from notify.models import Priority, Scope, SendRequest
 from notify.validation import day_or_error, int_or_none, utc_or_error
 from tracking.models import CallbackEndpoint, Message, MessageEvent, MessageState
+from tracking.recall import messages_recall
 from tracking.receipts.base import receipt_url
 from tracking.receipts.push import push_signed
 from tracking.replay import REPLAYABLE_STATES, ReplayFilter, messages_replay
+from tracking.resend import NotResendable, message_resend
 from tracking.selectors import (
     StatsFilter,
     message_get,
@@ -37,7 +39,6 @@ from tracking.selectors import (
     stats_rows,
     stats_totals,
 )
-from tracking.services import NotResendable, message_resend, messages_recall
 
 
 class MessageEventSerializer(serializers.ModelSerializer):

@@ -1,4 +1,6 @@
+from anymail.signals import tracking
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 
 
 class TrackingConfig(AppConfig):
@@ -6,20 +8,17 @@ class TrackingConfig(AppConfig):
     verbose_name = "Tracking"
 
     def ready(self) -> None:
-        # django-anymail reports email tracking events only through its signal.
-        from anymail.signals import tracking
-
+        # Imported in ready(), as Django documents for signal receivers: these modules
+        # define or query models, which cannot load before the app registry is ready.
+        from tracking.models import CallbackEndpoint
         from tracking.receipts.anymail import on_tracking
+        from tracking.services import callback_endpoints_forget
 
+        # django-anymail reports email tracking events only through its signal.
         tracking.connect(on_tracking, dispatch_uid="tidings-anymail-tracking")
 
         # The per-process cache of callback endpoints forgets them when one changes here;
         # other processes pick the change up within its TTL.
-        from django.db.models.signals import post_delete, post_save
-
-        from tracking.models import CallbackEndpoint
-        from tracking.services import callback_endpoints_forget
-
         for signal in (post_save, post_delete):
             signal.connect(
                 lambda **kwargs: callback_endpoints_forget(),

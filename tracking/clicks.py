@@ -55,6 +55,7 @@ def template_link_pattern(content: Any) -> re.Pattern[str] | None:
             for match in _TEMPLATE_URL.finditer(node):
                 url = match.group(0).rstrip(_TRAILING)
                 authority_end = re.search(r"[/?#]|$", url[url.index("://") + 3 :])
+                assert authority_end is not None  # "$" always matches
                 cut = url.index("://") + 3 + authority_end.start()
                 if "{$" in url[:cut] or url[cut : cut + 2] == "{$":
                     continue  # the host would come from a variable

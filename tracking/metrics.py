@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Min, Sum
@@ -24,9 +26,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from config.celery_app import app
+from notify.lanes import all_lanes
+from notify.queueing import lane
 from tracking.models import ACTIVE_STATES, DailyStat, Message, MessageState
 
 logger = logging.getLogger(__name__)
@@ -50,12 +55,12 @@ RULE_STATES = (
 def broker_depths(lanes: list[str]) -> dict[str, int]:
     """Tasks waiting per lane, over one broker connection; lanes the broker cannot count
     (no such queue yet, the filesystem transport) are left out."""
-    from config.celery_app import app
-
     depths: dict[str, int] = {}
     try:
         with app.connection_for_write() as connection:
-            channel = connection.default_channel
+            channel: Any = (
+                connection.default_channel
+            )  # Any: kombu's stubs say StdChannel, which lacks queue_declare
             for lane in lanes:
                 try:
                     depths[lane] = channel.queue_declare(queue=lane, passive=True).message_count
@@ -70,9 +75,9 @@ class TidingsCollector:
     """Tidings' own metrics, computed at scrape time (cached a few seconds)."""
 
     def __init__(self) -> None:
-        self._cache: tuple[float, list] | None = None
+        self._cache: tuple[float, list[Metric]] | None = None
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         ttl = settings.TIDINGS_METRICS_CACHE_SECONDS
         if self._cache and time.monotonic() - self._cache[0] < ttl:
             yield from self._cache[1]
@@ -85,12 +90,10 @@ class TidingsCollector:
         self._cache = (time.monotonic(), families)
         yield from families
 
-    def describe(self):
+    def describe(self) -> list[Metric]:
         return []
 
-    def _families(self) -> list:
-        from notify.queueing import all_lanes, lane
-
+    def _families(self) -> list[Metric]:
         events = CounterMetricFamily(
             "tidings_message_events",
             "Trace events by channel, state and priority (messages reaching each state).",

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, models, transaction
+from django.db.backends.utils import CursorWrapper
+from django.db.models import ForeignObjectRel
 
 from tracking.models import Message, MessageEvent
 
@@ -116,7 +119,7 @@ def partitions_cover(first: datetime, last: datetime) -> list[str]:
     return created
 
 
-def _overlaps(period: Period, others) -> bool:
+def _overlaps(period: Period, others: Iterable[Period]) -> bool:
     return any(o.start < period.end and period.start < o.end for o in others)
 
 
@@ -175,7 +178,7 @@ def partitions_drop_expired(now: datetime) -> int:
     return dropped_messages
 
 
-def _dependents_release(cursor, partition: str) -> None:
+def _dependents_release(cursor: CursorWrapper, partition: str) -> None:
     """What references messages of a partition about to go: rows that cascade are deleted,
     SET_NULL references cleared. The database has no foreign keys to enforce this (see
     Message), so every reverse relation Django knows of is walked here."""
@@ -185,7 +188,9 @@ def _dependents_release(cursor, partition: str) -> None:
         if (f.one_to_many or f.one_to_one) and f.auto_created and not f.concrete
     ]
     for relation in reverse:
+        assert isinstance(relation, ForeignObjectRel)  # auto-created and not concrete
         model, field = relation.related_model, relation.field
+        assert model is not None and not isinstance(model, str)  # resolved once apps load
         if model is MessageEvent:
             continue  # partitioned by time itself, dropped with its own partitions
         column, related = field.column, model._meta.db_table

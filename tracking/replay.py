@@ -20,7 +20,8 @@ from notify.models import App
 from notify.validation import int_or_none
 from templates_app.selectors import template_ref_q
 from tracking.models import ACTIVE_STATES, Message, MessageState, ReplayAudit
-from tracking.services import failure_reason, messages_resend
+from tracking.resend import messages_resend
+from tracking.services import failure_reason
 
 # Rows locked and resent per transaction: bounded locks and memory for any selection.
 CHUNK = 1000

@@ -28,6 +28,7 @@ from channels_app.providers.registry import channel_choices
 from notify.errors import ApiError
 from notify.models import App, Priority
 from templates_app.models import MessageTemplate
+from tracking.api import stats_filter_from
 from tracking.clicks import link_click
 from tracking.metrics import metrics_text
 from tracking.models import MessageState
@@ -84,8 +85,6 @@ def receipt_push(
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Delivery funnel per template per day, a time series per channel and the top failure
     reasons, from the daily aggregates, filtered by the query string."""
-    from tracking.api import stats_filter_from
-
     params = request.GET
     apps = [int(params["app"])] if params.get("app", "").isdigit() else None
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
 from rest_framework import serializers
 
 from channels_app.providers.base import DeliveryError
@@ -79,7 +80,7 @@ def error_code(body: dict[str, Any]) -> int:
     return code
 
 
-def json_body(response) -> dict[str, Any]:
+def json_body(response: requests.Response) -> dict[str, Any]:
     return json_object(response, "dingtalk")
 
 

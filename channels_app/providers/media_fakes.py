@@ -10,7 +10,8 @@ import uuid
 from dataclasses import dataclass
 from email import message_from_bytes
 
-from channels_app.providers.fakes_http import Recorded
+from channels_app.providers.fakes_errors import wecom_err
+from channels_app.providers.fakes_http import Recorded, Reply
 
 # The first bytes of the types the providers check by content, not by name.
 MAGIC = {
@@ -89,3 +90,25 @@ class MediaStore:
             self.media[media_id] = upload
             self.uploads.append(upload)
         return media_id
+
+
+# WeCom's upload contract, shared by its app and robot fakes: image JPG/PNG ≤ 10 MB, file
+# ≤ 20 MB, every file > 5 bytes; errcodes 40004 / 40005 / 40006 / 41005.
+MB = 1024 * 1024
+WECOM_LIMITS = {"image": (10 * MB, {"image/jpeg", "image/png"}), "file": (20 * MB, None)}
+
+
+def check_wecom_upload(kind: str, files: list[UploadedFile]) -> Reply | UploadedFile:
+    """WeCom's checks of one upload (shared with the robot fake)."""
+    if kind not in WECOM_LIMITS:
+        return wecom_err(40004, "invalid media type")
+    media = [f for f in files if f.field == "media"]
+    if len(media) != 1:
+        return wecom_err(41005, "media data missing")
+    upload = media[0]
+    max_bytes, types = WECOM_LIMITS[kind]
+    if types is not None and upload.sniffed_type not in types:
+        return wecom_err(40005, "invalid file type")
+    if not 5 < len(upload.content) <= max_bytes:
+        return wecom_err(40006, "invalid file size")
+    return upload

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import requests
 from rest_framework import serializers
 
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
@@ -67,7 +68,7 @@ def wechat_error(code: int, errmsg: str) -> DeliveryError:
     return DeliveryError(reason, permanent=code in PERMANENT, code=str(code))
 
 
-def json_body(response) -> dict[str, Any]:
+def json_body(response: requests.Response) -> dict[str, Any]:
     return json_object(response, "wechat")
 
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import requests
 from rest_framework import serializers
 
 from channels_app.providers.base import DeliveryError, OutboundMessage
@@ -64,7 +65,7 @@ def wecom_error(code: int, errmsg: str, *, token_fetch: bool = False) -> Deliver
     return DeliveryError(reason, permanent=permanent, code=str(code))
 
 
-def json_body(response) -> dict[str, Any]:
+def json_body(response: requests.Response) -> dict[str, Any]:
     return json_object(response, "wecom")
 
 

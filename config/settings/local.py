@@ -17,7 +17,7 @@ os.environ.setdefault(
 )
 
 from .base import *  # noqa: E402,F403
-from .base import VAR_DIR, env  # noqa: E402
+from .base import CELERY_BROKER_URL, VAR_DIR, env  # noqa: E402
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 # `make run PORT=8001` / TIDINGS_PORT: links, receipts and `tidings doctor` use that port.
@@ -25,7 +25,7 @@ TIDINGS_PUBLIC_URL = env(
     "TIDINGS_PUBLIC_URL", default=f"http://127.0.0.1:{env('TIDINGS_PORT', default='8000')}"
 )
 
-if not CELERY_BROKER_URL:  # noqa: F405
+if not CELERY_BROKER_URL:
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,9 @@ class SimpleTaskInfoSerializer(serializers.Serializer):
 class SendResponseSerializer(serializers.Serializer):
     code = serializers.CharField(help_text='"0" on success, else austin\'s code (A0001, …).')
     msg = serializers.CharField()
-    data = SimpleTaskInfoSerializer(many=True, allow_null=True)
+    # austin's wire format names the payload `data`, shadowing Serializer.data (unused here:
+    # these serializers only describe the schema).
+    data = SimpleTaskInfoSerializer(many=True, allow_null=True)  # type: ignore[assignment]
 
 
 class TraceRequestSerializer(serializers.Serializer):
@@ -58,4 +60,4 @@ class TraceRequestSerializer(serializers.Serializer):
 class TraceResponseSerializer(serializers.Serializer):
     status = serializers.CharField(help_text='"0" on success (austin\'s BasicResultVO).')
     msg = serializers.CharField()
-    data = serializers.DictField(allow_null=True)
+    data = serializers.DictField(allow_null=True)  # type: ignore[assignment]  # as above

@@ -26,7 +26,7 @@ from notify.pipeline import Item, SendContext, message_send
 from notify.validation import int_or_none
 from templates_app.models import MessageTemplate, TemplateStatus
 from tracking.models import DailyStat, Message, MessageState
-from tracking.services import RECALLABLE_STATES, messages_recall
+from tracking.recall import RECALLABLE_STATES, messages_recall
 
 # austin's TemplateType.REALTIME: a template called through the API.
 REALTIME = 20

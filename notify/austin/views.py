@@ -5,9 +5,11 @@ a missing or wrong API key is an HTTP 401 (austin had no authentication)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,6 +23,7 @@ from notify.austin.serializers import (
     TraceRequestSerializer,
     TraceResponseSerializer,
 )
+from notify.authentication import request_app
 from notify.models import Scope
 
 logger = logging.getLogger(__name__)
@@ -32,7 +35,7 @@ class AustinView(APIView):
     # The business code a body must carry on this route ("send" / "recall").
     business_code = ""
 
-    def handle_exception(self, exc):
+    def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, AustinError):
             return Response(exc.body())
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
@@ -46,7 +49,7 @@ class AustinView(APIView):
         logger.exception("austin route failed")
         return Response({"code": Resp.ERROR_500.code, "msg": Resp.ERROR_500.msg, "data": None})
 
-    def body(self, request) -> dict:
+    def body(self, request: Request) -> dict[str, Any]:
         data = request.data
         if not isinstance(data, dict) or not data:
             raise AustinError(Resp.CLIENT_BAD_PARAMETERS, "the body must be a JSON object")
@@ -62,7 +65,7 @@ class AustinView(APIView):
             )
         return data
 
-    def idempotency_key(self, request) -> str | None:
+    def idempotency_key(self, request: Request) -> str | None:
         key = (request.headers.get("Idempotency-Key") or "").strip()
         if len(key) > 200:
             raise AustinError(Resp.CLIENT_BAD_PARAMETERS, "Idempotency-Key: at most 200 characters")
@@ -78,13 +81,13 @@ class SendView(AustinView):
         request=SendRequestSerializer,
         responses={200: SendResponseSerializer},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         """austin's /send: one messageParam (comma-separated receivers)."""
         data = self.body(request)
         param = data.get("messageParam")
         return Response(
             services.austin_send(
-                request.auth,
+                request_app(request),
                 data.get("messageTemplateId"),
                 [param] if param is not None else None,
                 self.idempotency_key(request),
@@ -101,12 +104,12 @@ class BatchSendView(AustinView):
         request=BatchSendRequestSerializer,
         responses={200: SendResponseSerializer},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         """austin's /batchSend: a messageParamList, each param with its own variables."""
         data = self.body(request)
         return Response(
             services.austin_send(
-                request.auth,
+                request_app(request),
                 data.get("messageTemplateId"),
                 data.get("messageParamList"),
                 self.idempotency_key(request),
@@ -123,18 +126,18 @@ class RecallView(AustinView):
         request=RecallRequestSerializer,
         responses={200: SendResponseSerializer},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         """austin's /recall: withdraw by messageIds, else the template's recent messages."""
         data = self.body(request)
         return Response(
             services.austin_recall(
-                request.auth, data.get("messageTemplateId"), data.get("recallMessageIds")
+                request_app(request), data.get("messageTemplateId"), data.get("recallMessageIds")
             )
         )
 
 
 class TraceView(AustinView):
-    def data(self, request) -> dict:
+    def data(self, request: Request) -> dict[str, Any]:
         return request.data if isinstance(request.data, dict) else {}
 
 
@@ -145,9 +148,11 @@ class TraceMessageView(TraceView):
         request=TraceRequestSerializer,
         responses={200: TraceResponseSerializer},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         """A message's steps, austin's UserTimeLineVo (by messageId)."""
-        return Response(services.trace_message(request.auth, self.data(request).get("messageId")))
+        return Response(
+            services.trace_message(request_app(request), self.data(request).get("messageId"))
+        )
 
 
 class TraceUserView(TraceView):
@@ -157,9 +162,11 @@ class TraceUserView(TraceView):
         request=TraceRequestSerializer,
         responses={200: TraceResponseSerializer},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         """Today's messages to a receiver, austin's UserTimeLineVo."""
-        return Response(services.trace_user(request.auth, self.data(request).get("receiver")))
+        return Response(
+            services.trace_user(request_app(request), self.data(request).get("receiver"))
+        )
 
 
 class TraceMessageTemplateView(TraceView):
@@ -169,8 +176,10 @@ class TraceMessageTemplateView(TraceView):
         request=TraceRequestSerializer,
         responses={200: TraceResponseSerializer},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         """A template's counts per step on a day, austin's EchartsVo (by businessId)."""
         return Response(
-            services.trace_message_template(request.auth, self.data(request).get("businessId"))
+            services.trace_message_template(
+                request_app(request), self.data(request).get("businessId")
+            )
         )

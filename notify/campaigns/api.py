@@ -16,12 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.pagination import LimitOffsetPage
-from notify.api import TemplateRefField, json_bytes
+from notify.actors import Actor
+from notify.api_fields import TemplateRefField, json_bytes
 from notify.authentication import ApiKeyAuthentication
-from notify.campaigns import selectors, services
-from notify.campaigns.actors import Actor
-from notify.campaigns.holds import held_send_cancel
+from notify.campaigns import runs, selectors, services
 from notify.errors import ApiError, invalid
+from notify.holds import held_send_cancel
 from notify.models import Campaign, Priority, ScheduleKind, Scope, UserGroup, UserGroupMember
 
 # --- serializers ----------------------------------------------------------------------------
@@ -80,7 +80,7 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
     def get_audience(self, campaign: Campaign) -> dict[str, Any]:
         out: dict[str, Any] = {
             "type": campaign.audience_kind,
-            "size": services.audience_size(campaign),
+            "size": runs.audience_size(campaign),
         }
         if campaign.audience_file_id:
             f = campaign.audience_file

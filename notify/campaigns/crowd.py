@@ -4,7 +4,7 @@ per template variable, read as a stream of rows that knows where each row ends i
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -169,7 +169,10 @@ class CrowdReader:
 
 
 def crowd_scan(
-    handle: IO[bytes], required_variables: Iterable[str], receiver_check, shared: Mapping
+    handle: IO[bytes],
+    required_variables: Iterable[str],
+    receiver_check: Callable[[str], str | None],
+    shared: Mapping[str, Any],
 ) -> ScanReport:
     """Read the whole file once (streaming): count rows, collect the first problems.
 

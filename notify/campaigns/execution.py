@@ -16,13 +16,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
+from typing import IO
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from notify.campaigns.crowd import MAX_PROBLEMS, CrowdFileError, CrowdReader, Row
+from notify.campaigns.runs import periodic_task_remove, run_create, run_enqueue
 from notify.errors import ApiError
 from notify.models import (
     AudienceKind,
@@ -32,6 +35,7 @@ from notify.models import (
     CampaignStatus,
     RunStatus,
     ScheduleKind,
+    SendRequest,
     TopicSubscription,
     UserGroupMember,
 )
@@ -51,8 +55,6 @@ class Batch:
 
 def campaign_fire(campaign_id: int) -> int | None:
     """A beat firing (at-time or cron): start a run unless one is still going."""
-    from notify.campaigns.services import run_create
-
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
         if campaign is None or campaign.status != S.SCHEDULED:
@@ -118,33 +120,7 @@ def _batch_commit(campaign: Campaign, run: CampaignRun, token: uuid.UUID, batch:
             for row in batch.rows
             if row.problem
         ]
-        shared = campaign.variables
-        items = [
-            Item(row.receiver, {**shared, **row.variables} if shared else row.variables,
-                 row.biz_id, row.line, row.locale)
-            for row in batch.rows
-            if not row.problem
-        ]  # fmt: skip
-        accepted, request = 0, None
-        if items:
-            ctx = SendContext(
-                app=campaign.app,
-                template_ref=campaign.template_id,
-                items=list(items),
-                priority=campaign.priority,
-                idempotency_key=f"campaign:{campaign.pk}:run:{run.number}:batch:{number}",
-                respond=False,
-                pre_approved=True,
-            )
-            try:
-                answer = message_send(ctx)
-                # A replay (unreachable while the checkpoint commits with the batch) counted
-                # its rows when it first ran.
-                if not answer.replayed:
-                    accepted, request = answer.body["accepted"], ctx.request
-            except ApiError:
-                pass  # every row was rejected: ctx.rejected says why
-            problems.extend(_rejected_rows(items, ctx))
+        accepted, request = _batch_send(campaign, run, number, batch, problems)
         run.batches_done = number
         run.rows_done += len(batch.rows)
         run.position, run.line_number = batch.position, batch.line
@@ -164,6 +140,41 @@ def _batch_commit(campaign: Campaign, run: CampaignRun, token: uuid.UUID, batch:
             ]
         )  # fmt: skip
     return True
+
+
+def _batch_send(
+    campaign: Campaign, run: CampaignRun, number: int, batch: Batch, problems: list[dict]
+) -> tuple[int, SendRequest | None]:
+    """Send a batch's valid rows through the pipeline (one idempotent request per batch);
+    adds the pipeline's rejections to `problems`. Returns (accepted, request)."""
+    shared = campaign.variables
+    items = [
+        Item(row.receiver, {**shared, **row.variables} if shared else row.variables,
+             row.biz_id, row.line, row.locale)
+        for row in batch.rows
+        if not row.problem
+    ]  # fmt: skip
+    accepted, request = 0, None
+    if items:
+        ctx = SendContext(
+            app=campaign.app,
+            template_ref=campaign.template_id,
+            items=list(items),
+            priority=campaign.priority,
+            idempotency_key=f"campaign:{campaign.pk}:run:{run.number}:batch:{number}",
+            respond=False,
+            pre_approved=True,
+        )
+        try:
+            answer = message_send(ctx)
+            # A replay (unreachable while the checkpoint commits with the batch) counted
+            # its rows when it first ran.
+            if not answer.replayed:
+                accepted, request = answer.body["accepted"], ctx.request
+        except ApiError:
+            pass  # every row was rejected: ctx.rejected says why
+        problems.extend(_rejected_rows(items, ctx))
+    return accepted, request
 
 
 def _rejected_rows(items: list[Item], ctx: SendContext) -> list[dict]:
@@ -187,8 +198,6 @@ def _rejected_rows(items: list[Item], ctx: SendContext) -> list[dict]:
 def _finish(
     campaign: Campaign, run: CampaignRun, token: uuid.UUID, failed: str | None = None
 ) -> str:
-    from notify.campaigns.services import _periodic_task_remove
-
     now = timezone.now()
     with transaction.atomic():
         done = CampaignRun.objects.filter(pk=run.pk, owner=token).update(
@@ -202,24 +211,18 @@ def _finish(
             return "stopped"
         if failed:
             campaign.status, campaign.last_error = S.FAILED, failed
-            _periodic_task_remove(campaign)
+            periodic_task_remove(campaign)
         elif campaign.schedule_kind == ScheduleKind.CRON:
             campaign.status = S.SCHEDULED  # waits for the next firing
         else:
             campaign.status = S.COMPLETED
-            _periodic_task_remove(campaign)
+            periodic_task_remove(campaign)
         campaign.save(update_fields=["status", "last_error", "updated_at"])
     return "failed" if failed else "completed"
 
 
 def _release(run: CampaignRun, token: uuid.UUID) -> None:
     CampaignRun.objects.filter(pk=run.pk, owner=token).update(owner=None, heartbeat_at=None)
-
-
-def run_enqueue(run_id: int) -> None:
-    from notify.campaigns.tasks import campaign_run_execute
-
-    campaign_run_execute.apply_async(args=[run_id], queue=settings.TIDINGS_CAMPAIGN_QUEUE)
 
 
 def campaign_runs_resume_stalled() -> int:
@@ -275,20 +278,20 @@ def _file_batches(campaign: Campaign, run: CampaignRun, size: int) -> Iterator[B
             yield Batch(chunk, reader.offset, reader.line)
 
 
-def _open(field_file):
+def _open(field_file: FieldFile) -> IO[bytes]:
     """The stored file in binary mode; a local path is opened directly (plain buffered IO)."""
     try:
         return open(field_file.path, "rb")  # noqa: SIM115 - used as a context manager
     except NotImplementedError:  # remote storage
-        return field_file.storage.open(field_file.name, "rb")
+        return field_file.storage.open(str(field_file.name), "rb")
 
 
 def _members(campaign: Campaign) -> QuerySet:
     """(id, user id) of a group's members or a topic's subscribers, in id order."""
     if campaign.audience_kind == AudienceKind.TOPIC:
-        return TopicSubscription.objects.filter(topic_id=campaign.audience_topic_id).values_list(
-            "id", "profile__external_id"
-        )
+        return TopicSubscription.objects.filter(
+            topic_id=campaign.audience_topic_id or 0
+        ).values_list("id", "profile__external_id")
     return UserGroupMember.objects.filter(group_id=campaign.audience_group_id).values_list(
         "id", "user_id"
     )

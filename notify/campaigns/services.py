@@ -7,7 +7,6 @@ completed / cancelled / failed. Every action checks the status under a row lock 
 
 from __future__ import annotations
 
-import json
 import zoneinfo
 from collections.abc import Iterable
 from datetime import datetime
@@ -18,12 +17,19 @@ from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask
 
-from notify.campaigns.actors import Actor
+from notify.actors import Actor
 from notify.campaigns.crowd import CrowdFileError, crowd_scan
-from notify.campaigns.holds import approval_needed
+from notify.campaigns.runs import (
+    audience_size,
+    periodic_task_remove,
+    periodic_task_sync,
+    run_create,
+    run_enqueue,
+)
+from notify.campaigns.selectors import campaign_message_ids
 from notify.errors import ApiError, invalid
+from notify.holds import approval_needed
 from notify.models import (
     App,
     ApprovalRecord,
@@ -37,7 +43,7 @@ from notify.models import (
     UserGroup,
     UserGroupMember,
 )
-from notify.topics import topic_find, topic_size
+from notify.topics import topic_find
 from templates_app.models import MessageTemplate, TemplateStatus
 from templates_app.receivers import receiver_problem
 from templates_app.rendering import placeholders
@@ -46,7 +52,6 @@ from tracking.models import Message, MessageState
 from tracking.services import EventRow, events_record
 
 S = CampaignStatus
-FIRE_TASK = "notify.campaigns.tasks.campaign_fire"
 EDITABLE = (S.DRAFT,)
 # Statuses in which only the schedule and priority may change (the beat entry follows).
 RESCHEDULABLE = (S.APPROVED, S.SCHEDULED, S.PAUSED)
@@ -139,7 +144,7 @@ def campaign_update(campaign: Campaign, **fields: Any) -> Campaign:
         _apply(campaign, fields, creating=False)
         campaign.save()
         if campaign.periodic_task_id:
-            _periodic_task_sync(campaign)
+            periodic_task_sync(campaign)
     return campaign
 
 
@@ -318,25 +323,11 @@ def campaign_delete(campaign: Campaign) -> None:
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if campaign.status in (S.RUNNING, S.SCHEDULED, S.PAUSED):
             raise conflict(campaign, "delete (cancel it first)")
-        _periodic_task_remove(campaign)
+        periodic_task_remove(campaign)
         audience = campaign.audience_file
         campaign.delete()
         if audience is not None:
             transaction.on_commit(lambda: _audience_file_delete(audience))
-
-
-# --- audience size ------------------------------------------------------------------------
-
-
-def audience_size(campaign: Campaign) -> int:
-    if campaign.audience_kind == AudienceKind.FILE:
-        return campaign.audience_file.rows if campaign.audience_file_id else 0
-    if campaign.audience_kind == AudienceKind.GROUP:
-        group_id = campaign.audience_group_id
-        return UserGroupMember.objects.filter(group_id=group_id).count() if group_id else 0
-    if campaign.audience_kind == AudienceKind.TOPIC:
-        return topic_size(campaign.audience_topic_id)
-    return len(campaign.audience_list)
 
 
 # --- status actions -----------------------------------------------------------------------
@@ -392,7 +383,8 @@ def campaign_decide(campaign: Campaign, actor: Actor, approve: bool, note: str =
     campaign = _locked(campaign)
     if campaign.status != S.PENDING_APPROVAL:
         raise conflict(campaign, "approve" if approve else "reject")
-    if campaign.submitted_by_id is not None and campaign.submitted_by_id == actor.user.pk:
+    user_pk = actor.user.pk if actor.user is not None else None  # require_staff: a user
+    if campaign.submitted_by_id is not None and campaign.submitted_by_id == user_pk:
         raise ApiError(
             "four-eyes: the submitter cannot approve or reject their own campaign",
             code="same_approver",
@@ -424,49 +416,8 @@ def campaign_start(campaign: Campaign) -> Campaign:
     else:
         campaign.status = S.SCHEDULED
         campaign.save(update_fields=["status", "updated_at"])
-        _periodic_task_sync(campaign)
+        periodic_task_sync(campaign)
     return campaign
-
-
-def run_create(campaign: Campaign) -> CampaignRun | None:
-    """A new run of a locked campaign; its execution is enqueued after commit. None when the
-    audience grew past what was approved: the campaign is back to pending approval."""
-    from notify.campaigns.execution import run_enqueue
-
-    size = audience_size(campaign)
-    if _grew_past_approval(campaign, size):
-        _back_to_approval(campaign, size)
-        return None
-    number = (campaign.runs.order_by("-number").values_list("number", flat=True).first() or 0) + 1
-    # The run sends at most `total` receivers: members added to a group after this point
-    # wait for the next run (and its approval check).
-    run = CampaignRun.objects.create(campaign=campaign, number=number, total=size)
-    campaign.status = S.RUNNING
-    campaign.last_error = ""
-    campaign.save(update_fields=["status", "last_error", "updated_at"])
-    transaction.on_commit(lambda: run_enqueue(run.pk))
-    return run
-
-
-def _grew_past_approval(campaign: Campaign, size: int) -> bool:
-    """A group's members can change after submit: an audience now above the threshold and
-    larger than the size that was approved needs a second pair of eyes again."""
-    return approval_needed(size) and size > (campaign.approved_audience or 0)
-
-
-def _back_to_approval(campaign: Campaign, size: int) -> None:
-    approved = campaign.approved_audience or 0
-    campaign.status = S.PENDING_APPROVAL
-    campaign.approved_audience = size
-    campaign.save(update_fields=["status", "approved_audience", "updated_at"])
-    ApprovalRecord.objects.create(
-        campaign=campaign,
-        action=ApprovalRecord.Action.RESUBMITTED,
-        actor="system",
-        note=f"audience grew from {approved} to {size} receivers since approval "
-        f"(threshold {settings.TIDINGS_APPROVAL_THRESHOLD}): approval needed again",
-    )
-    _periodic_task_sync(campaign)  # a schedule stops firing until approved and started again
 
 
 @transaction.atomic
@@ -480,15 +431,13 @@ def campaign_pause(campaign: Campaign) -> Campaign:
     CampaignRun.objects.filter(campaign=campaign, status=RunStatus.RUNNING).update(
         status=RunStatus.PAUSED
     )
-    _periodic_task_sync(campaign)
+    periodic_task_sync(campaign)
     return campaign
 
 
 @transaction.atomic
 def campaign_resume(campaign: Campaign) -> Campaign:
     """A paused run continues from its checkpoint; otherwise the schedule fires again."""
-    from notify.campaigns.execution import run_enqueue
-
     campaign = _locked(campaign)
     if campaign.status != S.PAUSED:
         raise conflict(campaign, "resume")
@@ -507,7 +456,7 @@ def campaign_resume(campaign: Campaign) -> Campaign:
     else:
         campaign.status = S.SCHEDULED
     campaign.save(update_fields=["status", "updated_at"])
-    _periodic_task_sync(campaign)
+    periodic_task_sync(campaign)
     return campaign
 
 
@@ -523,14 +472,12 @@ def campaign_cancel(campaign: Campaign) -> Campaign:
     CampaignRun.objects.filter(
         campaign=campaign, status__in=[RunStatus.RUNNING, RunStatus.PAUSED]
     ).update(status=RunStatus.CANCELLED, finished_at=now)
-    _periodic_task_remove(campaign)
+    periodic_task_remove(campaign)
     campaign_messages_cancel(campaign, now)
     return campaign
 
 
 def campaign_messages_cancel(campaign: Campaign, now: datetime) -> int:
-    from notify.campaigns.selectors import campaign_message_ids
-
     ids = list(
         Message.objects.filter(
             id__in=campaign_message_ids(campaign),
@@ -543,58 +490,3 @@ def campaign_messages_cancel(campaign: Campaign, now: datetime) -> int:
     ).update(state=MessageState.CANCELLED, updated_at=now)
     events_record(EventRow(pk, MessageState.CANCELLED, now, "campaign cancelled") for pk in ids)
     return len(ids)
-
-
-# --- beat entries -------------------------------------------------------------------------
-
-
-def periodic_task_name(campaign: Campaign) -> str:
-    return f"tidings: campaign {campaign.pk}"
-
-
-def _periodic_task_sync(campaign: Campaign) -> None:
-    """Create or change the campaign's beat entry to match its schedule and status."""
-    if campaign.schedule_kind == ScheduleKind.NOW:
-        _periodic_task_remove(campaign)
-        return
-    schedule: dict[str, Any] = {"interval": None, "crontab": None, "clocked": None, "solar": None}
-    if campaign.schedule_kind == ScheduleKind.AT:
-        schedule["clocked"], _ = ClockedSchedule.objects.get_or_create(
-            clocked_time=campaign.send_at
-        )
-    else:
-        minute, hour, day_of_month, month, day_of_week = campaign.cron.split()
-        schedule["crontab"], _ = CrontabSchedule.objects.get_or_create(
-            minute=minute,
-            hour=hour,
-            day_of_month=day_of_month,
-            month_of_year=month,
-            day_of_week=day_of_week,
-            timezone=campaign.cron_timezone or "UTC",
-        )
-    defaults = {
-        "task": FIRE_TASK,
-        "args": json.dumps([campaign.pk]),
-        "queue": settings.TIDINGS_CAMPAIGN_QUEUE,
-        "one_off": campaign.schedule_kind == ScheduleKind.AT,
-        "enabled": campaign.status == S.SCHEDULED,
-        "description": f"Campaign {campaign.name!r} ({campaign.app.name})",
-        **schedule,
-    }
-    task = campaign.periodic_task
-    if task is None:
-        task = PeriodicTask.objects.create(name=periodic_task_name(campaign), **defaults)
-        Campaign.objects.filter(pk=campaign.pk).update(periodic_task=task)
-        campaign.periodic_task = task
-        return
-    for key, value in defaults.items():
-        setattr(task, key, value)
-    task.save()  # save(), not update(): beat notices changes through PeriodicTasks.changed
-
-
-def _periodic_task_remove(campaign: Campaign) -> None:
-    if campaign.periodic_task_id:
-        task = campaign.periodic_task
-        Campaign.objects.filter(pk=campaign.pk).update(periodic_task=None)
-        campaign.periodic_task = None
-        task.delete()

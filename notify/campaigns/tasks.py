@@ -1,22 +1,25 @@
 """Thin campaign tasks: ids in, a service call out. Runs go to TIDINGS_CAMPAIGN_QUEUE
-(execution.run_enqueue; beat entries name it too)."""
+(runs.run_enqueue publishes by name; beat entries name it too)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from notify.campaigns import execution, holds
+from notify import holds
+from notify.campaigns import execution
+from notify.campaigns.runs import FIRE_TASK, RUN_TASK
 
 _DB_TROUBLE = (OperationalError, InterfaceError)
 
 
-@shared_task(autoretry_for=_DB_TROUBLE, retry_backoff=True, max_retries=5)
+@shared_task(name=FIRE_TASK, autoretry_for=_DB_TROUBLE, retry_backoff=True, max_retries=5)
 def campaign_fire(campaign_id: int) -> int | None:
     return execution.campaign_fire(campaign_id)
 
 
 @shared_task(
+    name=RUN_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=_DB_TROUBLE,

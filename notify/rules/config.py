@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import time as dtime
 
@@ -16,6 +17,7 @@ from channels_app.models import ChannelAccount
 from channels_app.providers.registry import get_adapter_class
 from notify.models import FlowLimit, RuleSettings, SensitiveWord, TemplateRule
 from templates_app.models import MessageTemplate
+from tracking.models import Message
 
 _DEFAULTS = RuleSettings()
 
@@ -79,9 +81,14 @@ def rule_config(app_id: int, *, template_id: int | None = None) -> AppRuleConfig
     config = _cache.get(app_id)
     now = time.monotonic()
     stale = config is None or now - config.loaded_at > settings.TIDINGS_RULES_CACHE_SECONDS
-    if not stale and template_id is not None and template_id not in config.templates:
+    if (
+        config is not None
+        and not stale
+        and template_id is not None
+        and template_id not in config.templates
+    ):
         stale = True
-    if stale:
+    if stale or config is None:
         config = _load(app_id)
         with _lock:
             _cache[app_id] = config
@@ -166,7 +173,7 @@ def _batch_size(account: ChannelAccount) -> int:
         return 1
 
 
-def configs_for(messages) -> dict[int, AppRuleConfig]:
+def configs_for(messages: Iterable[Message]) -> dict[int, AppRuleConfig]:
     """One configuration per App in the batch (a batch is nearly always one App)."""
     out: dict[int, AppRuleConfig] = {}
     for message in messages:

@@ -24,8 +24,8 @@ class FlowControlRule(Rule):
         by_account: dict[int, list[Message]] = defaultdict(list)
         passed = []
         for message in messages:
-            flow = configs[message.app_id].flow.get(message.account_id)
-            if flow is None:
+            flow = configs[message.app_id].flow.get(message.account_id or 0)
+            if flow is None or message.account_id is None:
                 passed.append(message)
             else:
                 by_account[message.account_id].append(message)

@@ -91,7 +91,7 @@ def window_admit(entries: list[tuple[str, str, int, int]]) -> list[bool]:
     admitted = [False] * len(entries)
     for indexes in by_tag.values():
         keys = [entries[i][0] for i in indexes]
-        args: list[object] = []
+        args: list[str | int] = []
         for i in indexes:
             _, member, window_ms, limit = entries[i]
             args += [member, max(1, window_ms), limit]

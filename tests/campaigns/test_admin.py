@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 
+from notify.actors import Actor
 from notify.campaigns import services
-from notify.campaigns.actors import Actor
 from notify.models import ApprovalRecord, Campaign
 from tests.campaigns.test_campaigns import run_now
 

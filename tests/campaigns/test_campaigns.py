@@ -362,8 +362,8 @@ def test_campaign_above_the_threshold_waits_for_a_different_staff_user(
 def test_staff_cannot_approve_a_campaign_they_submitted(
     client, promo_template, staff, settings, tenant
 ):
+    from notify.actors import Actor
     from notify.campaigns import services
-    from notify.campaigns.actors import Actor
 
     settings.TIDINGS_APPROVAL_THRESHOLD = 1
     alice, bob = staff("alice"), staff("bob")

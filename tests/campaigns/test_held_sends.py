@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from notify.campaigns.actors import Actor
-from notify.campaigns.holds import held_send_decide, held_sends_release
+from notify.actors import Actor
 from notify.errors import ApiError
+from notify.holds import held_send_decide, held_sends_release
 from notify.models import ApprovalRecord, HeldSend
 from tracking.models import Message, MessageEvent
 

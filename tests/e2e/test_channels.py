@@ -21,7 +21,7 @@ from channels_app.providers.e2e_case import E2ECase
 from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.registry import PROVIDERS, get_adapter_class, provider_module
 from channels_app.providers.wecom_app.fake_media import FakeWeComWithMedia
-from notify.queueing import all_lanes
+from notify.lanes import all_lanes
 from templates_app.models import MessageTemplate
 from tests.broker import broker_client
 from tests.e2e.conftest import ROOT, Worker, wait_until

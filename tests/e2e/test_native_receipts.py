@@ -34,8 +34,8 @@ from channels_app.providers.feishu_app.fake import FakeFeishuApp
 from channels_app.providers.getui.fake import FakeGetui
 from channels_app.providers.wecom_app.fake import FakeWeCom
 from channels_app.providers.yunpian_sms.fake import FakeYunpianSms
+from notify.lanes import all_lanes
 from notify.models import DeadPushToken
-from notify.queueing import all_lanes
 from templates_app.models import MessageTemplate
 from tests.broker import broker_client
 from tests.e2e.conftest import ROOT, Worker, final_states, wait_until

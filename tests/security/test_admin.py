@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from notify.actors import Actor
 from notify.campaigns import services
-from notify.campaigns.actors import Actor
 from notify.models import ApprovalRecord, Campaign
 from templates_app.models import MessageTemplate
 

@@ -4,6 +4,8 @@ signal, which is the only interface it offers."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 
 from channels_app.providers.anymail_common import METADATA_KEY
@@ -23,7 +25,7 @@ EVENT_STATES = {
 }
 
 
-def on_tracking(sender, event, esp_name: str, **kwargs) -> None:
+def on_tracking(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
     state = EVENT_STATES.get(event.event_type)
     if state is None:  # queued, deferred, unsubscribed, unknown...
         return

@@ -97,4 +97,4 @@ def messages_awaiting_receipt(
         sent_at__lte=now - timedelta(seconds=settings.TIDINGS_RECEIPT_PULL_DELAY_SECONDS),
     ).exclude(provider_message_id="")
     rows = pending.order_by("sent_at").values_list("provider_message_id", "receiver", "sent_at")
-    return list(rows[:limit])
+    return [(pid, receiver, sent_at) for pid, receiver, sent_at in rows[:limit] if sent_at]

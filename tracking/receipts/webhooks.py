@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from anymail.exceptions import (
     AnymailAPIError,
@@ -26,9 +27,10 @@ from anymail.exceptions import (
 from anymail.utils import get_request_basic_auth
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.urls import URLPattern, path
 from django.utils.crypto import constant_time_compare
+from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from channels_app.providers.receipts import AnymailWebhook
@@ -52,7 +54,9 @@ def _basic_auth_ok(request: HttpRequest) -> bool:
     return bool(given) and any(constant_time_compare(given, a) for a in allowed if a)
 
 
-def guarded(view_class: type, esp: str, key_setting: str = "", anymail_key: str = "") -> Callable:
+def guarded(
+    view_class: type[View], esp: str, key_setting: str = "", anymail_key: str = ""
+) -> Callable[..., HttpResponseBase]:
     """`anymail_key`: the ANYMAIL setting of an ESP that signs its webhooks; without it set,
     that ESP's receipts are refused (403 naming `key_setting`) rather than taken unsigned."""
     inner = view_class.as_view()
@@ -64,7 +68,7 @@ def guarded(view_class: type, esp: str, key_setting: str = "", anymail_key: str 
         )
 
     @csrf_exempt
-    def view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method != "POST":
             try:  # HEAD / GET checks at setup, 405 otherwise
                 return inner(request, *args, **kwargs)

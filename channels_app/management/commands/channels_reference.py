@@ -4,7 +4,9 @@ whether they are current (exit status 1 when stale)."""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from channels_app.providers.reference import DOCS_FILE, channels_reference
 
@@ -12,10 +14,10 @@ from channels_app.providers.reference import DOCS_FILE, channels_reference
 class Command(BaseCommand):
     help = "Regenerate the provider sections of docs/channels.md from the provider folders."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--check", action="store_true", help="Fail if the file is stale.")
 
-    def handle(self, *args, check: bool = False, **options) -> None:
+    def handle(self, *args: Any, check: bool = False, **options: Any) -> None:
         current = DOCS_FILE.read_text()
         fresh = channels_reference(current)
         if check:

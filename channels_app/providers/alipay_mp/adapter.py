@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,13 +38,12 @@ _USER_ID = re.compile(r"^2088\d{12}$")
 _TRANSIENT_CODES = {"20000"}
 
 
-def _key_field(kind: str):
-    def check(value: str) -> str:
+def _key_field(kind: str) -> Callable[[str], None]:
+    def check(value: str) -> None:
         try:
             (signing.private_key if kind == "private" else signing.public_key)(value)
         except signing.KeyInvalid as error:
             raise serializers.ValidationError(str(error)) from None
-        return value
 
     return check
 

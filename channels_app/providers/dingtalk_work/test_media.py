@@ -11,8 +11,6 @@ from django.core.cache import cache
 from rest_framework import serializers
 
 from channels_app.providers.base import OutboundMessage
-from channels_app.providers.dingtalk_robot.adapter import DingTalkRobotAdapter
-from channels_app.providers.dingtalk_robot.fake import FakeDingTalkRobot
 from channels_app.providers.dingtalk_work.adapter import DingTalkWorkAdapter
 from channels_app.providers.dingtalk_work.fake_media import FakeDingTalkWorkWithMedia
 from channels_app.providers.fakes_http import FakeHTTPServer
@@ -62,31 +60,3 @@ def test_work_notice_file_types_follow_dingtalk():
         )
 
     assert "content.media.content_type" in exe.value.detail
-
-
-def test_robots_show_images_by_url_and_refuse_files():
-    fake = FakeDingTalkRobot()
-    content = {"msgtype": "image", "title": "Daily chart",
-               "media": {"url": "https://cdn.example.com/chart.png"}}  # fmt: skip
-    DingTalkRobotAdapter.validate_content("dingtalk", content)
-    with FakeHTTPServer(fake) as server:
-        config = DingTalkRobotAdapter.validate_config(
-            {"access_token": fake.access_token, "secret": fake.secret}
-        )
-        [result] = DingTalkRobotAdapter(config, base_url=server.url).send([_message(content)])
-    with pytest.raises(serializers.ValidationError) as inline:
-        DingTalkRobotAdapter.validate_content(
-            "dingtalk", {"msgtype": "image", "media": _inline(GIF, "a.gif")}
-        )
-    with pytest.raises(serializers.ValidationError) as file:
-        DingTalkRobotAdapter.validate_content(
-            "dingtalk", {"msgtype": "file", "media": {"url": "https://x.example/a.pdf"}}
-        )
-
-    assert result.ok, result.error
-    [body] = fake.accepted
-    assert body["markdown"] == {
-        "title": "Daily chart", "text": "![Daily chart](https://cdn.example.com/chart.png)",
-    }  # fmt: skip
-    assert "content.media.url" in inline.value.detail
-    assert "content.msgtype" in file.value.detail

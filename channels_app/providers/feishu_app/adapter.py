@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import requests
 from rest_framework import serializers
 
 from channels_app.channels import Channel
@@ -164,7 +165,7 @@ class FeishuAppAdapter(ProviderAdapter):
         return str(body["tenant_access_token"]), int(body.get("expire") or 7200)
 
 
-def _json(response) -> dict[str, Any] | None:
+def _json(response: requests.Response) -> dict[str, Any] | None:
     try:
         body = response.json()
     except ValueError:

@@ -6,7 +6,10 @@ one upload per app and content is reused for 30 days."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import requests
 
 from channels_app.providers.attachments import Attachment
 from channels_app.providers.base import DeliveryError
@@ -24,7 +27,7 @@ IMAGE_KEY_TTL_SECONDS = 30 * 24 * 3600
 TOKEN_ERRORS = frozenset({99991661, 99991663, 99991668})
 
 
-def _answer(response, what: str) -> dict[str, Any]:
+def _answer(response: requests.Response, what: str) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -35,7 +38,13 @@ def _answer(response, what: str) -> dict[str, Any]:
 
 
 class FeishuImages:
-    def __init__(self, base_url: str, app_id: str, app_secret: str, error):
+    def __init__(
+        self,
+        base_url: str,
+        app_id: str,
+        app_secret: str,
+        error: Callable[[int, str], DeliveryError],
+    ):
         self.base_url, self.app_id, self.app_secret = base_url, app_id, app_secret
         self.error = error  # feishu_error(code, message) of the adapter
         self.token_name = f"feishu:{app_id}"

@@ -100,7 +100,7 @@ def parse_push(request: HttpRequest, account: ChannelAccount) -> tuple[list[Rece
         if missing:
             raise ReceiptRejected(f"line {index + 1}: {', '.join(missing)} required")
         values = [str(item[name]) for name in ("appid", "cid", "taskid", "msgid")]
-        expected = receipt_sign(*values, secret)
+        expected = receipt_sign(values[0], values[1], values[2], values[3], secret)
         if not secret or not hmac.compare_digest(expected, str(item["sign"]).lower()):
             raise ReceiptRejected(f"line {index + 1}: sign does not match", status=403)
         if values[0] != app_id:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
 
 from channels_app.providers.base import DeliveryError
 from channels_app.providers.http import http_request
@@ -104,7 +105,7 @@ def sns_signature_verify(message: dict) -> None:
 class SesTrackingWebhookView(AmazonSESTrackingWebhookView):
     """Anymail's SES view plus the SNS signature check it leaves for the future."""
 
-    def validate_request(self, request):
+    def validate_request(self, request: HttpRequest) -> None:
         message = self._parse_sns_message(request)
         if not isinstance(message, dict):
             raise AnymailAPIError("the SNS body must be a JSON object")

@@ -9,27 +9,13 @@ from typing import Any
 
 from channels_app.providers.fakes_errors import wecom_err
 from channels_app.providers.fakes_http import Recorded, Reply
-from channels_app.providers.media_fakes import MediaStore, UploadedFile, multipart_files
+from channels_app.providers.media_fakes import (
+    WECOM_LIMITS,
+    MediaStore,
+    check_wecom_upload,
+    multipart_files,
+)
 from channels_app.providers.wecom_app.fake import FakeWeCom
-
-MB = 1024 * 1024
-LIMITS = {"image": (10 * MB, {"image/jpeg", "image/png"}), "file": (20 * MB, None)}
-
-
-def check_upload(kind: str, files: list[UploadedFile]) -> Reply | UploadedFile:
-    """WeCom's checks of one upload (shared with the robot fake)."""
-    if kind not in LIMITS:
-        return wecom_err(40004, "invalid media type")
-    media = [f for f in files if f.field == "media"]
-    if len(media) != 1:
-        return wecom_err(41005, "media data missing")
-    upload = media[0]
-    max_bytes, types = LIMITS[kind]
-    if types is not None and upload.sniffed_type not in types:
-        return wecom_err(40005, "invalid file type")
-    if not 5 < len(upload.content) <= max_bytes:
-        return wecom_err(40006, "invalid file size")
-    return upload
 
 
 class FakeWeComWithMedia(FakeWeCom):
@@ -44,7 +30,7 @@ class FakeWeComWithMedia(FakeWeCom):
                 if token not in self.tokens:
                     return wecom_err(40014, "invalid access_token")
             kind = (request.query.get("type") or [""])[0]
-            upload = check_upload(kind, multipart_files(request))
+            upload = check_wecom_upload(kind, multipart_files(request))
             if isinstance(upload, Reply):
                 return upload
             media_id = self.store.add(upload, f"3{kind}")
@@ -54,7 +40,7 @@ class FakeWeComWithMedia(FakeWeCom):
             )  # fmt: skip
         if request.method == "POST" and request.path == "/cgi-bin/message/send":
             body = _json(request)
-            if body and body.get("msgtype") in LIMITS:
+            if body and body.get("msgtype") in WECOM_LIMITS:
                 return self._authed(request) or self._send_media(body)
         return super().__call__(request)
 

@@ -14,8 +14,6 @@ from channels_app.providers.base import DeliveryError, OutboundMessage
 from channels_app.providers.fakes_http import FakeHTTPServer, Reply
 from channels_app.providers.wecom_app.adapter import WeComAppAdapter
 from channels_app.providers.wecom_app.fake_media import FakeWeComWithMedia
-from channels_app.providers.wecom_robot.adapter import WeComRobotAdapter
-from channels_app.providers.wecom_robot.fake_media import FakeWeComRobotWithMedia
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2048
 PDF = b"%PDF-1.7\n" + b"x" * 4096
@@ -104,23 +102,3 @@ def test_limits_are_checked_when_the_template_is_saved_and_when_fetched(files):
     assert fetched_too_big.value.permanent and fetched_too_big.value.code == "media"
     assert "larger than" in str(fetched_too_big.value)
     assert fake.store.uploads == []
-
-
-def test_the_robot_sends_images_inline_and_uploads_files_once():
-    fake = FakeWeComRobotWithMedia()
-    image = {"msgtype": "image", "media": {"content_base64": base64.b64encode(PNG).decode(),
-                                           "filename": "chart.png"}}  # fmt: skip
-    attachment = {"msgtype": "file", "media": {"content_base64": base64.b64encode(PDF).decode(),
-                                               "filename": "report.pdf"}}  # fmt: skip
-    for content in (image, attachment):
-        WeComRobotAdapter.validate_content("wecom", content)
-    with FakeHTTPServer(fake) as server:
-        robot = WeComRobotAdapter(
-            WeComRobotAdapter.validate_config({"key": fake.key}), base_url=server.url
-        )
-        results = robot.send([_message(image)]) + robot.send([_message(attachment)])
-        results += robot.send([_message(attachment)])
-
-    assert [r.ok for r in results] == [True, True, True], results
-    assert fake.images == [PNG]
-    assert [u.filename for u in fake.store.uploads] == ["report.pdf"]

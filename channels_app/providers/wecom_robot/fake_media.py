@@ -12,8 +12,12 @@ from typing import Any
 
 from channels_app.providers.fakes_errors import wecom_err
 from channels_app.providers.fakes_http import Recorded, Reply
-from channels_app.providers.media_fakes import MediaStore, UploadedFile, multipart_files
-from channels_app.providers.wecom_app.fake_media import check_upload
+from channels_app.providers.media_fakes import (
+    MediaStore,
+    UploadedFile,
+    check_wecom_upload,
+    multipart_files,
+)
 from channels_app.providers.wecom_robot.fake import FakeWeComRobot
 
 MAX_INLINE_IMAGE = 2 * 1024 * 1024
@@ -31,7 +35,7 @@ class FakeWeComRobotWithMedia(FakeWeComRobot):
                 return wecom_err(93000, "invalid webhook url")
             if request.query.get("type") != ["file"]:
                 return wecom_err(40004, "invalid media type")
-            upload = check_upload("file", multipart_files(request))
+            upload = check_wecom_upload("file", multipart_files(request))
             if isinstance(upload, Reply):
                 return upload
             media_id = self.store.add(upload, "3robot")

@@ -4,6 +4,8 @@ drift (tests/test_docs.py fails when the committed file differs)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand
 from drf_spectacular.generators import SchemaGenerator
 
@@ -22,7 +24,7 @@ def _one_line(text: str | None) -> str:
 
 
 class Reference:
-    def __init__(self, schema: dict):
+    def __init__(self, schema: dict[str, Any]) -> None:
         self.schema = schema
         self.components = schema.get("components", {}).get("schemas", {})
         self.enums: dict[str, list] = {}
@@ -47,7 +49,7 @@ class Reference:
             self.objects.add(name)
             return f"[{name}](#{name.lower()})"
         if "oneOf" in node or "anyOf" in node:
-            return " or ".join(self.type_of(n) for n in node.get("oneOf") or node.get("anyOf"))
+            return " or ".join(self.type_of(n) for n in node.get("oneOf") or node["anyOf"])
         if "allOf" in node and len(node["allOf"]) == 1:
             return self.type_of(node["allOf"][0])
         kind = node.get("type", "any")
@@ -155,5 +157,5 @@ def api_reference() -> str:
 class Command(BaseCommand):
     help = "Print the API reference (markdown) generated from the OpenAPI schema."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(api_reference(), ending="")

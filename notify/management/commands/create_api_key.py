@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from notify.models import App
 from notify.services import InvalidScopes, api_key_issue
@@ -10,14 +12,14 @@ class Command(BaseCommand):
         "Scopes: send (send, read own messages, traces and stats), manage (everything)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("app", help="The App's name or id.")
         parser.add_argument(
             "--scopes", required=True, help="Comma-separated: send, manage (e.g. send,manage)."
         )
         parser.add_argument("--name", default="default", help="A label for the key.")
 
-    def handle(self, *args, app: str, scopes: str, name: str, **options):
+    def handle(self, *args: Any, app: str, scopes: str, name: str, **options: Any) -> None:
         found = App.objects.filter(name=app).first()
         if found is None and app.isascii() and app.isdigit() and len(app) < 19:
             found = App.objects.filter(pk=int(app)).first()

@@ -12,10 +12,13 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from notify.demo import demo_setup
 
@@ -43,18 +46,18 @@ def port_listening(port: int, host: str = HOST) -> bool:
         return False
 
 
-def _interrupt(signum, frame) -> None:
+def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def demo_key_file():
+def demo_key_file() -> Path:
     return settings.VAR_DIR / "demo-api-key"
 
 
 class Command(BaseCommand):
     help = "Run Tidings locally: web, one worker for every lane, and beat."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--port",
             type=int,
@@ -63,7 +66,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--concurrency", type=int, default=2)
 
-    def handle(self, *args, port: int, concurrency: int, **options):
+    def handle(self, *args: Any, port: int, concurrency: int, **options: Any) -> None:
         # Before anything is printed or started: a busy port would otherwise show up as a
         # banner and a key followed by runserver's "That port is already in use".
         if not port_free(port):

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import os
+from argparse import ArgumentParser
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from notify.doctor import FAIL, consumers_by_queue, doctor_checks, doctor_report
-from notify.queueing import all_lanes, lane_backlog
+from notify.lanes import all_lanes
+from notify.queueing import lane_backlog
 from tracking.models import Message
 
 try:
@@ -25,7 +28,7 @@ try:
 except ImportError:  # an image with the server's dependencies only: trace/lanes/doctor work
     Tidings = None
 
-    class TidingsError(Exception):
+    class TidingsError(Exception):  # type: ignore[no-redef]  # the client's, when installed
         fields: dict = {}
 
 
@@ -57,15 +60,15 @@ def _variables(pairs: list[str], raw: str | None) -> dict:
 class Command(BaseCommand):
     help = "Operate Tidings: send, trace, replay, lanes, doctor."
 
-    def create_parser(self, prog_name, subcommand, **kwargs):
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.prog = parser.prog.strip()  # the console script passes no program name
         return parser
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         subs = parser.add_subparsers(dest="sub", required=True, metavar="{send,trace,replay,lanes,doctor}")  # fmt: skip
 
-        def http(sub):
+        def http(sub: ArgumentParser) -> None:
             sub.add_argument("--url", default=None, help="API base URL (default: $TIDINGS_URL or http://127.0.0.1:$TIDINGS_PORT)")  # fmt: skip
             sub.add_argument("--key", default=None, help="API key (default: $TIDINGS_API_KEY, $KEY or var/demo-api-key)")  # fmt: skip
 
@@ -91,10 +94,10 @@ class Command(BaseCommand):
         subs.add_parser("lanes", help="backlog and consumers per queue")
         subs.add_parser("doctor", help="check every part of a running Tidings")
 
-    def handle(self, *args, sub: str, **options):
-        return getattr(self, f"_{sub}")(**options)
+    def handle(self, *args: Any, sub: str, **options: Any) -> None:
+        getattr(self, f"_{sub}")(**options)
 
-    def _client(self, url: str | None, key: str | None):
+    def _client(self, url: str | None, key: str | None) -> Any:  # a tidings_client.Tidings
         if Tidings is None:
             raise CommandError(
                 "send and replay use the Python client: pip install ./clients/python"
@@ -105,7 +108,20 @@ class Command(BaseCommand):
         return Tidings(url or _default_url(), key)
 
     # --- send / replay over HTTP -------------------------------------------------------
-    def _send(self, *, template, receivers, var, vars, priority, wait, timeout, url, key, **_):
+    def _send(
+        self,
+        *,
+        template: str,
+        receivers: list[str],
+        var: list[str],
+        vars: str | None,
+        priority: str | None,
+        wait: str | None,
+        timeout: float,
+        url: str | None,
+        key: str | None,
+        **_: Any,
+    ) -> None:
         client = self._client(url, key)
         try:
             result = client.send(template, receivers, _variables(var, vars), priority=priority)
@@ -126,7 +142,7 @@ class Command(BaseCommand):
                 line += f"  {state}"
             self.stdout.write(line)
 
-    def _replay(self, *, url, key, apply, **options):
+    def _replay(self, *, url: str | None, key: str | None, apply: bool, **options: Any) -> None:
         filters = {k: options.get(k) for k in ("template", "channel", "account", "state", "since", "until", "error_code")}  # fmt: skip
         client = self._client(url, key)
         try:
@@ -138,7 +154,7 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(result, indent=2, ensure_ascii=False))
 
     # --- trace / lanes / doctor on this server ------------------------------------------
-    def _trace(self, *, message_id, **_):
+    def _trace(self, *, message_id: str, **_: Any) -> None:
         message = (
             Message.objects.select_related("template", "app").filter(message_id=message_id).first()
             if _is_uuid(message_id)
@@ -156,12 +172,12 @@ class Command(BaseCommand):
         events = list(message.events.order_by("at", "id"))
         start = events[0].at if events else None
         for event in events:
-            offset = (event.at - start).total_seconds()
+            offset = (event.at - (start or event.at)).total_seconds()
             detail = f"  {event.detail}" if event.detail else ""
             at = f"{event.at:%H:%M:%S.%f}"[:-3]
             self.stdout.write(f"  {at}  {f'+{offset:.3f}s':>9}  {event.state:<18}{detail}".rstrip())
 
-    def _lanes(self, **_):
+    def _lanes(self, **_: Any) -> None:
         queues = [*all_lanes(), settings.TIDINGS_HOUSEKEEPING_QUEUE, settings.TIDINGS_CAMPAIGN_QUEUE]  # fmt: skip
         try:
             consumers, how = consumers_by_queue(queues)
@@ -175,7 +191,7 @@ class Command(BaseCommand):
             workers = ", ".join(consumers.get(queue, [])) or "-"
             self.stdout.write(f"{queue:<{width}}  {waiting:>8}  {workers}")
 
-    def _doctor(self, **_):
+    def _doctor(self, **_: Any) -> None:
         checks = doctor_checks()
         self.stdout.write(doctor_report(checks))
         if any(check.verdict == FAIL for check in checks):

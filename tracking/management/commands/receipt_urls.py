@@ -4,6 +4,7 @@ under `make run`)."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -22,6 +23,6 @@ def receipt_webhook_url(esp: str) -> str:
 class Command(BaseCommand):
     help = "Print the email receipt webhook URLs (with their basic-auth secret)."
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         for _, hook in anymail_webhooks():
             self.stdout.write(f"{hook.where}:\n  {receipt_webhook_url(hook.esp)}")

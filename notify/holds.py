@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from notify.campaigns.actors import Actor
+from notify.actors import Actor
 from notify.errors import ApiError
 from notify.models import App, ApprovalRecord, HeldSend, SendRequest
+from notify.queueing import enqueue_accepted
 from tracking.models import Message, MessageState
 from tracking.services import EventRow, events_record
 
@@ -53,8 +56,6 @@ def hold_answer(request: SendRequest) -> dict:
 
 def held_sends_release(now: datetime | None = None, limit: int = 200) -> int:
     """Release due, approved held sends to the lanes; returns the messages released."""
-    from notify.pipeline import enqueue_accepted
-
     now = now or timezone.now()
     released = 0
     ready = Q(approval__in=[HeldSend.Approval.NOT_REQUIRED, HeldSend.Approval.APPROVED]) & (
@@ -85,16 +86,14 @@ def held_sends_release(now: datetime | None = None, limit: int = 200) -> int:
                 status=HeldSend.Status.RELEASED, released_at=now
             )
             channel, priority = request.template.channel, request.priority
-            transaction.on_commit(
-                lambda r=request.pk, i=ids, c=channel, p=priority: enqueue_accepted(r, i, c, p)
-            )
+            transaction.on_commit(partial(enqueue_accepted, request.pk, ids, channel, priority))
             released += len(ids)
     if released:
         logger.info("released %d scheduled messages", released)
     return released
 
 
-def held_send_cancel(app: App, request_id) -> int:
+def held_send_cancel(app: App, request_id: Any) -> int:
     """Cancel a held send of this App until it is released; returns the messages cancelled."""
     request = SendRequest.objects.filter(app=app, request_id=request_id).first()
     if request is None:

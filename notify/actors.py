@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 from notify.errors import ApiError
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
     from notify.models import App
 
 
 @dataclass(frozen=True)
 class Actor:
-    user: AbstractBaseUser | None = None
+    user: User | None = None  # the default user model (AUTH_USER_MODEL is not changed)
     app: App | None = None
 
     @property
