@@ -14,6 +14,7 @@ import time
 import traceback
 import uuid
 from collections import defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,7 @@ from django.utils import timezone
 from channels_app.models import ChannelAccount
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.registry import UnknownProvider, get_adapter_class
+from channels_app.providers.runner import Runner
 from channels_app.routing import Leg, Route, account_health_record, routes_plan
 from channels_app.secrets import account_secret_values
 from config.logredact import secrets_register
@@ -287,66 +289,61 @@ def _fail(messages: list[Message], error: DeliveryError, batch: _Batch) -> None:
     _record_results(messages, [SendResult(error=error)] * len(messages), timezone.now(), batch)
 
 
-def _deliver_via_account(leg: Leg, templates: dict[int, MessageTemplate], batch: _Batch) -> None:
-    account, messages = leg.account, leg.messages
+def _adapter_for(account: ChannelAccount | None) -> ProviderAdapter | DeliveryError:
+    """The account's adapter, or the permanent error that fails its messages."""
     if account is None or not account.enabled:
         name = account.name if account else "none"
-        _fail(
-            messages,
-            DeliveryError(
-                f"channel account {name!r} is disabled", permanent=True, code="account_disabled"
-            ),
-            batch,
+        return DeliveryError(
+            f"channel account {name!r} is disabled", permanent=True, code="account_disabled"
         )
-        return
     try:
         adapter_class = get_adapter_class(account.provider)
     except UnknownProvider:
-        _fail(
-            messages,
-            DeliveryError(
-                f"unknown provider {account.provider!r}", permanent=True, code="unknown_provider"
-            ),
-            batch,
+        return DeliveryError(
+            f"unknown provider {account.provider!r}", permanent=True, code="unknown_provider"
         )
-        return
     # Whatever an adapter or a library logs about this account, its credentials are masked.
     secrets_register(account_secret_values(account))
-    adapter = adapter_class(account.config, base_url=account.base_url, account_id=account.pk)
-    try:
-        adapter.__enter__()
-    except DeliveryError as error:  # e.g. the SMTP server is down: nothing was dispatched
-        if error.permanent:
-            _fail(messages, error, batch)
-        else:
-            account_health_record(account, [SendResult(error=error)], timezone.now())
-            leg.hand_over(messages, error)  # to the next account, or retried later
+    return adapter_class(account.config, base_url=account.base_url, account_id=account.pk)
+
+
+def _deliver_via_account(leg: Leg, templates: dict[int, MessageTemplate], batch: _Batch) -> None:
+    account, messages = leg.account, leg.messages
+    adapter = _adapter_for(account)
+    if isinstance(adapter, DeliveryError):
+        _fail(messages, adapter, batch)
         return
-    try:
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(adapter)
+        except DeliveryError as error:  # e.g. the SMTP server is down: nothing was dispatched
+            if error.permanent:
+                _fail(messages, error, batch)
+            else:
+                account_health_record(account, [SendResult(error=error)], timezone.now())
+                leg.hand_over(messages, error)  # to the next account, or retried later
+            return
+        if adapter.single_request:
+            _dispatch_concurrently(adapter, leg, templates, batch)
+            return
         size = adapter.batch_size
         for start in range(0, len(messages), size):
             if start and not leg.allowed():
                 # The breaker opened during this batch: stop calling a provider that is down.
-                leg.hand_over(
-                    messages[start:],
-                    DeliveryError(f"circuit open for {account.name}", code="circuit_open"),
-                )
+                leg.hand_over(messages[start:], _circuit_open(account))
                 break
             batch.keep_lease()
-            _dispatch(adapter, account, messages[start : start + size], templates, batch, leg)
-    finally:
-        adapter.__exit__(None, None, None)
+            _dispatch(adapter, messages[start : start + size], templates, batch, leg)
 
 
-def _dispatch(
-    adapter: ProviderAdapter,
-    account: ChannelAccount,
-    chunk: list[Message],
-    templates: dict[int, MessageTemplate],
-    batch: _Batch,
-    leg: Leg,
-) -> None:
-    now = timezone.now()
+def _circuit_open(account: ChannelAccount) -> DeliveryError:
+    return DeliveryError(f"circuit open for {account.name}", code="circuit_open")
+
+
+def _mark_dispatched(chunk: list[Message], batch: _Batch, leg: Leg) -> list[Message]:
+    """Before the calls: the messages this batch still owns get their attempt counted and a
+    SENDING event, in one transaction. Returns them."""
+    account, now = leg.account, timezone.now()
     with transaction.atomic():
         owned = set(
             Message.objects.select_for_update()
@@ -359,9 +356,10 @@ def _dispatch(
         # worker now: leave them to it.
         chunk = [m for m in chunk if m.id in owned]
         if not chunk:
-            return
+            return chunk
         # Failing over to another account continues the same attempt.
         bump = {m.id for m in chunk if leg.route.count_attempt(m)}
+        leg.counted |= bump
         for ids, step in ((bump, 1), (owned - bump, 0)):
             if ids:
                 Message.objects.filter(id__in=ids).update(
@@ -385,21 +383,36 @@ def _dispatch(
             ),
             messages=chunk,
         )
-    outbound = [
-        OutboundMessage(
-            id=m.id,
-            message_id=str(m.message_id),
-            receiver=m.receiver,
-            content=m.content,
-            variables=m.variables,
-            biz_id=m.biz_id,
-            template_code=templates[m.template_id].code if m.template_id in templates else "",
-            message_type=templates[m.template_id].message_type
-            if m.template_id in templates
-            else "notice",
-        )
-        for m in chunk
-    ]
+    return chunk
+
+
+def _outbound(message: Message, templates: dict[int, MessageTemplate]) -> OutboundMessage:
+    template = templates.get(message.template_id)
+    return OutboundMessage(
+        id=message.id,
+        message_id=str(message.message_id),
+        receiver=message.receiver,
+        content=message.content,
+        variables=message.variables,
+        biz_id=message.biz_id,
+        template_code=template.code if template else "",
+        message_type=template.message_type if template else "notice",
+    )
+
+
+def _dispatch(
+    adapter: ProviderAdapter,
+    chunk: list[Message],
+    templates: dict[int, MessageTemplate],
+    batch: _Batch,
+    leg: Leg,
+) -> None:
+    """One `send` call of a batch-capable adapter."""
+    account = leg.account
+    chunk = _mark_dispatched(chunk, batch, leg)
+    if not chunk:
+        return
+    outbound = [_outbound(m, templates) for m in chunk]
     started, outcome = time.monotonic(), "error"
     try:
         results = adapter.send(outbound)
@@ -423,15 +436,69 @@ def _dispatch(
         results = [SendResult(error=error)] * len(chunk)
     finally:
         PROVIDER_LATENCY.labels(account.provider, outcome).observe(time.monotonic() - started)
+    _record_call(chunk, results, batch, leg)
+
+
+def _dispatch_concurrently(
+    adapter: ProviderAdapter, leg: Leg, templates: dict[int, MessageTemplate], batch: _Batch
+) -> None:
+    """A single-request adapter: up to the account's max_in_flight requests at once (see
+    channels_app.providers.runner), each group of results recorded as it completes."""
+    account = leg.account
+    batch.keep_lease()
+    chunk = _mark_dispatched(leg.messages, batch, leg)
+    if not chunk:
+        return
+
+    runner = Runner(
+        adapter,
+        [_outbound(m, templates) for m in chunk],
+        account.max_in_flight,
+        permit=leg.permit_next,
+        first_permit=leg.permit,
+        refused=lambda: _circuit_open(account),
+    )
+    for group in runner:
+        for done in group:
+            outcome = "ok" if done.result.ok else "error"
+            PROVIDER_LATENCY.labels(account.provider, outcome).observe(done.seconds)
+        results = [d.result for d in group]
+        _record_call([chunk[d.index] for d in group], results, batch, leg, per_message=True)
+        batch.keep_lease()
+    if runner.unsent:
+        _unsent_record([chunk[i] for i in runner.unsent], runner.stopped_by, batch, leg)
+
+
+def _unsent_record(
+    unsent: list[Message], error: DeliveryError | None, batch: _Batch, leg: Leg
+) -> None:
+    """Messages the runner stopped before calling for. A permanent account-wide error
+    (credentials refused) fails them with it, as the provider would; otherwise they are
+    handed back without an attempt: to the next account, or held for a later try."""
+    assert error is not None
+    if error.permanent:
+        _record_call(unsent, [SendResult(error=error)] * len(unsent), batch, leg)
+        return
+    uncounted = leg.hand_back(unsent, error)
+    Message.objects.filter(id__in=uncounted).update(attempts=F("attempts") - 1)
+
+
+def _record_call(
+    chunk: list[Message],
+    results: list[SendResult],
+    batch: _Batch,
+    leg: Leg,
+    per_message: bool = False,
+) -> None:
     # The result of a call that happened is recorded first, whatever happens next;
     # transient failures are kept back for the next account when there is one.
     recorded, recorded_results = leg.after_call(chunk, results)
     _record_results(recorded, recorded_results, timezone.now(), batch)
     # Breaker and account health are advice for the next calls: best-effort.
     try:
-        account_health_record(account, results, timezone.now())
+        account_health_record(leg.account, results, timezone.now(), per_message)
     except Exception:
-        logger.exception("health of account %s not recorded", account.pk)
+        logger.exception("health of account %s not recorded", leg.account.pk)
 
 
 def retry_delay(attempts: int, error: DeliveryError | None = None) -> float:
