@@ -137,7 +137,8 @@ class ResourcePool(Generic[T]):
 class ProviderAdapter:
     """Subclass per provider: set the class attributes and implement `send` (a batch API)
     or `send_one` (one message per request). `send_one` may be called from several threads
-    at once on the same adapter: keep per-request state local (or in a ResourcePool)."""
+    at once on the same adapter: keep per-request state local (or in a ResourcePool), and
+    never touch the database there (a runner thread would keep its connection open)."""
 
     provider: ClassVar[str]
     label: ClassVar[str]

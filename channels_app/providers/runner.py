@@ -36,12 +36,12 @@ logger = logging.getLogger(__name__)
 
 FLUSH_EVERY = 50
 FLUSH_SECONDS = 0.1
-# The in-flight window of an account in this process starts small and grows by one per
+# The in-flight window of an account in this process starts small
+# (TIDINGS_DISPATCH_INITIAL_WINDOW) and grows by one per
 # answered call up to the account's max_in_flight; a group with a transient failure halves
 # it. A provider that is down therefore costs a few calls, not a full window, before the
 # breaker opens, and a healthy one runs at max_in_flight after a few round trips (the
 # window is kept across batches).
-INITIAL_WINDOW = 4
 _windows: dict[object, float] = {}
 
 _executor: ThreadPoolExecutor | None = None
@@ -117,7 +117,10 @@ class Runner:
         self._permit, self._refused = permit, refused
         self._ramping = first_permit == 1
         self._key = (adapter.provider, adapter.account_id)
-        self._window = min(self.max_in_flight, _windows.get(self._key, INITIAL_WINDOW))
+        self._window = min(
+            self.max_in_flight,
+            _windows.get(self._key, settings.TIDINGS_DISPATCH_INITIAL_WINDOW),
+        )
         self._issued = 0
         self._pending = deque(enumerate(messages))
         self._in_flight: set[Future[Done]] = set()

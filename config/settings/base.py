@@ -303,6 +303,8 @@ TIDINGS_PROVIDER_TIMEOUT_SECONDS = env.float("TIDINGS_PROVIDER_TIMEOUT_SECONDS",
 # robots, Slack, SMTP…); an account's `max_in_flight` bounds its share (see
 # channels_app/providers/runner.py).
 TIDINGS_DISPATCH_THREADS = env.int("TIDINGS_DISPATCH_THREADS", default=64)
+# An account's in-flight window in a process starts here and grows with answered calls.
+TIDINGS_DISPATCH_INITIAL_WINDOW = env.int("TIDINGS_DISPATCH_INITIAL_WINDOW", default=4)
 # Consumer rules, run in order on every batch before the provider is called.
 TIDINGS_RULES = env.list(
     "TIDINGS_RULES",
