@@ -6,7 +6,8 @@ after a fork so no thread or connection crosses a process boundary. Threads, not
 loop: the adapters and their clients (requests, httpx, smtplib, Apprise) are synchronous,
 the work is waiting on sockets (the GIL is released), and a pool inside the task works with
 the prefork pool the docs' topology uses. Results come back in small groups as they
-complete (every FLUSH_EVERY results or FLUSH_SECONDS), so the caller records each group
+complete (every FLUSH_EVERY results or FLUSH_SECONDS, at once after a transient failure),
+so the caller records each group
 before more are due: a worker killed mid-batch leaves at most its in-flight window "in
 doubt", and those messages are resent with the same message id.
 
@@ -177,14 +178,23 @@ class Runner:
                 break
             timeout = max(0.0, flushed + FLUSH_SECONDS - time.monotonic())
             finished, _ = wait(self._in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
+            failed = False
             for future in finished:
                 self._in_flight.discard(future)
                 done = future.result()
                 group.append(done)
-                if done.result.error is not None and self.adapter.stops_batch(done.result.error):
-                    self._stop(done.result.error)
+                error = done.result.error
+                if error is not None and not error.permanent:
+                    failed = True  # news for the breaker: recorded and asked at once
+                if error is not None and self.adapter.stops_batch(error):
+                    self._stop(error)
             now = time.monotonic()
-            if len(group) >= FLUSH_EVERY or now - flushed >= FLUSH_SECONDS or not self._in_flight:
+            if (
+                failed
+                or len(group) >= FLUSH_EVERY
+                or now - flushed >= FLUSH_SECONDS
+                or not self._in_flight
+            ):
                 if group:
                     self._adapt(group)
                     yield group
