@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -125,6 +126,7 @@ class Runner:
         self._issued = 0
         self._pending = deque(enumerate(messages))
         self._in_flight: set[Future[Done]] = set()
+        self._finished: queue.SimpleQueue[Future[Done]] = queue.SimpleQueue()
         self.unsent: list[int] = []
         self.stopped_by: DeliveryError | None = None
 
@@ -158,7 +160,9 @@ class Runner:
             elif len(self._in_flight) >= max(1, int(self._window)):
                 return
             index, message = self._pending.popleft()
-            self._in_flight.add(pool.submit(_call, self.adapter, index, message))
+            future = pool.submit(_call, self.adapter, index, message)
+            self._in_flight.add(future)
+            future.add_done_callback(self._finished.put)  # O(1) per call, unlike wait()
             self._issued += 1
 
     def _adapt(self, group: list[Done]) -> None:
@@ -169,6 +173,18 @@ class Runner:
             window = max(1.0, window / 2)
         self._window = _windows[self._key] = window
 
+    def _collect(self, timeout: float) -> list[Future[Done]]:
+        """The calls finished by now: at least one unless `timeout` passes first."""
+        try:
+            finished = [self._finished.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                finished.append(self._finished.get_nowait())
+            except queue.Empty:
+                return finished
+
     def __iter__(self) -> Iterator[list[Done]]:
         group: list[Done] = []
         flushed = time.monotonic()
@@ -176,8 +192,7 @@ class Runner:
             self._fill()
             if not self._in_flight:
                 break
-            timeout = max(0.0, flushed + FLUSH_SECONDS - time.monotonic())
-            finished, _ = wait(self._in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
+            finished = self._collect(max(0.0, flushed + FLUSH_SECONDS - time.monotonic()))
             failed = False
             for future in finished:
                 self._in_flight.discard(future)
