@@ -207,6 +207,37 @@ def budget_spent(message: Message, now: datetime) -> bool:
 def record_results(
     chunk: list[Message], results: list[SendResult], now: datetime, batch: Batch
 ) -> None:
+    """SENT, FAILED or RETRYING (with its due time) for each result, in one transaction."""
+    sent, finished, events = _outcomes(chunk, results, now, batch)
+    released = {
+        "updated_at": now,
+        "lease_expires_at": None,
+        "dispatched_at": None,
+        "claim_token": None,
+    }
+    with transaction.atomic():
+        if sent:
+            ids = [pk for pk, _ in sent]
+            Message.objects.filter(id__in=ids).update(
+                state=MessageState.SENT,
+                sent_at=now,
+                last_error="",
+                next_attempt_at=None,
+                **released,
+            )
+            _set_provider_ids(sent)
+        for (state, reason, next_attempt_at), ids in finished.items():
+            Message.objects.filter(id__in=ids).update(
+                state=state, last_error=reason, next_attempt_at=next_attempt_at, **released
+            )
+        events_record(events, messages=chunk)
+
+
+def _outcomes(
+    chunk: list[Message], results: list[SendResult], now: datetime, batch: Batch
+) -> tuple[
+    list[tuple[int, str]], dict[tuple[str, str, datetime | None], list[int]], list[EventRow]
+]:
     sent: list[tuple[int, str]] = []
     # Same outcome and reason share one UPDATE: a batch has few distinct ones.
     finished: dict[tuple[str, str, datetime | None], list[int]] = defaultdict(list)
@@ -244,28 +275,7 @@ def record_results(
                 f"{error}; next attempt in {(next_attempt_at - now).total_seconds():.1f}s",
             )
         )
-    released = {
-        "updated_at": now,
-        "lease_expires_at": None,
-        "dispatched_at": None,
-        "claim_token": None,
-    }
-    with transaction.atomic():
-        if sent:
-            ids = [pk for pk, _ in sent]
-            Message.objects.filter(id__in=ids).update(
-                state=MessageState.SENT,
-                sent_at=now,
-                last_error="",
-                next_attempt_at=None,
-                **released,
-            )
-            _set_provider_ids(sent)
-        for (state, reason, next_attempt_at), ids in finished.items():
-            Message.objects.filter(id__in=ids).update(
-                state=state, last_error=reason, next_attempt_at=next_attempt_at, **released
-            )
-        events_record(events, messages=chunk)
+    return sent, finished, events
 
 
 def _set_provider_ids(pairs: list[tuple[int, str]]) -> None:
