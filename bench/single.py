@@ -34,6 +34,11 @@ DELAY = 0.05
 PER_CALL = 1000
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # the listen backlog: every worker thread connects at once
+
+
 class SlowWebhook:
     """One message per POST, answered after DELAY; notes when each message arrived."""
 
@@ -56,9 +61,7 @@ class SlowWebhook:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 512
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
         threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
