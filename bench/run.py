@@ -6,9 +6,12 @@ P1: receivers accepted per second through POST /api/v1/send (gunicorn, 10k-recei
 P2: messages per second from the API call to a local fake webhook provider (batch-capable,
     500 messages per POST), with p50/p99 latency from the API call to arrival.
     Floor: no-op tasks published and executed per second by a worker of the same size.
+P2b, P2b-push: the same to providers taking one message per request and answering after
+    50 ms (a webhook over HTTP/1.1, APNs over HTTP/2): see bench/single.py.
 
 Uses its own PostgreSQL database (tidings_bench_throughput) and Redis databases 9/10; stops everything
-it starts. Options: --p1-calls, --p2-messages, --floor-tasks, --concurrency.
+it starts. Options: --p1-calls, --p2-messages, --p2b-messages, --floor-tasks, --concurrency,
+--only p1,p2,p2b,p2b-push (BENCH_DB_NAME, BENCH_BROKER_URL, BENCH_REDIS_URL for a shared host).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("BENCH_DATABASE_SERVER", "postgres://postgres@127.0.0.1:5432")
-DB_NAME = "tidings_bench_throughput"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "tidings_bench_throughput")
 BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/9")
 CACHE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 ENV = {
@@ -153,6 +156,10 @@ class FakeProvider:
         ).start()
 
 
+class _Skip(Exception):
+    """P2 not asked for (--only)."""
+
+
 def setup_database() -> None:
     import psycopg
 
@@ -169,10 +176,13 @@ def main() -> None:
     parser.add_argument("--p1-calls", type=int, default=6, help="10k-receiver API calls for P1")
     parser.add_argument("--p2-messages", type=int, default=30_000)
     parser.add_argument("--floor-tasks", type=int, default=20_000)
+    parser.add_argument("--p2b-messages", type=int, default=20_000)
     parser.add_argument(
         "--concurrency", type=int, default=2, help="worker processes (P2 and its floor)"
     )
+    parser.add_argument("--only", default="p1,p2,p2b,p2b-push", help="which figures to measure")
     args = parser.parse_args()
+    only = set(args.only.split(","))
 
     setup_database()
     import django
@@ -181,6 +191,7 @@ def main() -> None:
     import redis
     import requests
 
+    from bench import single
     from channels_app.models import ChannelAccount
     from notify.services import app_create
     from templates_app.models import MessageTemplate
@@ -190,7 +201,9 @@ def main() -> None:
     broker.flushdb()
     counter.flushdb()
     provider = FakeProvider()
+    slow_hook, slow_apns = single.SlowWebhook(), single.SlowAPNs()
     app, key = app_create("bench")
+    single.accounts_create(app, slow_hook, slow_apns)
     account = ChannelAccount.objects.create(
         app=app,
         name="hook",
@@ -251,6 +264,7 @@ def main() -> None:
             )
 
         call(1000, 0)  # warm-up
+        Message.objects.all().delete()
         accepted = 0
         lock = threading.Lock()
         calls = list(range(args.p1_calls))
@@ -267,13 +281,14 @@ def main() -> None:
                 with lock:
                     accepted += response.json()["accepted"]
 
-        started = time.perf_counter()
-        clients = [threading.Thread(target=client) for _ in range(2)]
-        for thread in clients:
-            thread.start()
-        for thread in clients:
-            thread.join()
-        results["p1_receivers_per_s"] = accepted / (time.perf_counter() - started)
+        if "p1" in only:
+            started = time.perf_counter()
+            clients = [threading.Thread(target=client) for _ in range(2)]
+            for thread in clients:
+                thread.start()
+            for thread in clients:
+                thread.join()
+            results["p1_receivers_per_s"] = accepted / (time.perf_counter() - started)
 
         from bench.noop_tasks import noop
         from config.celery_app import app as celery_app
@@ -301,9 +316,30 @@ def main() -> None:
         results["floor_worker_drain_per_s"] = args.floor_tasks / drain
         procs.stop(floor_worker)
 
+        # --- P2b, P2b-push: one message per request, 50 ms each -----------------------------
+        def post(template: str, batch: list[dict]) -> requests.Response:
+            body = json.dumps({"template": template, "messages": batch})
+            return requests.post(f"{base}/api/v1/send", data=body, headers=headers, timeout=120)
+
+        for name, template, lane, fake, receiver in (
+            ("p2b", "single", "webhook.normal", slow_hook, lambda i: f"user-{i}"),
+            ("p2b-push", "push", "push.normal", slow_apns, lambda i: f"{i:064x}"),
+        ):
+            if name not in only:
+                continue
+            broker.flushdb()
+            Message.objects.all().delete()
+            worker = procs.start(worker_cmd(lane, args.concurrency), wait_for=" ready.")
+            results[name] = single.run_one(
+                post, template, receiver, args.p2b_messages, fake.arrivals
+            )
+            procs.stop(worker)
+
         # --- P2: API -> worker -> provider -------------------------------------------------
         broker.flushdb()
         Message.objects.all().delete()
+        if "p2" not in only:
+            raise _Skip
         procs.start(worker_cmd("", args.concurrency, lanes="webhook"), wait_for=" ready.")
         sent_at: dict[str, float] = {}
         per_call = 1000
@@ -325,21 +361,31 @@ def main() -> None:
         results["p2_latency_p99_ms"] = percentile(latencies, 99) * 1000
         results["p2_delivered"] = len(arrived)
         results["p2_sent"] = len(sent_at)
+    except _Skip:
+        pass
     finally:
         procs.stop_all()
         broker.flushdb()
         provider.server.shutdown()
+        slow_hook.close()
+        slow_apns.close()
 
     print()
-    print(
-        f"P1 ingest      {results['p1_receivers_per_s']:>10,.0f} receivers/s   floor (raw Celery publish, 1 task/message) {results['p1_floor_publish_per_s']:>8,.0f}/s   = {results['p1_receivers_per_s'] / results['p1_floor_publish_per_s']:.1f}x   target >= 25,000/s"
-    )
-    print(
-        f"P2 end-to-end  {results['p2_messages_per_s']:>10,.0f} messages/s    floor (raw Celery publish+no-op, 1 task/message) {results['p2_floor_tasks_per_s']:>6,.0f}/s   = {results['p2_messages_per_s'] / results['p2_floor_tasks_per_s']:.1f}x   target >= 8x"
-    )
-    print(
-        f"               latency API call -> provider: p50 {results['p2_latency_p50_ms']:,.0f} ms, p99 {results['p2_latency_p99_ms']:,.0f} ms ({results['p2_delivered']:,}/{results['p2_sent']:,} delivered)"
-    )
+    for name, label in (("p2b", "P2b"), ("p2b-push", "P2b-push")):
+        if name in results:
+            floor = results["p2_floor_tasks_per_s"]
+            print(single.report(label, results[name], floor, args.concurrency))
+    if "p1" in only:
+        print(
+            f"P1 ingest      {results['p1_receivers_per_s']:>10,.0f} receivers/s   floor (raw Celery publish, 1 task/message) {results['p1_floor_publish_per_s']:>8,.0f}/s   = {results['p1_receivers_per_s'] / results['p1_floor_publish_per_s']:.1f}x   target >= 25,000/s"
+        )
+    if "p2" in only:
+        print(
+            f"P2 end-to-end  {results['p2_messages_per_s']:>10,.0f} messages/s    floor (raw Celery publish+no-op, 1 task/message) {results['p2_floor_tasks_per_s']:>6,.0f}/s   = {results['p2_messages_per_s'] / results['p2_floor_tasks_per_s']:.1f}x   target >= 8x"
+        )
+        print(
+            f"               latency API call -> provider: p50 {results['p2_latency_p50_ms']:,.0f} ms, p99 {results['p2_latency_p99_ms']:,.0f} ms ({results['p2_delivered']:,}/{results['p2_sent']:,} delivered)"
+        )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))

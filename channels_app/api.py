@@ -33,7 +33,7 @@ class ChannelAccountSerializer(serializers.ModelSerializer):
         model = ChannelAccount
         fields = [
             "id", "name", "channel", "provider", "config", "config_keys", "base_url",
-            "enabled", "weight", "type_weights", "breaker", "last_success_at",
+            "enabled", "weight", "type_weights", "max_in_flight", "breaker", "last_success_at",
             "last_failure_at", "last_error", "consecutive_failures", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = [

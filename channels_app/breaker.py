@@ -43,61 +43,62 @@ _TRIPPED_TTL = 7 * 24 * 3600
 # Redis being down must not turn into lost or repeated provider calls.
 _REDIS_ERRORS = (redis.RedisError, OSError)
 
+# The outcomes of one or many calls (the concurrent runner records results in groups), in
+# completion order, in one round trip; once the breaker is open the rest are ignored.
 # The failure rate is read over a sliding window: this window's counts plus the previous
 # window's, weighted by how much of it still overlaps (no cliff when a window turns over).
 # KEYS: failures, open, tripped, probe, ramp, this window, previous window.
 # ARGV: threshold, open ms, now (s), failures ttl, tripped ttl, window s, failure rate,
-# weight of the previous window. Returns 1 when this failure opened the breaker.
-_FAILURE = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-local failures = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-local calls = redis.call('HINCRBY', KEYS[6], 'calls', 1)
-local failed = redis.call('HINCRBY', KEYS[6], 'failed', 1)
-if calls == 1 then redis.call('EXPIRE', KEYS[6], 2 * tonumber(ARGV[6])) end
-local weight = tonumber(ARGV[8])
-calls = calls + weight * tonumber(redis.call('HGET', KEYS[7], 'calls') or '0')
-failed = failed + weight * tonumber(redis.call('HGET', KEYS[7], 'failed') or '0')
-local trip = false
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  local ko = redis.call('HINCRBY', KEYS[5], 'ko', 1)
-  local ok = tonumber(redis.call('HGET', KEYS[5], 'ok') or '0')
-  trip = ko > ok
-elseif failures >= tonumber(ARGV[1]) and failed >= tonumber(ARGV[7]) * calls then
-  trip = true
+# weight of the previous window, close after, then '1' (answered) or '0' (failed) per call.
+# Returns {opened, closed}: did a failure open the breaker, a success close it?
+_CALLS = """
+local opened, closed = 0, 0
+for i = 10, #ARGV do
+  if redis.call('EXISTS', KEYS[2]) == 1 then break end
+  local calls = redis.call('HINCRBY', KEYS[6], 'calls', 1)
+  if calls == 1 then redis.call('EXPIRE', KEYS[6], 2 * tonumber(ARGV[6])) end
+  if ARGV[i] == '1' then
+    if redis.call('EXISTS', KEYS[3]) == 0 then
+      redis.call('DEL', KEYS[1])
+    else
+      local ok = redis.call('HINCRBY', KEYS[5], 'ok', 1)
+      redis.call('EXPIRE', KEYS[5], ARGV[5])
+      if ok >= tonumber(ARGV[9]) then
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+        closed = 1
+      end
+    end
+  else
+    local failures = redis.call('INCR', KEYS[1])
+    redis.call('EXPIRE', KEYS[1], ARGV[4])
+    local failed = redis.call('HINCRBY', KEYS[6], 'failed', 1)
+    local weight = tonumber(ARGV[8])
+    local all = calls + weight * tonumber(redis.call('HGET', KEYS[7], 'calls') or '0')
+    failed = failed + weight * tonumber(redis.call('HGET', KEYS[7], 'failed') or '0')
+    local trip = false
+    if redis.call('EXISTS', KEYS[3]) == 1 then
+      local ko = redis.call('HINCRBY', KEYS[5], 'ko', 1)
+      local ok = tonumber(redis.call('HGET', KEYS[5], 'ok') or '0')
+      trip = ko > ok
+    elseif failures >= tonumber(ARGV[1]) and failed >= tonumber(ARGV[7]) * all then
+      trip = true
+    end
+    if trip then
+      redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+      redis.call('SET', KEYS[3], '1', 'EX', ARGV[5])
+      redis.call('DEL', KEYS[4], KEYS[5])
+      opened = 1
+    end
+  end
 end
-if trip then
-  redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
-  redis.call('SET', KEYS[3], '1', 'EX', ARGV[5])
-  redis.call('DEL', KEYS[4], KEYS[5])
-  return 1
-end
-return 0
+return {opened, closed}
 """
 
-# KEYS: failures, open, tripped, probe, ramp, this window. ARGV: close after, window s,
-# tripped ttl. Returns 1 when this closed it.
-_SUCCESS = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-local calls = redis.call('HINCRBY', KEYS[6], 'calls', 1)
-if calls == 1 then redis.call('EXPIRE', KEYS[6], 2 * tonumber(ARGV[2])) end
-if redis.call('EXISTS', KEYS[3]) == 0 then
-  redis.call('DEL', KEYS[1])
-  return 0
-end
-local ok = redis.call('HINCRBY', KEYS[5], 'ok', 1)
-redis.call('EXPIRE', KEYS[5], ARGV[3])
-if ok >= tonumber(ARGV[1]) then
-  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
-  return 1
-end
-return 0
-"""
-
-# KEYS: failures, open, tripped, probe, ramp. ARGV: probe window ms. 1 = call allowed.
+# KEYS: failures, open, tripped, probe, ramp. ARGV: probe window ms.
+# 0 = refused, 1 = allowed on the half-open ramp, 2 = allowed, the breaker is closed.
 _ALLOW = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-if redis.call('EXISTS', KEYS[3]) == 0 then return 1 end
+if redis.call('EXISTS', KEYS[3]) == 0 then return 2 end
 local ok = tonumber(redis.call('HGET', KEYS[5], 'ok') or '0')
 local calls = redis.call('INCR', KEYS[4])
 if calls == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[1]) end
@@ -141,77 +142,90 @@ def _script(source: str) -> Script:
     return get_redis().register_script(source)
 
 
-def breaker_allow(account: ChannelAccount) -> bool:
-    """May a call go to this account now? In HALF-OPEN, only as many callers as the ramp
-    allows in this probe window get True. Redis unreachable: True (logged)."""
+REFUSED, RAMP, ALLOWED = 0, 1, 2
+
+
+def breaker_permit(account: ChannelAccount) -> int:
+    """May a call go to this account now: REFUSED, RAMP (allowed, one of the few calls the
+    half-open ramp lets through in this probe window) or ALLOWED (closed). Redis
+    unreachable: ALLOWED (logged)."""
     window_ms = max(1, int(settings.TIDINGS_BREAKER_PROBE_WINDOW_SECONDS * 1000))
     try:
-        return bool(_script(_ALLOW)(keys=_keys(account), args=[window_ms]))
+        return int(_script(_ALLOW)(keys=_keys(account), args=[window_ms]))
     except _REDIS_ERRORS:
         logger.warning(
             "breaker of account %s unreadable, calling anyway", account.pk, exc_info=True
         )
-        return True
+        return ALLOWED
+
+
+def breaker_allow(account: ChannelAccount) -> bool:
+    """May a call go to this account now? In HALF-OPEN, only as many callers as the ramp
+    allows in this probe window get True. Redis unreachable: True (logged)."""
+    return breaker_permit(account) != REFUSED
 
 
 def breaker_allow_waiting(account: ChannelAccount) -> bool:
-    """breaker_allow, but a caller turned away by a half-open breaker's ramp waits for the
+    """breaker_allow that waits out a half-open ramp: see breaker_permit_waiting."""
+    return breaker_permit_waiting(account) != REFUSED
+
+
+def breaker_permit_waiting(account: ChannelAccount) -> int:
+    """breaker_permit, but a caller turned away by a half-open breaker's ramp waits for the
     next probe windows (at most one full ramp) instead of handing its batch back: a batch
     released and claimed again every window only churns the database. False at once when
     the breaker is open."""
     window = settings.TIDINGS_BREAKER_PROBE_WINDOW_SECONDS
     deadline = time.monotonic() + window * settings.TIDINGS_BREAKER_CLOSE_AFTER
     while True:
-        if breaker_allow(account):
-            return True
+        permit = breaker_permit(account)
+        if permit != REFUSED:
+            return permit
         try:
             is_open = get_redis().exists(_keys(account)[1])
         except _REDIS_ERRORS:
-            return True
+            return ALLOWED
         if is_open or time.monotonic() + window > deadline:
-            return False
+            return REFUSED
         time.sleep(window)
 
 
-def breaker_record_success(account: ChannelAccount) -> bool:
-    """Count an answered call; returns True when it closed a half-open breaker."""
-    try:
-        closed = _script(_SUCCESS)(
-            keys=_keys(account) + _windows(account)[0],
-            args=[
-                settings.TIDINGS_BREAKER_CLOSE_AFTER,
-                max(1, int(settings.TIDINGS_BREAKER_WINDOW_SECONDS)),
-                _TRIPPED_TTL,
-            ],
-        )
-    except _REDIS_ERRORS:
-        logger.warning("breaker of account %s not updated", account.pk, exc_info=True)
-        return False
-    return bool(closed)
-
-
-def breaker_record_failure(account: ChannelAccount) -> bool:
-    """Count a failed call; returns True when it opened the breaker."""
-    open_ms = int(settings.TIDINGS_BREAKER_OPEN_SECONDS * 1000)
+def breaker_record_calls(account: ChannelAccount, outcomes: list[bool]) -> tuple[bool, bool]:
+    """Count calls (True = answered, False = failed) in completion order, in one round trip;
+    returns (opened, closed): whether a failure opened the breaker, a success closed it."""
+    if not outcomes:
+        return False, False
     windows, weight = _windows(account)
     try:
-        opened = _script(_FAILURE)(
+        opened = _script(_CALLS)(
             keys=_keys(account) + windows,
             args=[
                 settings.TIDINGS_BREAKER_FAILURES,
-                open_ms,
+                int(settings.TIDINGS_BREAKER_OPEN_SECONDS * 1000),
                 f"{time.time():.3f}",
                 _FAILURES_TTL,
                 _TRIPPED_TTL,
                 max(1, int(settings.TIDINGS_BREAKER_WINDOW_SECONDS)),
                 settings.TIDINGS_BREAKER_FAILURE_RATE,
                 f"{weight:.3f}",
+                settings.TIDINGS_BREAKER_CLOSE_AFTER,
+                *("1" if ok else "0" for ok in outcomes),
             ],
         )
     except _REDIS_ERRORS:
         logger.warning("breaker of account %s not updated", account.pk, exc_info=True)
-        return False
-    return bool(opened)
+        return False, False
+    return bool(opened[0]), bool(opened[1])
+
+
+def breaker_record_success(account: ChannelAccount) -> bool:
+    """Count an answered call; returns True when it closed a half-open breaker."""
+    return breaker_record_calls(account, [True])[1]
+
+
+def breaker_record_failure(account: ChannelAccount) -> bool:
+    """Count a failed call; returns True when it opened the breaker."""
+    return breaker_record_calls(account, [False])[0]
 
 
 def breaker_reset(account: ChannelAccount) -> None:

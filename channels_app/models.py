@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from channels_app.fields import EncryptedJSONField
@@ -10,6 +10,8 @@ from templates_app.models import MessageType
 
 # The largest routing weight: `weight` is a PostgreSQL integer column.
 MAX_WEIGHT = 2**31 - 1
+# Requests in flight per worker process and account (single-request providers).
+MAX_IN_FLIGHT = 256
 
 
 def validate_type_weights(value: object) -> None:
@@ -50,6 +52,13 @@ class ChannelAccount(models.Model):
         default=dict,
         validators=[validate_type_weights],
         help_text='Per message type, e.g. {"verification": 80, "marketing": 0}; 0 excludes.',
+    )
+    # A provider taking one message per request gets this many requests in flight at once
+    # from each worker process: what a killed worker can leave "in doubt" is at most this.
+    max_in_flight = models.PositiveSmallIntegerField(
+        default=64,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_IN_FLIGHT)],
+        help_text="Concurrent requests per worker process for one-message-per-call providers.",
     )
     # Health, written after each provider call; the breaker state itself lives in Redis.
     last_success_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING
 from django.db.models import F
 
 from channels_app.breaker import (
-    breaker_allow,
-    breaker_allow_waiting,
+    REFUSED,
     breaker_health,
-    breaker_record_failure,
-    breaker_record_success,
+    breaker_permit,
+    breaker_permit_waiting,
+    breaker_record_calls,
 )
 from channels_app.models import ChannelAccount
 from channels_app.providers.base import DeliveryError, SendResult
@@ -54,6 +54,8 @@ class Route:
     tried: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     _counted: set[int] = field(default_factory=set)
+    # Messages a runner stopped before calling for them (see Leg.hand_back).
+    _unsent: set[int] = field(default_factory=set)
     _carry: list[tuple[Message, DeliveryError]] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Leg]:
@@ -66,11 +68,11 @@ class Route:
             # its messages permanently and says why.
             last = index == len(self.candidates) - 1
             # The last candidate is worth waiting for on a half-open ramp: there is no other.
-            allow = breaker_allow_waiting if last else breaker_allow
-            if account.enabled and not allow(account):
+            permit = (breaker_permit_waiting if last else breaker_permit)(account)
+            if account.enabled and permit == REFUSED:
                 self.skipped.append(account.name)
                 continue
-            leg = Leg(account, pending, self, last=last)
+            leg = Leg(account, pending, self, last=last, permit=permit)
             yield leg
             self.tried.append(account.name)
             pending = [message for message, _ in self._carry]
@@ -91,8 +93,11 @@ class Route:
         return True
 
     def held(self, message: Message, error: DeliveryError) -> bool:
-        """Did an open breaker keep this message from every provider in this attempt?"""
-        return error.code == "circuit_open" and message.id not in self._counted
+        """Did an open breaker, or a runner that stopped issuing, keep this message from
+        every provider in this attempt?"""
+        if message.id in self._counted:
+            return False
+        return error.code == "circuit_open" or message.id in self._unsent
 
     def _circuit_open_error(self) -> DeliveryError:
         try:
@@ -117,6 +122,10 @@ class Leg:
     messages: list[Message]
     route: Route
     last: bool
+    # What the breaker answered for this leg's first call (breaker.RAMP: half-open).
+    permit: int = 0
+    # Messages whose attempt was counted by this leg's call (not by an earlier account's).
+    counted: set[int] = field(default_factory=set)
 
     def sending_note(self) -> str:
         notes = []
@@ -130,7 +139,12 @@ class Leg:
 
     def allowed(self) -> bool:
         """Re-checked between chunks: the breaker may open in the middle of a batch."""
-        return breaker_allow_waiting(self.account) if self.last else breaker_allow(self.account)
+        return self.permit_next() != REFUSED
+
+    def permit_next(self) -> int:
+        """The breaker's answer for the next call (the last account waits out a ramp)."""
+        self.permit = (breaker_permit_waiting if self.last else breaker_permit)(self.account)
+        return self.permit
 
     def after_call(
         self, chunk: list[Message], results: list[SendResult]
@@ -156,6 +170,20 @@ class Leg:
                 kept_results.append(result)
         return kept_messages, kept_results
 
+    def hand_back(self, unsent: list[Message], error: DeliveryError) -> list[int]:
+        """Messages this leg counted an attempt for but never called (the runner stopped):
+        the attempt is taken back and they are handed over. Returns the ids whose stored
+        attempt count the caller must decrement."""
+        uncounted = [m.id for m in unsent if m.id in self.counted]
+        for message in unsent:
+            if message.id in self.counted:
+                self.counted.discard(message.id)
+                self.route._counted.discard(message.id)
+                message.attempts -= 1
+            self.route._unsent.add(message.id)
+        self.hand_over(unsent, error)
+        return uncounted
+
     def hand_over(self, chunk: list[Message], error: DeliveryError) -> None:
         """Messages this account did not call for (open breaker, failed connection)."""
         if error.permanent:
@@ -163,15 +191,32 @@ class Leg:
         self.route._carry.extend((message, error) for message in chunk)
 
 
+def _call_outcomes(results: list[SendResult], per_message: bool) -> list[bool]:
+    """What the breaker counts: True for an answered call (a permanent error is about the
+    message, not the account), False for a failed one; a provider asking us to slow down is
+    not down, so a rate-limited call is not counted. A batch call is one call."""
+    if not per_message:
+        errors = [r.error for r in results if r.error is not None]
+        if len(errors) < len(results) or all(e.permanent for e in errors):
+            return [True]
+        error = next(e for e in errors if not e.permanent)
+        return [] if error.rate_limited else [False]
+    return [
+        r.error is None or r.error.permanent
+        for r in results
+        if r.error is None or r.error.permanent or not r.error.rate_limited
+    ]
+
+
 def account_health_record(
-    account: ChannelAccount, results: list[SendResult], now: datetime
+    account: ChannelAccount, results: list[SendResult], now: datetime, per_message: bool = False
 ) -> None:
-    """Breaker plus the account's health columns, after one provider call."""
+    """Breaker plus the account's health columns, after one provider call (`per_message`:
+    after a group of single-message calls, each counted by the breaker)."""
+    breaker_record_calls(account, _call_outcomes(results, per_message))
     errors = [r.error for r in results if r.error is not None]
     accounts = ChannelAccount.objects.filter(pk=account.pk)
     if len(errors) < len(results) or all(e.permanent for e in errors):
-        # The provider answered: permanent errors are about the message, not the account.
-        breaker_record_success(account)
         if len(errors) == len(results):
             return
         stale = (
@@ -183,8 +228,6 @@ def account_health_record(
             account.last_success_at, account.consecutive_failures = now, 0
         return
     error = next(e for e in errors if not e.permanent)
-    if not error.rate_limited:  # a provider asking us to slow down is not down
-        breaker_record_failure(account)
     accounts.update(
         last_failure_at=now,
         last_error=str(error)[:1000],

@@ -50,6 +50,7 @@ from channels_app.providers.base import (
     DeliveryError,
     OutboundMessage,
     ProviderAdapter,
+    ResourcePool,
     SendResult,
     excerpt,
 )
@@ -132,8 +133,8 @@ def validate_email_content(content: dict[str, Any]) -> None:
 class AnymailAdapter(ProviderAdapter):
     """Base for ESP adapters: set `backend_path` and implement `connection_kwargs`.
 
-    One API call per message, so each `send` takes one message (its result is recorded as
-    soon as the ESP took it); the connection opened in __enter__ serves the whole batch.
+    One API call per message (`send_one`; the runner keeps several in flight), each
+    concurrent request with a connection of its own, reused for the whole batch.
     """
 
     channels = (Channel.EMAIL,)
@@ -141,7 +142,7 @@ class AnymailAdapter(ProviderAdapter):
     backend_path: ClassVar[str]
     # ESPs without custom metadata (MailerSend, Postal) carry our id in the header only.
     supports_metadata: ClassVar[bool] = True
-    _connection: BaseEmailBackend | None = None
+    _pool: ResourcePool[BaseEmailBackend] | None = None
 
     @classmethod
     def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
@@ -174,28 +175,27 @@ class AnymailAdapter(ProviderAdapter):
         return classify_error(exc)
 
     def __enter__(self) -> AnymailAdapter:
-        self._connection = self._open()
+        self._pool = ResourcePool(self._open, _close)
+        self._pool.prime()  # an ESP refusing the connection fails the batch before any message
         # A file shared by every receiver is fetched once per batch.
         self._attachments: dict[str, Attachment | DeliveryError] = {}
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            _close(connection)
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        if self._connection is not None:
-            return [
-                self._send_one(self._connection, message, self._attachments) for message in messages
-            ]
-        # Called outside a `with` block: a connection for this call only.
-        connection = self._open()
-        cache: dict[str, Attachment | DeliveryError] = {}
-        try:
-            return [self._send_one(connection, message, cache) for message in messages]
-        finally:
-            _close(connection)
+        if self._pool is not None:
+            return super().send(messages)
+        with self:  # called outside a `with` block: connections for this call only
+            return super().send(messages)
+
+    def send_one(self, message: OutboundMessage) -> SendResult:
+        assert self._pool is not None, "use the adapter as a context manager"
+        with self._pool.use() as connection:
+            return self._send_one(connection, message, self._attachments)
 
     def _open(self) -> BaseEmailBackend:
         with warnings.catch_warnings():

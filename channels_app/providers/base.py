@@ -2,13 +2,25 @@
 
 An adapter turns rendered messages plus an account's config into provider calls, and says
 for each message either the provider's id or a DeliveryError telling whether a retry helps.
+
+Two shapes, and the batch contract is what tells them apart:
+- a provider with a batch API implements `send(messages)`, one call for up to
+  `max_batch_size` messages (results are recorded per call, so a killed worker leaves at
+  most one call's messages "in doubt");
+- a provider that takes one message per request implements `send_one(message)` and keeps
+  `max_batch_size = 1`. The delivery code (channels_app.providers.runner) then keeps up to
+  the account's `max_in_flight` requests in flight, records each result as it completes,
+  and stops issuing when `stops_batch(error)` says the rest would fail the same way.
 """
 
 from __future__ import annotations
 
+import queue
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from rest_framework import serializers
 
@@ -90,8 +102,54 @@ class EmptyConfig(serializers.Serializer):
     pass
 
 
+# Errors after which every following request to the account fails the same way: the host is
+# unreachable or too slow, or refused by our egress policy.
+ACCOUNT_WIDE_CODES = frozenset({"timeout", "connection", "egress_denied"})
+
+T = TypeVar("T")
+
+
+class ResourcePool(Generic[T]):
+    """Connections (SMTP, an ESP backend, an Apprise object) reused by the requests of one
+    batch, one per concurrent request: a connection is never used by two threads at once."""
+
+    def __init__(self, open_: Callable[[], T], close: Callable[[T], None]) -> None:
+        self._open, self._close = open_, close
+        self._idle: queue.LifoQueue[T] = queue.LifoQueue()
+        self._all: list[T] = []
+
+    def prime(self) -> None:
+        """Open one now: a server that is down fails the batch before anything is sent."""
+        self._idle.put(self._new())
+
+    def _new(self) -> T:
+        resource = self._open()
+        self._all.append(resource)
+        return resource
+
+    @contextmanager
+    def use(self) -> Iterator[T]:
+        try:
+            resource = self._idle.get_nowait()
+        except queue.Empty:
+            resource = self._new()
+        try:
+            yield resource
+        finally:
+            self._idle.put(resource)
+
+    def close(self) -> None:
+        for resource in self._all:
+            self._close(resource)
+        self._all.clear()
+        self._idle = queue.LifoQueue()
+
+
 class ProviderAdapter:
-    """Subclass per provider: set the class attributes and implement `send`."""
+    """Subclass per provider: set the class attributes and implement `send` (a batch API)
+    or `send_one` (one message per request). `send_one` may be called from several threads
+    at once on the same adapter: keep per-request state local (or in a ResourcePool), and
+    never touch the database there (a runner thread would keep its connection open)."""
 
     provider: ClassVar[str]
     label: ClassVar[str]
@@ -113,9 +171,25 @@ class ProviderAdapter:
     @property
     def batch_size(self) -> int:
         """Messages per `send` call. Results are committed after each call, so this is also
-        how many messages a worker killed mid-call can leave "in doubt"; an adapter that
-        loops over single-message requests inside `send` must report 1 here."""
-        return self.max_batch_size
+        how many messages a worker killed mid-call can leave "in doubt". A single-request
+        adapter reports 1: its in-doubt bound is the runner's in-flight window instead."""
+        return 1 if self.single_request else self.max_batch_size
+
+    @property
+    def single_request(self) -> bool:
+        """True when the provider takes one message per request (the adapter implements
+        `send_one`): the delivery code runs many of them concurrently."""
+        return type(self).send_one is not ProviderAdapter.send_one
+
+    def send_one(self, message: OutboundMessage) -> SendResult:
+        """One request for one message. Raise DeliveryError or return SendResult(error=…)."""
+        raise NotImplementedError
+
+    def stops_batch(self, error: DeliveryError) -> bool:
+        """Would every following request of this account fail the same way (throttled,
+        unreachable, credentials refused)? Then no more are issued: the rest of the batch is
+        handed back without spending an attempt. Adapters add their account-wide codes."""
+        return error.rate_limited or error.code in ACCOUNT_WIDE_CODES
 
     def __enter__(self) -> ProviderAdapter:
         """Open what several `send` calls share (e.g. one SMTP connection)."""
@@ -125,8 +199,26 @@ class ProviderAdapter:
         """Close what __enter__ opened."""
 
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        """One result per message, in order; raise DeliveryError when the whole call failed."""
-        raise NotImplementedError
+        """One result per message, in order; raise DeliveryError when the whole call failed.
+        For a single-request adapter: its requests one after another, stopping as
+        `stops_batch` says (the delivery code runs them concurrently instead)."""
+        if not self.single_request:
+            raise NotImplementedError
+        results: list[SendResult] = []
+        for message in messages:
+            result = self.call_one(message)
+            results.append(result)
+            if result.error is not None and self.stops_batch(result.error):
+                results += [SendResult(error=result.error)] * (len(messages) - len(results))
+                break
+        return results
+
+    def call_one(self, message: OutboundMessage) -> SendResult:
+        """`send_one` with a raised DeliveryError turned into a result."""
+        try:
+            return self.send_one(message)
+        except DeliveryError as error:
+            return SendResult(error=error)
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,10 @@ Responder = Callable[[Recorded], Reply]
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # Dozens of requests arrive at once from one worker (channels_app/providers/runner.py):
+    # the default backlog of 5 would drop connects under load.
+    request_queue_size = 128
+
     def handle_error(self, request, client_address) -> None:
         # A client that gave up (the timeout tests) closes the socket mid-reply: expected.
         if not isinstance(sys.exc_info()[1], ConnectionError):

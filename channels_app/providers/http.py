@@ -58,7 +58,9 @@ class PinnedAdapter(HTTPAdapter):
 
 
 def pinned_session() -> requests.Session:
-    """This thread's session; every request through it obeys the egress policy."""
+    """This thread's session; every request through it obeys the egress policy. One per
+    thread because a requests.Session is not thread-safe: the runner's threads
+    (channels_app/providers/runner.py) each keep their own keep-alive connections."""
     session = getattr(_local, "session", None)
     if session is None:
         session = requests.Session()

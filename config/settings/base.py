@@ -302,6 +302,12 @@ TIDINGS_STUCK_AFTER_SECONDS = env.int("TIDINGS_STUCK_AFTER_SECONDS", default=120
 TIDINGS_SWEEP_INTERVAL_SECONDS = env.int("TIDINGS_SWEEP_INTERVAL_SECONDS", default=30)
 TIDINGS_IDEMPOTENCY_HOURS = env.int("TIDINGS_IDEMPOTENCY_HOURS", default=24)
 TIDINGS_PROVIDER_TIMEOUT_SECONDS = env.float("TIDINGS_PROVIDER_TIMEOUT_SECONDS", default=10.0)
+# Threads per worker process that carry the requests of single-request providers (APNs, FCM,
+# robots, Slack, SMTP…); an account's `max_in_flight` bounds its share (see
+# channels_app/providers/runner.py).
+TIDINGS_DISPATCH_THREADS = env.int("TIDINGS_DISPATCH_THREADS", default=64)
+# An account's in-flight window in a process starts here and grows with answered calls.
+TIDINGS_DISPATCH_INITIAL_WINDOW = env.int("TIDINGS_DISPATCH_INITIAL_WINDOW", default=4)
 # Consumer rules, run in order on every batch before the provider is called.
 TIDINGS_RULES = env.list(
     "TIDINGS_RULES",

@@ -136,3 +136,16 @@ def test_a_nul_in_the_body_is_named_even_in_lists(api):
     body = json.dumps({"name": "k", "scopes": ["send", "x\x00"]})
     response = api.post("/api/v1/api-keys", body, content_type="application/json")
     assert_names(response, 400, "scopes[1]")
+
+
+@pytest.mark.parametrize("value", [0, 257, 70000, "many"])
+def test_a_channel_account_max_in_flight_out_of_range_is_400_naming_it(api, sandbox_account, value):
+    response = api.patch(
+        f"/api/v1/channel-accounts/{sandbox_account.pk}", {"max_in_flight": value}, format="json"
+    )
+    assert_names(response, 400, "max_in_flight")
+    assert ChannelAccount.objects.get(pk=sandbox_account.pk).max_in_flight == 64
+    response = api.patch(
+        f"/api/v1/channel-accounts/{sandbox_account.pk}", {"max_in_flight": 16}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["max_in_flight"] == 16

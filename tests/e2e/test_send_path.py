@@ -139,7 +139,10 @@ def test_sigkill_mid_batch_every_message_ends_sent_exactly_once(
     # given a slow provider and a worker busy with batches of 50
     receiver = IdempotentReceiver(delay=0.02)
     fake_http.responder = receiver
-    _webhook_template(tenant, fake_http.url + "/in")
+    template = _webhook_template(tenant, fake_http.url + "/in")
+    # One request in flight per process: the in-doubt bound is then one message per process
+    # (tests/e2e/test_concurrent_dispatch.py checks the bound of a wide window).
+    ChannelAccount.objects.filter(pk=template.channel_account_id).update(max_in_flight=1)
     lease = 3
     overrides = {"TIDINGS_BATCH_SIZE": 50, "TIDINGS_CLAIM_LEASE_SECONDS": lease}
     settings.TIDINGS_BATCH_SIZE = 50

@@ -127,7 +127,6 @@ class ApnsAdapter(ProviderAdapter):
     provider = "apns"
     label = "Apple Push Notification service"
     channels = (Channel.PUSH,)
-    max_batch_size = 100
     default_base_url = "https://api.push.apple.com"
     config_serializer = ApnsConfig
     secret_fields = ("private_key",)
@@ -154,20 +153,13 @@ class ApnsAdapter(ProviderAdapter):
         if errors:
             raise serializers.ValidationError(errors)
 
-    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        results: list[SendResult] = []
-        for index, message in enumerate(messages):
-            try:
-                result = self._send_one(message)
-            except DeliveryError as error:
-                result = SendResult(error=error)
-            results.append(result)
-            # Bad credentials, a wrong topic or an unreachable APNs fail the rest too.
-            # (TooManyRequests is per device token, so it does not stop the batch.)
-            if result.error is not None and result.error.code in _ACCOUNT_WIDE:
-                results.extend(SendResult(error=result.error) for _ in messages[index + 1 :])
-                break
-        return results
+    def send_one(self, message: OutboundMessage) -> SendResult:
+        return self._send_one(message)
+
+    def stops_batch(self, error: DeliveryError) -> bool:
+        # Bad credentials, a wrong topic or an unreachable APNs fail the rest too.
+        # (TooManyRequests is per device token, so it does not stop the batch.)
+        return error.code in _ACCOUNT_WIDE
 
     def _send_one(self, message: OutboundMessage) -> SendResult:
         body = json.dumps(_payload(message.content), separators=(",", ":"), ensure_ascii=False)

@@ -13,6 +13,6 @@ DOC = ProviderDoc(
         "limited; 5xx transient; an expired provider token is refreshed."
     ),
     default_base_url="`https://api.push.apple.com` (development: sandbox host)",
-    batch="100 (multiplexed on one HTTP/2 connection)",
+    batch="1 per call, up to the account's `max_in_flight` calls in flight, multiplexed as HTTP/2 streams on a few connections",
     provider_id="the `apns-id`",
 )

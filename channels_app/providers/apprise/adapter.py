@@ -24,7 +24,13 @@ from django.conf import settings
 from rest_framework import serializers
 
 from channels_app.channels import Channel
-from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.base import (
+    DeliveryError,
+    OutboundMessage,
+    ProviderAdapter,
+    ResourcePool,
+    SendResult,
+)
 from channels_app.providers.egress import (
     EgressDenied,
     EgressUnresolved,
@@ -116,12 +122,12 @@ class AppriseAdapter(ProviderAdapter):
     provider = "apprise"
     label = "Apprise (any Apprise URL)"
     channels = (Channel.OTHER,)
-    # Apprise makes one notify() per message; the Apprise object built in __enter__ serves
-    # the whole batch (it also carries Apprise's per-service throttling between calls).
-    max_batch_size = 1
+    # Apprise makes one notify() per message (`send_one`, several in flight); each concurrent
+    # request uses an Apprise object of its own, built once per batch (it also carries
+    # Apprise's per-service throttling between calls).
     config_serializer = AppriseConfig
     secret_fields = ("urls",)
-    _notifier: apprise.Apprise | None = None
+    _pool: ResourcePool[apprise.Apprise] | None = None
 
     @classmethod
     def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
@@ -138,15 +144,25 @@ class AppriseAdapter(ProviderAdapter):
             raise serializers.ValidationError(errors)
 
     def __enter__(self) -> AppriseAdapter:
-        self._notifier = self._build()
+        self._pool = ResourcePool(self._build, lambda notifier: None)
+        self._pool.prime()  # an invalid or refused URL fails the batch before any message
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._notifier = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        notifier = self._notifier or self._build()
-        return [self._send_one(notifier, message) for message in messages]
+        if self._pool is not None:
+            return super().send(messages)
+        with self:  # called outside a `with` block
+            return super().send(messages)
+
+    def send_one(self, message: OutboundMessage) -> SendResult:
+        assert self._pool is not None, "use the adapter as a context manager"
+        with self._pool.use() as notifier:
+            return self._send_one(notifier, message)
 
     def _build(self) -> apprise.Apprise:
         asset = apprise.AppriseAsset()

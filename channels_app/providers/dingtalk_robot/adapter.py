@@ -17,7 +17,7 @@ from typing import Any
 from rest_framework import serializers
 
 from channels_app.channels import Channel
-from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.base import OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.dingtalk_common import (
     dingtalk_error,
     json_body,
@@ -57,8 +57,6 @@ class DingTalkRobotAdapter(ProviderAdapter):
     provider = "dingtalk_robot"
     label = "DingTalk group robot"
     channels = (Channel.DINGTALK,)
-    # One HTTP call per message: results are recorded after each, so nothing is left in doubt.
-    max_batch_size = 1
     default_base_url = "https://oapi.dingtalk.com"
     config_serializer = DingTalkRobotConfig
     secret_fields = ("access_token", "secret")
@@ -73,19 +71,9 @@ class DingTalkRobotAdapter(ProviderAdapter):
             if name in content and not isinstance(content[name], list | str):
                 raise serializers.ValidationError({f"content.{name}": 'a list or a "a,b" string'})
 
-    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        results: list[SendResult] = []
-        for index, message in enumerate(messages):
-            try:
-                self._post(self.payload(message))
-            except DeliveryError as error:
-                results.append(SendResult(error=error))
-                if error.rate_limited:  # the limit is per robot: the rest would be refused too
-                    results.extend(SendResult(error=error) for _ in messages[index + 1 :])
-                    break
-            else:
-                results.append(SendResult())  # the robot API returns no message id
-        return results
+    def send_one(self, message: OutboundMessage) -> SendResult:
+        self._post(self.payload(message))
+        return SendResult()  # the robot API returns no message id
 
     def payload(self, message: OutboundMessage) -> dict[str, Any]:
         content = message.content

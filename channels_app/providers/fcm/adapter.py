@@ -3,7 +3,7 @@
 Auth is a service account: an RS256 JWT signed with its private key is exchanged at
 token_uri for an OAuth2 access token (about an hour), shared by all workers through
 tokens.cached_token. FCM v1 has no batch endpoint (the old /batch was shut down in 2024),
-so a `send` makes one call per message over the pooled session.
+so the adapter implements `send_one` and the runner keeps many calls in flight.
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ class FcmAdapter(ProviderAdapter):
     provider = "fcm"
     label = "Firebase Cloud Messaging (HTTP v1)"
     channels = (Channel.PUSH,)
-    max_batch_size = 100
     default_base_url = "https://fcm.googleapis.com"
     config_serializer = FcmConfig
     secret_fields = ("private_key",)
@@ -75,21 +74,13 @@ class FcmAdapter(ProviderAdapter):
         if errors:
             raise serializers.ValidationError(errors)
 
-    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
+    def send_one(self, message: OutboundMessage) -> SendResult:
         url = f"{self.base_url}/v1/projects/{self.config['project_id']}/messages:send"
-        results: list[SendResult] = []
-        for index, message in enumerate(messages):
-            try:
-                result = self._send_one(url, message)
-            except DeliveryError as error:
-                result = SendResult(error=error)
-            results.append(result)
-            error = result.error
-            # Quota, credentials and an unreachable FCM hit every following message too.
-            if error is not None and (error.rate_limited or error.code in _ACCOUNT_WIDE):
-                results.extend(SendResult(error=error) for _ in messages[index + 1 :])
-                break
-        return results
+        return self._send_one(url, message)
+
+    def stops_batch(self, error: DeliveryError) -> bool:
+        # Quota, credentials and an unreachable FCM hit every following message too.
+        return error.rate_limited or error.code in _ACCOUNT_WIDE
 
     def _send_one(self, url: str, message: OutboundMessage) -> SendResult:
         payload = {"message": _message(message)}

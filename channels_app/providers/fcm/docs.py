@@ -10,6 +10,6 @@ DOC = ProviderDoc(
         "UNAVAILABLE, INTERNAL and 5xx transient; 429 QUOTA_EXCEEDED rate limited."
     ),
     default_base_url="`https://fcm.googleapis.com`",
-    batch="100 (one call per message inside; FCM v1 has no batch)",
+    batch="1 per call (FCM v1 has no batch), up to the account's `max_in_flight` calls in flight",
     provider_id="the FCM message `name`",
 )

@@ -72,8 +72,6 @@ class FeishuBotAdapter(ProviderAdapter):
     provider = "feishu_bot"
     label = "Feishu / Lark group bot"
     channels = (Channel.FEISHU,)
-    # One HTTP call per message: results are recorded after each, so nothing is left in doubt.
-    max_batch_size = 1
     default_base_url = "https://open.feishu.cn"
     config_serializer = FeishuBotConfig
     secret_fields = ("token", "secret", "app_secret")
@@ -82,19 +80,9 @@ class FeishuBotAdapter(ProviderAdapter):
     def validate_content(cls, channel: str, content: dict[str, Any]) -> None:
         validate_feishu_content(content, MSG_TYPES, IMAGE_LIMITS)
 
-    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        results: list[SendResult] = []
-        for index, message in enumerate(messages):
-            try:
-                self._post(self.payload(message))
-            except DeliveryError as error:
-                results.append(SendResult(error=error))
-                if error.rate_limited:  # the limit is per bot: the rest would be refused too
-                    results.extend(SendResult(error=error) for _ in messages[index + 1 :])
-                    break
-            else:
-                results.append(SendResult())  # the bot API returns no message id
-        return results
+    def send_one(self, message: OutboundMessage) -> SendResult:
+        self._post(self.payload(message))
+        return SendResult()  # the bot API returns no message id
 
     def payload(self, message: OutboundMessage) -> dict[str, Any]:
         content = message.content

@@ -62,7 +62,6 @@ class SlackAdapter(ProviderAdapter):
     provider = "slack"
     label = "Slack incoming webhook"
     channels = (Channel.SLACK,)
-    max_batch_size = 20
     default_base_url = "https://hooks.slack.com"
     config_serializer = SlackConfig
     secret_fields = ("webhook_url", "path")
@@ -91,26 +90,14 @@ class SlackAdapter(ProviderAdapter):
         if errors:
             raise serializers.ValidationError(errors)
 
-    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        results: list[SendResult] = []
-        for index, message in enumerate(messages):
-            try:
-                self._post(message)
-            except DeliveryError as error:
-                results.append(SendResult(error=error))
-                # Throttling, a dead webhook or an unreachable host fail every following
-                # message the same way: hand them back without more calls.
-                if (
-                    error.rate_limited
-                    or isinstance(error, _WebhookGone)
-                    or error.code in ("timeout", "connection")
-                ):
-                    results.extend(SendResult(error=error) for _ in messages[index + 1 :])
-                    break
-            else:
-                # A webhook answers a bare "ok": our message id is the only handle there is.
-                results.append(SendResult(provider_message_id=message.message_id))
-        return results
+    def send_one(self, message: OutboundMessage) -> SendResult:
+        self._post(message)
+        # A webhook answers a bare "ok": our message id is the only handle there is.
+        return SendResult(provider_message_id=message.message_id)
+
+    def stops_batch(self, error: DeliveryError) -> bool:
+        # A dead webhook fails every following message the same way.
+        return super().stops_batch(error) or isinstance(error, _WebhookGone)
 
     def _post(self, message: OutboundMessage) -> None:
         content = message.content

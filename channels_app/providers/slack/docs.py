@@ -10,5 +10,5 @@ DOC = ProviderDoc(
         "`no_service` permanent; 429 rate limited."
     ),
     default_base_url="`https://hooks.slack.com` (replaces the host of `webhook_url`)",
-    batch="20 (one call per message inside)",
+    batch="1 per call, up to the account's `max_in_flight` calls in flight",
 )

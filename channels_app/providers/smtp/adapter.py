@@ -18,7 +18,13 @@ from rest_framework import serializers
 from channels_app.channels import Channel
 from channels_app.providers.anymail_common import content_headers
 from channels_app.providers.attachments import attach_from_content, validate_attachments
-from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.base import (
+    DeliveryError,
+    OutboundMessage,
+    ProviderAdapter,
+    ResourcePool,
+    SendResult,
+)
 from channels_app.providers.egress import (
     EgressDenied,
     EgressUnresolved,
@@ -85,13 +91,23 @@ class SmtpAdapter(ProviderAdapter):
         if errors:
             raise serializers.ValidationError(errors)
 
-    # One message per call, so each is recorded as soon as the server took it; the
-    # connection opened in __enter__ is shared by the whole batch.
-    max_batch_size = 1
+    # One message per call (the runner keeps several in flight); each concurrent request
+    # has a connection of its own, reused for the whole batch.
+    _pool: ResourcePool[EmailBackend] | None = None
 
     def __enter__(self) -> SmtpAdapter:
         self._attachments: dict = {}  # each URL fetched once per batch
-        self._connection = _PinnedEmailBackend(
+        self._pool = ResourcePool(self._open, _close)
+        self._pool.prime()  # a server that is down fails the batch before any message
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def _open(self) -> EmailBackend:
+        connection = _PinnedEmailBackend(
             host=self.config["host"],
             port=self.config.get("port", 587),
             username=self.config.get("username") or None,
@@ -102,21 +118,23 @@ class SmtpAdapter(ProviderAdapter):
             fail_silently=False,
         )
         try:
-            self._connection.open()
+            connection.open()
         except (EgressDenied, EgressUnresolved) as exc:
             raise egress_delivery_error(exc, "SMTP host") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise _classify(exc) from None
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        try:
-            self._connection.close()
-        except (smtplib.SMTPException, OSError):
-            pass
+        return connection
 
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        return [self._send_one(self._connection, message) for message in messages]
+        if self._pool is not None:
+            return super().send(messages)
+        with self:  # called outside a `with` block: connections for this call only
+            return super().send(messages)
+
+    def send_one(self, message: OutboundMessage) -> SendResult:
+        assert self._pool is not None, "use the adapter as a context manager"
+        with self._pool.use() as connection:
+            return self._send_one(connection, message)
 
     def _send_one(self, connection: EmailBackend, message: OutboundMessage) -> SendResult:
         content = message.content
@@ -145,6 +163,13 @@ class SmtpAdapter(ProviderAdapter):
         except (smtplib.SMTPException, OSError) as exc:
             return SendResult(error=_classify(exc))
         return SendResult(provider_message_id=message_id_header.strip("<>"))
+
+
+def _close(connection: EmailBackend) -> None:
+    try:
+        connection.close()
+    except (smtplib.SMTPException, OSError):
+        pass
 
 
 def _classify(exc: Exception) -> DeliveryError:

@@ -12,6 +12,6 @@ DOC = ProviderDoc(
         "SMTP 5xx replies (550 mailbox unavailable, auth failure) permanent; 4xx and connection "
         "trouble transient."
     ),
-    batch="1 (one connection per batch)",
+    batch="1 per call, up to the account's `max_in_flight` in flight, each on an SMTP connection reused for the batch",
     provider_id="the `Message-ID` header",
 )

@@ -58,7 +58,6 @@ class TelegramAdapter(ProviderAdapter):
     provider = "telegram"
     label = "Telegram Bot API"
     channels = (Channel.TELEGRAM,)
-    max_batch_size = 50
     default_base_url = "https://api.telegram.org"
     config_serializer = TelegramConfig
     secret_fields = ("bot_token",)
@@ -80,19 +79,12 @@ class TelegramAdapter(ProviderAdapter):
         if errors:
             raise serializers.ValidationError(errors)
 
-    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        results: list[SendResult] = []
-        for index, message in enumerate(messages):
-            try:
-                results.append(SendResult(provider_message_id=self._send_one(message)))
-            except DeliveryError as error:
-                results.append(SendResult(error=error))
-                # A throttled bot or a revoked token fails every following message the same
-                # way: don't burn through them, hand them all back with this error.
-                if error.rate_limited or error.code in ("401", "404", "timeout", "connection"):
-                    results.extend(SendResult(error=error) for _ in messages[index + 1 :])
-                    break
-        return results
+    def send_one(self, message: OutboundMessage) -> SendResult:
+        return SendResult(provider_message_id=self._send_one(message))
+
+    def stops_batch(self, error: DeliveryError) -> bool:
+        # A revoked token (401) or a wrong one (404) fails every following message too.
+        return super().stops_batch(error) or error.code in ("401", "404")
 
     def recall(self, provider_message_id: str) -> None:
         """Delete a sent message (Telegram allows it for 48 hours)."""

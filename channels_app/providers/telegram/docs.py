@@ -10,7 +10,7 @@ DOC = ProviderDoc(
     ),
     errors="429 with `retry_after` rate limited; chat not found / bot blocked permanent.",
     default_base_url="`https://api.telegram.org`",
-    batch="50 (one call per message inside)",
+    batch="1 per call, up to the account's `max_in_flight` calls in flight",
     provider_id="`<chat_id>:<message_id>`",
     recall="yes (`recall` deletes the message)",
 )

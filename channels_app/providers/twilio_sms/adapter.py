@@ -82,8 +82,6 @@ class TwilioSmsAdapter(ProviderAdapter):
     provider = "twilio_sms"
     label = "Twilio SMS"
     channels = (Channel.SMS,)
-    # No batch API: a batch is N calls; kept small so one slow call delays few others.
-    max_batch_size = 20
     default_base_url = "https://api.twilio.com"
     config_serializer = TwilioSmsConfig
     secret_fields = ("auth_token",)
@@ -98,21 +96,12 @@ class TwilioSmsAdapter(ProviderAdapter):
                 {"content.text": f"Twilio accepts at most {MAX_BODY} characters"}
             )
 
-    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        results: list[SendResult] = []
-        aborted: DeliveryError | None = None
-        for message in messages:
-            if aborted is not None:
-                results.append(SendResult(error=aborted))
-                continue
-            try:
-                results.append(SendResult(provider_message_id=self._send_one(message)))
-            except DeliveryError as error:
-                results.append(SendResult(error=error))
-                # Down, unreachable or throttling the account: the rest would fail the same way.
-                if not error.permanent:
-                    aborted = error
-        return results
+    def send_one(self, message: OutboundMessage) -> SendResult:
+        return SendResult(provider_message_id=self._send_one(message))
+
+    def stops_batch(self, error: DeliveryError) -> bool:
+        # Down, unreachable or throttling the account: the rest would fail the same way.
+        return not error.permanent
 
     def _send_one(self, message: OutboundMessage) -> str:
         to = to_e164(message.receiver, self.config.get("default_country_code", ""))

@@ -10,6 +10,6 @@ DOC = ProviderDoc(
         " errors (21211 invalid number…) permanent."
     ),
     default_base_url="`https://api.twilio.com`",
-    batch="20 (one call per message inside)",
+    batch="1 per call, up to the account's `max_in_flight` calls in flight",
     provider_id="the Message `sid` (SM…)",
 )

@@ -3,7 +3,9 @@
 Signature: `X-Tidings-Signature: sha256=<hex HMAC(secret, "<timestamp>.<body>")>` with the
 timestamp in `X-Tidings-Timestamp`, so a receiver can reject replays. Each message carries
 its `message_id`; receivers deduplicate on it (a message may arrive twice after a crash).
-With `batch_size` > 1, one POST carries {"messages": [...]}.
+With `batch_size` > 1, one POST carries {"messages": [...]}; with 1 (the default) each
+POST carries one message and an `Idempotency-Key` header (its message_id), and the delivery
+code keeps many POSTs in flight.
 """
 
 from __future__ import annotations
@@ -45,20 +47,25 @@ class WebhookAdapter(ProviderAdapter):
     def batch_size(self) -> int:
         return self.config.get("batch_size", 1)
 
+    @property
+    def single_request(self) -> bool:
+        # One message per POST: the delivery code keeps many of them in flight.
+        return self.batch_size == 1
+
+    def send_one(self, message: OutboundMessage) -> SendResult:
+        # The message id as idempotency key: a resend after a crash carries the same one.
+        self._post(_payload(message), {"Idempotency-Key": message.message_id})
+        return SendResult(provider_message_id=message.message_id)
+
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        batch_size = self.batch_size
+        if self.single_request:
+            return super().send(messages)
         results: list[SendResult] = []
-        for start in range(0, len(messages), batch_size):
-            chunk = messages[start : start + batch_size]
-            if batch_size == 1:
-                payload = _payload(chunk[0])
-                headers = {"Idempotency-Key": chunk[0].message_id}
-            else:
-                payload = {"messages": [_payload(message) for message in chunk]}
-                headers = {}
+        for start in range(0, len(messages), self.batch_size):
+            chunk = messages[start : start + self.batch_size]
             # A failed chunk fails only its own messages: earlier chunks are already delivered.
             try:
-                self._post(payload, headers)
+                self._post({"messages": [_payload(message) for message in chunk]}, {})
             except DeliveryError as error:
                 results.extend(SendResult(error=error) for _ in chunk)
             else:

@@ -10,6 +10,9 @@ DOC = ProviderDoc(
         "`X-Tidings-Timestamp`. HTTP rules as above."
     ),
     default_base_url="none: `config.url` unless base_url is set",
-    batch='`config.batch_size` (1 by default; >1 posts `{"messages": [...]}`)',
+    batch=(
+        "`config.batch_size` (1 by default: one POST per message, up to the account's "
+        '`max_in_flight` in flight; >1 posts `{"messages": [...]}`)'
+    ),
     provider_id="the message id (receivers deduplicate on it; also in `Idempotency-Key`)",
 )

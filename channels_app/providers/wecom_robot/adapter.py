@@ -17,7 +17,7 @@ from rest_framework import serializers
 
 from channels_app.channels import Channel
 from channels_app.providers.attachments import Attachment
-from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
+from channels_app.providers.base import OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.http import http_request
 from channels_app.providers.media import (
     MB,
@@ -51,8 +51,6 @@ class WeComRobotAdapter(ProviderAdapter):
     provider = "wecom_robot"
     label = "WeCom group robot"
     channels = (Channel.WECOM,)
-    # One HTTP call per message: results are recorded after each, so nothing is left in doubt.
-    max_batch_size = 1
     default_base_url = "https://qyapi.weixin.qq.com"
     config_serializer = WeComRobotConfig
     secret_fields = ("key",)
@@ -69,20 +67,9 @@ class WeComRobotAdapter(ProviderAdapter):
             if name in content and not isinstance(content[name], list | str):
                 raise serializers.ValidationError({f"content.{name}": 'a list or a "a,b" string'})
 
-    def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        results: list[SendResult] = []
-        for index, message in enumerate(messages):
-            try:
-                self._post(self.payload(message))
-            except DeliveryError as error:
-                results.append(SendResult(error=error))
-                if error.rate_limited:  # the limit is per robot: the rest would be refused too
-                    results.extend(SendResult(error=error) for _ in messages[index + 1 :])
-                    break
-            else:
-                # The robot API returns no message id.
-                results.append(SendResult())
-        return results
+    def send_one(self, message: OutboundMessage) -> SendResult:
+        self._post(self.payload(message))
+        return SendResult()  # The robot API returns no message id
 
     def payload(self, message: OutboundMessage) -> dict[str, Any]:
         content = message.content

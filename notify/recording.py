@@ -1,0 +1,326 @@
+"""The record step of delivery: what a batch writes after its rules and provider calls,
+each a transaction over the whole group (retries, holds and deferrals are published
+together at the end of the batch, one task per lane and due-time bucket)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from channels_app.models import ChannelAccount
+from channels_app.providers.base import DeliveryError, SendResult
+from channels_app.routing import Route
+from notify.profiles import push_tokens_mark_dead
+from notify.queueing import enqueue_delivery
+from notify.rules.base import RuleOutcome
+from tracking.models import Message, MessageState
+from tracking.services import Advance, EventRow, events_record, messages_advance_many
+
+logger = logging.getLogger(__name__)
+
+
+def lease_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.TIDINGS_CLAIM_LEASE_SECONDS)
+
+
+@dataclass
+class Batch:
+    """One claimed batch: its fencing token, its lease, and the retries and deferrals it
+    produced, published together at the end (one task per lane and due-time bucket)."""
+
+    token: uuid.UUID
+    ids: list[int]
+    renewed: float = field(default_factory=time.monotonic)
+    later: dict[tuple[str, str, float], list[int]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    def keep_lease(self) -> None:
+        """Renew the lease of the batch's undispatched messages before a provider call,
+        once a third of it has gone: a live worker keeps its batch however slow the
+        provider, and a killed one's batch is free one lease after its last call."""
+        lease = settings.TIDINGS_CLAIM_LEASE_SECONDS
+        if time.monotonic() - self.renewed < lease / 3:
+            return
+        now = timezone.now()
+        Message.objects.filter(
+            id__in=self.ids, claim_token=self.token, state=MessageState.SENDING
+        ).update(lease_expires_at=lease_until(now))
+        self.renewed = time.monotonic()
+
+    def defer(self, message: Message, due: datetime) -> datetime:
+        """Schedule a message's next try at `due`, rounded up to the retry bucket so that
+        messages due around the same time share a task; returns the rounded time."""
+        bucket = settings.TIDINGS_RETRY_BUCKET_SECONDS
+        epoch = due.timestamp()
+        if bucket > 0:
+            epoch = math.ceil(epoch / bucket) * bucket
+        self.later[(message.channel, message.priority, epoch)].append(message.id)
+        return datetime.fromtimestamp(epoch, tz=UTC)
+
+    def publish(self) -> None:
+        """Publish the deferred tasks; a lost publish is caught by the sweeper, which
+        releases due messages."""
+        now = time.time()
+        for (channel, priority, epoch), ids in self.later.items():
+            countdown = max(0.0, epoch - now)
+            if countdown > settings.TIDINGS_COUNTDOWN_MAX_SECONDS:
+                continue  # hours away: the sweeper releases it when due
+            try:
+                enqueue_delivery(ids, channel, priority, countdown=round(countdown, 3))
+            except Exception:
+                logger.exception(
+                    "broker unavailable: %d deferred messages left for the sweeper", len(ids)
+                )
+        self.later.clear()
+
+
+def record_stranded(route: Route, batch: Batch) -> None:
+    """Messages no account took in this attempt. Those an open breaker held back never
+    reached a provider: they wait for the breaker without spending an attempt. The others
+    (every account failed transiently) are recorded as one attempt, retried or failed."""
+    now = timezone.now()
+    held, tried = [], []
+    for message, error in route.stranded:
+        if route.held(message, error) and not budget_spent(message, now):
+            held.append((message, error))
+        else:
+            tried.append((message, error))
+    if held:
+        record_held(held, batch, now)
+    if not tried:
+        return
+    messages = [message for message, _ in tried]
+    fresh = [m for m, error in tried if not route.held(m, error) and route.count_attempt(m)]
+    if fresh:
+        Message.objects.filter(id__in=[m.id for m in fresh]).update(attempts=F("attempts") + 1)
+        for message in fresh:
+            message.attempts += 1
+    results = [SendResult(error=error) for _, error in tried]
+    record_results(messages, results, now, batch)
+
+
+def record_held(held: list[tuple[Message, DeliveryError]], batch: Batch, now: datetime) -> None:
+    """Back to QUEUED until the breaker lets calls through again, spread over a while so
+    the ramp of a half-open breaker is not met by the whole backlog at once."""
+    window = settings.TIDINGS_BREAKER_PROBE_WINDOW_SECONDS
+    spread = max(window, settings.TIDINGS_BREAKER_OPEN_SECONDS / 2)
+    groups: dict[tuple[datetime, str], list[int]] = defaultdict(list)
+    events = []
+    for message, error in held:
+        wait = max(error.retry_after or 0.0, window) + random.uniform(0, spread)  # noqa: S311
+        due = batch.defer(message, now + timedelta(seconds=wait))
+        groups[(due, str(error)[:2000])].append(message.id)
+        events.append(
+            EventRow(
+                message.id,
+                MessageState.THROTTLED,
+                now,
+                f"held: {error}; next try in {(due - now).total_seconds():.1f}s, no attempt spent",
+            )
+        )
+    with transaction.atomic():
+        # Only what this batch still owns (a message whose lease ran out is another's now).
+        owned = set(
+            Message.objects.select_for_update()
+            .filter(
+                id__in=[m.id for m, _ in held],
+                state=MessageState.SENDING,
+                claim_token=batch.token,
+            )
+            .values_list("id", flat=True)
+        )
+        for (due, reason), ids in groups.items():
+            Message.objects.filter(id__in=[pk for pk in ids if pk in owned]).update(
+                state=MessageState.QUEUED,
+                next_attempt_at=due,
+                last_error=reason,
+                lease_expires_at=None,
+                dispatched_at=None,
+                claim_token=None,
+                updated_at=now,
+            )
+        events_record(
+            (e for e in events if e.message_id in owned),
+            messages=[m for m, _ in held if m.id in owned],
+        )
+
+
+def record_rule_outcome(outcome: RuleOutcome, now: datetime, batch: Batch) -> None:
+    if not (outcome.noted or outcome.stopped or outcome.deferred):
+        return
+    events: list[EventRow] = []
+    for message, state, detail in outcome.noted:
+        events.append(EventRow(message.id, state, now, detail))
+    by_state: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for message, state, detail in outcome.stopped:
+        by_state[(state, detail)].append(message.id)
+        events.append(EventRow(message.id, state, now, detail))
+    with transaction.atomic():
+        for (state, detail), ids in by_state.items():
+            Message.objects.filter(id__in=ids).update(
+                state=state, last_error=detail, lease_expires_at=None, updated_at=now
+            )
+        deferred: dict[datetime, list[Message]] = defaultdict(list)
+        for message, not_before, state, detail in outcome.deferred:
+            # Rounded up to the retry bucket: deferrals due together share one task.
+            deferred[batch.defer(message, not_before)].append(message)
+            events.append(EventRow(message.id, state, now, detail))
+        for not_before, messages in deferred.items():
+            Message.objects.filter(id__in=[m.id for m in messages]).update(
+                state=MessageState.QUEUED,
+                next_attempt_at=not_before,
+                lease_expires_at=None,
+                claim_token=None,
+                updated_at=now,
+            )
+        involved = [
+            *(entry[0] for entry in outcome.noted),
+            *(entry[0] for entry in outcome.stopped),
+            *(entry[0] for entry in outcome.deferred),
+        ]
+        events_record(events, messages=involved)
+
+
+def retry_delay(attempts: int, error: DeliveryError | None = None) -> float:
+    """Exponential backoff with jitter; a provider's Retry-After wins when it is longer."""
+    base = settings.TIDINGS_RETRY_BASE_SECONDS * (2 ** max(0, attempts - 1))
+    delay = min(settings.TIDINGS_RETRY_MAX_SECONDS, base) * random.uniform(0.5, 1.0)  # noqa: S311
+    if error is not None and error.retry_after:
+        delay = max(delay, min(error.retry_after, settings.TIDINGS_RETRY_MAX_SECONDS))
+    return delay
+
+
+def budget_spent(message: Message, now: datetime) -> bool:
+    """Has the message used up its retry window (counted from when it was first queued)?"""
+    first = message.queued_at or message.created_at
+    return (
+        first is not None and (now - first).total_seconds() >= settings.TIDINGS_RETRY_WINDOW_SECONDS
+    )
+
+
+def record_results(
+    chunk: list[Message], results: list[SendResult], now: datetime, batch: Batch
+) -> None:
+    """SENT, FAILED or RETRYING (with its due time) for each result, in one transaction."""
+    sent, finished, events = _outcomes(chunk, results, now, batch)
+    released = {
+        "updated_at": now,
+        "lease_expires_at": None,
+        "dispatched_at": None,
+        "claim_token": None,
+    }
+    with transaction.atomic():
+        if sent:
+            ids = [pk for pk, _ in sent]
+            Message.objects.filter(id__in=ids).update(
+                state=MessageState.SENT,
+                sent_at=now,
+                last_error="",
+                next_attempt_at=None,
+                **released,
+            )
+            _set_provider_ids(sent)
+        for (state, reason, next_attempt_at), ids in finished.items():
+            Message.objects.filter(id__in=ids).update(
+                state=state, last_error=reason, next_attempt_at=next_attempt_at, **released
+            )
+        events_record(events, messages=chunk)
+        _undelivered_at_once(chunk, results, now)
+
+
+def _outcomes(
+    chunk: list[Message], results: list[SendResult], now: datetime, batch: Batch
+) -> tuple[
+    list[tuple[int, str]], dict[tuple[str, str, datetime | None], list[int]], list[EventRow]
+]:
+    sent: list[tuple[int, str]] = []
+    # Same outcome and reason share one UPDATE: a batch has few distinct ones.
+    finished: dict[tuple[str, str, datetime | None], list[int]] = defaultdict(list)
+    events: list[EventRow] = []
+    for message, result in zip(chunk, results, strict=True):
+        if result.ok:
+            sent.append((message.id, result.provider_message_id[:200]))
+            events.append(EventRow(message.id, MessageState.SENT, now, result.provider_message_id))
+            continue
+        error = result.error
+        assert error is not None  # not ok
+        # Transient errors retry for the retry window; the attempt cap is a backstop.
+        if (
+            error.permanent
+            or message.attempts >= settings.TIDINGS_MAX_ATTEMPTS
+            or budget_spent(message, now)
+        ):
+            reason = (
+                str(error)
+                if error.permanent
+                else f"gave up after {message.attempts} attempts: {error}"
+            )
+            finished[(MessageState.FAILED, reason[:2000], None)].append(message.id)
+            events.append(EventRow(message.id, MessageState.FAILED, now, reason))
+            continue
+        due = now + timedelta(seconds=retry_delay(message.attempts, error))
+        if message.expires_at is not None and due > message.expires_at:
+            due = message.expires_at  # its TTL wins: the expiry rule ends it then
+        next_attempt_at = batch.defer(message, due)
+        finished[(MessageState.RETRYING, str(error)[:2000], next_attempt_at)].append(message.id)
+        events.append(
+            EventRow(
+                message.id,
+                MessageState.RETRYING,
+                now,
+                f"{error}; next attempt in {(next_attempt_at - now).total_seconds():.1f}s",
+            )
+        )
+    return sent, finished, events
+
+
+def _undelivered_at_once(chunk: list[Message], results: list[SendResult], now: datetime) -> None:
+    """Sent, but the provider's answer already says they will not arrive (WeCom's
+    invaliduser, a dead FCM/APNs device token): moved on through the receipts' state
+    machine, with its trace and stats; a dead token is kept, never to be used again."""
+    undelivered = [(m, r) for m, r in zip(chunk, results, strict=True) if r.ok and r.undelivered]
+    if not undelivered:
+        return
+    messages_advance_many(
+        [Advance(m.id, MessageState.UNDELIVERED, now, r.undelivered) for m, r in undelivered]
+    )
+    dead = [(m, r.undelivered) for m, r in undelivered if r.dead_token]
+    if dead:
+        providers = dict(
+            ChannelAccount.objects.filter(pk__in={m.account_id for m, _ in dead}).values_list(
+                "pk", "provider"
+            )
+        )
+        push_tokens_mark_dead(
+            [(m.app_id, m.receiver, providers.get(m.account_id or 0, ""), why) for m, why in dead]
+        )
+
+
+def _set_provider_ids(pairs: list[tuple[int, str]]) -> None:
+    """One statement for a whole batch of per-message provider ids."""
+    pairs = [(pk, pid) for pk, pid in pairs if pid]
+    if not pairs:
+        return
+    table = Message._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f'UPDATE "{table}" AS m SET provider_message_id = v.pid '  # noqa: S608 - our table name
+                "FROM unnest(%s::bigint[], %s::text[]) AS v(id, pid) WHERE m.id = v.id",
+                [[pk for pk, _ in pairs], [pid for _, pid in pairs]],
+            )
+        else:
+            sql = f'UPDATE "{table}" SET provider_message_id = %s WHERE id = %s'  # noqa: S608
+            cursor.executemany(sql, [(pid, pk) for pk, pid in pairs])
