@@ -24,9 +24,9 @@ from notify.models import App, SendRequest
 from notify.queueing import enqueue_delivery
 from templates_app.models import MessageTemplate, TemplateStatus
 from templates_app.receivers import receiver_problem
-from templates_app.rendering import missing_variables, placeholders, render
+from templates_app.rendering import missing_variables, placeholders, renderer
 from templates_app.selectors import template_find
-from tracking.models import Message, MessageState, new_message_id
+from tracking.models import Message, MessageState, new_message_ids
 from tracking.services import EventRow, events_record, messages_insert
 
 logger = logging.getLogger(__name__)
@@ -122,6 +122,7 @@ def render_content(ctx: SendContext) -> None:
     """Fill placeholders; receivers whose variables are incomplete are rejected by name."""
     content = ctx.template.content
     required = placeholders(content)
+    fill = renderer(content)
     shared_cache: dict[int, dict[str, Any]] = {}
     kept: list[Item] = []
     for item in ctx.items:
@@ -135,7 +136,7 @@ def render_content(ctx: SendContext) -> None:
         key = id(item.variables)
         rendered = shared_cache.get(key)
         if rendered is None:
-            rendered = render(content, item.variables) if required else content
+            rendered = fill(item.variables) if required else content
             shared_cache[key] = rendered
         kept.append(item)
         ctx.contents.append(rendered)
@@ -190,7 +191,8 @@ def check_receivers(ctx: SendContext) -> None:
 
 
 def persist(ctx: SendContext) -> None:
-    """The request, one row per receiver and their ACCEPTED events, in one transaction."""
+    """The request and one row per receiver, in one transaction. Their ACCEPTED events are
+    counted (stats, callbacks) but not stored: the trace derives them from created_at."""
     template, now = ctx.template, ctx.now
     # No ttl given: the message type's default (verification codes go stale in minutes).
     ttl = ctx.ttl_seconds or settings.TIDINGS_DEFAULT_TTL_SECONDS.get(template.message_type)
@@ -211,16 +213,20 @@ def persist(ctx: SendContext) -> None:
             rejected_count=len(ctx.rejected),
             rejected=ctx.rejected,
         )
-        ctx.public_ids = [new_message_id() for _ in ctx.items]
+        ctx.public_ids = new_message_ids(len(ctx.items))
+        shared = {
+            "app_id": ctx.app.pk, "request_id": ctx.request.pk, "template_id": template.pk,
+            "channel": template.channel, "account_id": ctx.account.pk, "priority": ctx.priority,
+            "state": state, "attempts": 0, "last_error": "", "provider_message_id": "",
+            "created_at": now, "updated_at": now, "queued_at": queued_at, "expires_at": expires_at,
+        }  # fmt: skip
         rows = [
-            (
-                None, public_id, ctx.app.pk, ctx.request.pk, template.pk, template.channel,
-                ctx.account.pk, item.receiver, item.biz_id, item.variables, content,
-                ctx.priority, state, 0, "", "", now, now, queued_at, expires_at,
+            (public_id, item.receiver, item.biz_id, item.variables, content)
+            for public_id, item, content in zip(
+                ctx.public_ids, ctx.items, ctx.contents, strict=True
             )
-            for public_id, item, content in zip(ctx.public_ids, ctx.items, ctx.contents, strict=True)
-        ]  # fmt: skip
-        ctx.message_ids = messages_insert(rows)
+        ]
+        ctx.message_ids = messages_insert(shared, rows)
         meta = (ctx.app.pk, template.pk, template.channel, ctx.priority)
         if held:
             detail = "waiting for approval" if needs_approval else f"send at {send_at.isoformat()}"
@@ -230,7 +236,9 @@ def persist(ctx: SendContext) -> None:
             send_hold_create(ctx.request, len(ctx.items), send_at, needs_approval)
             return
         events_record(
-            (EventRow(pk, MessageState.ACCEPTED, now) for pk in ctx.message_ids), shared_meta=meta
+            (EventRow(pk, MessageState.ACCEPTED, now) for pk in ctx.message_ids),
+            shared_meta=meta,
+            store=False,
         )
         transaction.on_commit(
             lambda: enqueue_accepted(
@@ -302,7 +310,7 @@ def message_send(ctx: SendContext) -> SendAnswer:
         "request_id": str(ctx.request.request_id),
         "accepted": len(ctx.items),
         "messages": [
-            {"message_id": str(public_id), "receiver": item.receiver, "biz_id": item.biz_id}
+            {"message_id": public_id, "receiver": item.receiver, "biz_id": item.biz_id}
             for public_id, item in zip(ctx.public_ids, ctx.items, strict=True)
         ]
         if ctx.respond

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -45,30 +46,9 @@ DEFAULT_CALLBACK_STATES = frozenset(MessageState.values) - {
 }
 
 
-# The columns a new message is written with, in COPY order.
-MESSAGE_COLUMNS = (
-    "id",
-    "message_id",
-    "app_id",
-    "request_id",
-    "template_id",
-    "channel",
-    "account_id",
-    "receiver",
-    "biz_id",
-    "variables",
-    "content",
-    "priority",
-    "state",
-    "attempts",
-    "last_error",
-    "provider_message_id",
-    "created_at",
-    "updated_at",
-    "queued_at",
-    "expires_at",
-)
-_JSON_COLUMNS = {MESSAGE_COLUMNS.index("variables"), MESSAGE_COLUMNS.index("content")}
+# The columns of a new message that differ from message to message, in COPY order after
+# the id; every other column of a send has one value for all its messages.
+MESSAGE_OWN_COLUMNS = ("message_id", "receiver", "biz_id", "variables", "content")
 
 
 def message_ids_allocate(count: int) -> list[int]:
@@ -83,27 +63,66 @@ def message_ids_allocate(count: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def messages_insert(rows: Sequence[tuple[Any, ...]]) -> list[int]:
-    """Insert messages given as tuples in MESSAGE_COLUMNS order (id None); returns their ids.
+def messages_insert(shared: dict[str, Any], rows: Sequence[tuple[Any, ...]]) -> list[int]:
+    """Insert messages: `rows` are tuples in MESSAGE_OWN_COLUMNS order, `shared` the
+    values of the other columns (the same for every row); returns the new ids in order.
 
-    PostgreSQL gets COPY (several times faster than INSERT for 100k rows); other
-    databases get bulk_create.
+    PostgreSQL gets COPY (several times faster than INSERT for 100k rows), its text built
+    here: the shared columns once, each distinct JSON value once (the "receivers" form
+    shares one variables dict), which is ~3x cheaper than psycopg's per-row write_row plus
+    json.dumps. Other databases get bulk_create.
     """
     if not rows:
         return []
-    if connection.vendor == "postgresql":
-        ids = message_ids_allocate(len(rows))
-        _copy(
-            Message._meta.db_table,
-            MESSAGE_COLUMNS,
-            ((pk, *row[1:]) for pk, row in zip(ids, rows, strict=True)),
-            json_columns=_JSON_COLUMNS,
-        )
-        return ids
-    fields = MESSAGE_COLUMNS[1:]
-    objects = [Message(**dict(zip(fields, row[1:], strict=True))) for row in rows]
-    Message.objects.bulk_create(objects, batch_size=2000)
-    return [obj.pk for obj in objects]
+    if connection.vendor != "postgresql":
+        objects = [
+            Message(**shared, **dict(zip(MESSAGE_OWN_COLUMNS, r, strict=True))) for r in rows
+        ]
+        Message.objects.bulk_create(objects, batch_size=2000)
+        return [obj.pk for obj in objects]
+    ids = message_ids_allocate(len(rows))
+    tail = "\t".join(_copy_field(value) for value in shared.values()) + "\n"
+    encoded: dict[int, str] = {}  # id(value) -> its JSON; every value lives through the call
+
+    def as_json(value: Any) -> str:
+        text = encoded.get(id(value))
+        if text is None:
+            text = encoded[id(value)] = _copy_json(value)
+        return text
+
+    lines = (
+        f"{pk}\t{message_id}\t{_copy_field(receiver)}\t{_copy_field(biz_id)}\t"
+        f"{as_json(variables)}\t{as_json(content)}\t{tail}"
+        for pk, (message_id, receiver, biz_id, variables, content) in zip(ids, rows, strict=True)
+    )
+    columns = ("id", *MESSAGE_OWN_COLUMNS, *shared)
+    _copy_text(Message._meta.db_table, columns, lines)
+    return ids
+
+
+# COPY's text format: these characters are escaped with a backslash; NULL is \N.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_field(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        if "\\" in value or "\n" in value or "\r" in value or "\t" in value:
+            return value.translate(_COPY_ESCAPES)
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _copy_json(value: Any) -> str:
+    # orjson escapes control characters, so only its backslashes need COPY's escape.
+    try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # an integer past 64 bits: the standard library's JSON
+        text = json.dumps(value, separators=(",", ":"))
+    return text.replace("\\", "\\\\") if "\\" in text else text
 
 
 # Forward-only order of the delivery states after SENT: a late or duplicate receipt never
@@ -174,17 +193,22 @@ def events_record(
     *,
     shared_meta: Meta | None = None,
     messages: Iterable[Message] = (),
+    store: bool = True,
 ) -> None:
     """Write trace events in bulk and, in the same transaction, count them into the daily
     aggregates and queue them for the Apps' status callbacks. `shared_meta`: the (app,
     template, channel, priority) every event's message shares, when the caller knows it
     (a send), which saves reading back rows just written; `messages`: loaded Message rows
-    the events are about (the consumer has them), for the same reason."""
+    the events are about (the consumer has them), for the same reason. `store=False`:
+    count and call back only, for events the trace derives from the message row (a
+    send's ACCEPTED, see Message.trace_events)."""
     events = list(events)
     if not events:
         return
     with transaction.atomic():
-        if connection.vendor == "postgresql" and len(events) > 200:
+        if not store:
+            pass
+        elif connection.vendor == "postgresql" and len(events) > 200:
             _copy(MessageEvent._meta.db_table, ("message_id", "state", "at", "detail"), events)
         else:
             MessageEvent.objects.bulk_create(
@@ -363,6 +387,23 @@ def _outbox_add(events: list[EventRow], meta: dict[int, Meta]) -> None:
                 )
             )
     CallbackOutbox.objects.bulk_create(rows, batch_size=2000)
+
+
+def _copy_text(table: str, columns: Sequence[str], lines: Iterable[str]) -> None:
+    """COPY lines already in PostgreSQL's text format, written in chunks of ~1 MB."""
+    sql = f'COPY "{table}" ({", ".join(columns)}) FROM STDIN'  # noqa: S608 - names are ours
+    connection.ensure_connection()
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        chunk: list[str] = []
+        size = 0
+        for line in lines:
+            chunk.append(line)
+            size += len(line)
+            if size > 1_000_000:
+                copy.write("".join(chunk).encode())
+                chunk, size = [], 0
+        if chunk:
+            copy.write("".join(chunk).encode())
 
 
 def _copy(

@@ -583,7 +583,7 @@ def test_provider_sends_through_a_real_worker(
         assert message.state == "SENT", message.last_error
         assert message.receiver == case.receiver
         assert wait_until(case.arrived, timeout=5)
-        states = list(message.events.values_list("state", flat=True))
+        states = [e.state for e in message.trace_events()]
         assert states == ["ACCEPTED", "QUEUED", "SENDING", "SENT"]
 
 

@@ -151,7 +151,7 @@ class Command(BaseCommand):
             f"message {message.message_id}  App {message.app.name}  template {template} "
             f"({message.channel}, {message.priority})  to {message.receiver}  now {message.state}"
         )
-        events = list(message.events.order_by("at", "id"))
+        events = message.trace_events()
         start = events[0].at if events else None
         for event in events:
             offset = (event.at - start).total_seconds()
