@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from tracking.bulk import copy_field, copy_json, copy_rows, copy_text
 from tracking.models import (
     ACTIVE_STATES,
     CallbackEndpoint,
@@ -81,48 +80,23 @@ def messages_insert(shared: dict[str, Any], rows: Sequence[tuple[Any, ...]]) -> 
         Message.objects.bulk_create(objects, batch_size=2000)
         return [obj.pk for obj in objects]
     ids = message_ids_allocate(len(rows))
-    tail = "\t".join(_copy_field(value) for value in shared.values()) + "\n"
+    tail = "\t".join(copy_field(value) for value in shared.values()) + "\n"
     encoded: dict[int, str] = {}  # id(value) -> its JSON; every value lives through the call
 
     def as_json(value: Any) -> str:
         text = encoded.get(id(value))
         if text is None:
-            text = encoded[id(value)] = _copy_json(value)
+            text = encoded[id(value)] = copy_json(value)
         return text
 
     lines = (
-        f"{pk}\t{message_id}\t{_copy_field(receiver)}\t{_copy_field(biz_id)}\t"
+        f"{pk}\t{message_id}\t{copy_field(receiver)}\t{copy_field(biz_id)}\t"
         f"{as_json(variables)}\t{as_json(content)}\t{tail}"
         for pk, (message_id, receiver, biz_id, variables, content) in zip(ids, rows, strict=True)
     )
     columns = ("id", *MESSAGE_OWN_COLUMNS, *shared)
-    _copy_text(Message._meta.db_table, columns, lines)
+    copy_text(Message._meta.db_table, columns, lines)
     return ids
-
-
-# COPY's text format: these characters are escaped with a backslash; NULL is \N.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-
-
-def _copy_field(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        if "\\" in value or "\n" in value or "\r" in value or "\t" in value:
-            return value.translate(_COPY_ESCAPES)
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _copy_json(value: Any) -> str:
-    # orjson escapes control characters, so only its backslashes need COPY's escape.
-    try:
-        text = orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:  # an integer past 64 bits: the standard library's JSON
-        text = json.dumps(value, separators=(",", ":"))
-    return text.replace("\\", "\\\\") if "\\" in text else text
 
 
 # Forward-only order of the delivery states after SENT: a late or duplicate receipt never
@@ -209,7 +183,7 @@ def events_record(
         if not store:
             pass
         elif connection.vendor == "postgresql" and len(events) > 200:
-            _copy(MessageEvent._meta.db_table, ("message_id", "state", "at", "detail"), events)
+            copy_rows(MessageEvent._meta.db_table, ("message_id", "state", "at", "detail"), events)
         else:
             MessageEvent.objects.bulk_create(
                 [
@@ -387,41 +361,6 @@ def _outbox_add(events: list[EventRow], meta: dict[int, Meta]) -> None:
                 )
             )
     CallbackOutbox.objects.bulk_create(rows, batch_size=2000)
-
-
-def _copy_text(table: str, columns: Sequence[str], lines: Iterable[str]) -> None:
-    """COPY lines already in PostgreSQL's text format, written in chunks of ~1 MB."""
-    sql = f'COPY "{table}" ({", ".join(columns)}) FROM STDIN'  # noqa: S608 - names are ours
-    connection.ensure_connection()
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        chunk: list[str] = []
-        size = 0
-        for line in lines:
-            chunk.append(line)
-            size += len(line)
-            if size > 1_000_000:
-                copy.write("".join(chunk).encode())
-                chunk, size = [], 0
-        if chunk:
-            copy.write("".join(chunk).encode())
-
-
-def _copy(
-    table: str,
-    columns: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    json_columns: set[int] = frozenset(),  # type: ignore[assignment]
-) -> None:
-    sql = f'COPY "{table}" ({", ".join(columns)}) FROM STDIN'  # noqa: S608 - names are ours
-    connection.ensure_connection()
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:
-            if json_columns:
-                row = [
-                    json.dumps(value, separators=(",", ":")) if index in json_columns else value
-                    for index, value in enumerate(row)
-                ]
-            copy.write_row(row)
 
 
 # --- recall and resend ----------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from notify.campaigns import execution, holds
+from notify.campaigns import execution, holds, segments
 
 _DB_TROUBLE = (OperationalError, InterfaceError)
 
@@ -24,7 +24,18 @@ def campaign_fire(campaign_id: int) -> int | None:
     max_retries=10,
 )
 def campaign_run_execute(run_id: int) -> str:
-    return execution.campaign_run_execute(run_id)
+    return segments.run_execute(run_id)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=_DB_TROUBLE,
+    retry_backoff=True,
+    max_retries=10,
+)
+def campaign_segment_execute(segment_id: int) -> str:
+    return segments.segment_execute(segment_id)
 
 
 @shared_task(autoretry_for=_DB_TROUBLE, retry_backoff=True, max_retries=3)
