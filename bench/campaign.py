@@ -103,7 +103,10 @@ def child_fanout(run_id: str, concurrency: str) -> None:
     cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "campaigns",
            "-c", concurrency, "-l", "warning", "--without-gossip", "--without-mingle",
            "--without-heartbeat", "-n", f"bench-campaign-{os.getpid()}@%h"]  # fmt: skip
-    worker = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **ENV}, start_new_session=True)  # noqa: S603
+    worker = subprocess.Popen(  # noqa: S603 - its banner must not mix with this child's answer
+        cmd, cwd=ROOT, env={**os.environ, **ENV}, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
         started = time.perf_counter()
         outcome = run_execute(int(run_id))
