@@ -61,7 +61,7 @@ def _run_states(campaign: Campaign, run: CampaignRun) -> dict[str, int]:
 
     if run.accepted <= settings.TIDINGS_CAMPAIGN_PROGRESS_CACHE_ABOVE:
         return count()
-    key = f"tidings:campaign-run-states:{run.pk}"
+    key = f"tidings:campaign-run-states:{run.pk}:{run.started_at.timestamp()}"
     return cache.get_or_set(key, count, settings.TIDINGS_CAMPAIGN_PROGRESS_CACHE_SECONDS)
 
 

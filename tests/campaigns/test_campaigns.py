@@ -515,3 +515,21 @@ def test_a_crashed_segment_resumes_from_its_own_checkpoint(
     assert (run.status, run.rows_done, run.accepted) == ("completed", 10, 10)
     receivers = Counter(campaign_messages(campaign["id"]).values_list("receiver", flat=True))
     assert receivers == {f"user{i}@example.com": 1 for i in range(10)}
+
+
+def test_progress_counts_of_a_large_run_are_cached_for_a_few_seconds(api, promo_template, settings):
+    settings.TIDINGS_CAMPAIGN_PROGRESS_CACHE_ABOVE = 2  # "large": more than 2 messages
+    settings.TIDINGS_CAMPAIGN_PROGRESS_CACHE_SECONDS = 60
+    campaign = create_campaign(api)
+    upload(api, campaign["id"], crowd(3))
+    action(api, campaign["id"], "submit")
+    action(api, campaign["id"], "start")
+    run_now(campaign["id"])
+    path = f"/api/v1/campaigns/{campaign['id']}"
+    assert api.get(path).json()["progress"]["states"] == {"QUEUED": 3}
+
+    campaign_messages(campaign["id"]).update(state=MessageState.SENT)
+    assert api.get(path).json()["progress"]["states"] == {"QUEUED": 3}  # no recount yet
+
+    settings.TIDINGS_CAMPAIGN_PROGRESS_CACHE_ABOVE = 3  # not large: counted every time
+    assert api.get(path).json()["progress"]["states"] == {"SENT": 3}
