@@ -694,15 +694,24 @@ class Chaos:
                     "WHERE state = 'FAILED' GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
                 ).fetchall()
             )
+            # A send's ACCEPTED is derived from created_at, not stored (Message.trace_events).
             rows = conn.execute(
-                "SELECT m.message_id::text, m.state, e.state, e.detail, e.at, e.id FROM tracking_message m "
-                "JOIN tracking_messageevent e ON e.message_id = m.id ORDER BY m.id, e.at, e.id"
+                "SELECT m.message_id::text, m.state, m.created_at, e.state, e.detail, e.at, e.id "
+                "FROM tracking_message m LEFT JOIN tracking_messageevent e ON e.message_id = m.id "
+                "ORDER BY m.id, e.at, e.id"
             ).fetchall()
         traces: dict[str, list[tuple]] = collections.defaultdict(list)
         current: dict[str, str] = {}
-        for message_id, state, event, detail, at, event_id in rows:
-            traces[message_id].append((event, detail, at, event_id))
+        created_of: dict[str, object] = {}
+        for message_id, state, created_at, event, detail, at, event_id in rows:
+            events = traces[message_id]  # a message without stored events has a trace too
+            if event is not None:
+                events.append((event, detail, at, event_id))
             current[message_id] = state
+            created_of[message_id] = created_at
+        for message_id, events in traces.items():
+            if not any(e[0] in ("ACCEPTED", "SCHEDULED") for e in events):
+                events.insert(0, ("ACCEPTED", "", created_of[message_id], 0))
         incomplete, non_monotonic, requeues = [], [], collections.Counter()
         without_call = 0
         for message_id, events in traces.items():

@@ -29,9 +29,9 @@ from notify.queueing import enqueue_accepted
 from templates_app.locales import locale_content
 from templates_app.models import MessageTemplate, TemplateStatus
 from templates_app.receivers import receiver_problem
-from templates_app.rendering import missing_variables, placeholders, render
+from templates_app.rendering import missing_variables, placeholders, renderer
 from templates_app.selectors import template_find
-from tracking.models import Message, MessageState, new_message_id
+from tracking.models import Message, MessageState, new_message_ids
 from tracking.services import EventRow, events_record, messages_insert
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class SendContext:
     rejected: list[dict[str, str]] = field(default_factory=list)
     request: SendRequest | None = None
     message_ids: list[int] = field(default_factory=list)
-    public_ids: list[UUID] = field(default_factory=list)
+    public_ids: list[str] = field(default_factory=list)  # text UUIDs (new_message_ids)
     # Campaigns: hold until this time (persisted SCHEDULED; a beat task releases it).
     send_at: datetime | None = None
     # False: answer counts only, no per-message list (campaign batches of thousands).
@@ -155,10 +155,11 @@ def render_content(ctx: SendContext) -> None:
     # The variant of each receiver (choose_locales): only `content` for most templates.
     variants = {key: locale_content(template, key) for key in {i.locale for i in ctx.items}}
     needs = {key: placeholders(content) for key, content in variants.items()}
+    fills = {key: renderer(content) for key, content in variants.items()}
     shared_cache: dict[tuple[int, str], dict[str, Any]] = {}
     kept: list[Item] = []
     for item in ctx.items:
-        content, required = variants[item.locale], needs[item.locale]
+        content, required, fill = variants[item.locale], needs[item.locale], fills[item.locale]
         missing = missing_variables(required, item.variables)
         if missing:
             ctx.rejected.append(
@@ -169,7 +170,7 @@ def render_content(ctx: SendContext) -> None:
         key = (id(item.variables), item.locale)
         rendered = shared_cache.get(key)
         if rendered is None:
-            rendered = render(content, item.variables) if required else content
+            rendered = fill(item.variables) if required else content
             shared_cache[key] = rendered
         kept.append(item)
         ctx.contents.append(rendered)
@@ -222,7 +223,8 @@ def check_receivers(ctx: SendContext) -> None:
 
 
 def persist(ctx: SendContext) -> None:
-    """The request, one row per receiver and their ACCEPTED events, in one transaction."""
+    """The request and one row per receiver, in one transaction. Their ACCEPTED events are
+    counted (stats, callbacks) but not stored: the trace derives them from created_at."""
     template, now, priority = ctx.loaded_template, ctx.now, ctx.lane_priority
     account = ctx.chosen_account
     # No ttl given: the message type's default (verification codes go stale in minutes).
@@ -244,16 +246,20 @@ def persist(ctx: SendContext) -> None:
             rejected_count=len(ctx.rejected),
             rejected=ctx.rejected,
         )
-        ctx.public_ids = [new_message_id() for _ in ctx.items]
+        ctx.public_ids = new_message_ids(len(ctx.items))
+        shared = {
+            "app_id": ctx.app.pk, "request_id": request.pk, "template_id": template.pk,
+            "channel": template.channel, "account_id": account.pk, "priority": priority,
+            "state": state, "attempts": 0, "last_error": "", "provider_message_id": "",
+            "created_at": now, "updated_at": now, "queued_at": queued_at, "expires_at": expires_at,
+        }  # fmt: skip
         rows = [
-            (
-                None, public_id, ctx.app.pk, request.pk, template.pk, template.channel,
-                account.pk, item.receiver, item.biz_id, item.variables, content,
-                priority, state, 0, "", "", now, now, queued_at, expires_at,
+            (public_id, item.receiver, item.biz_id, item.variables, content)
+            for public_id, item, content in zip(
+                ctx.public_ids, ctx.items, ctx.contents, strict=True
             )
-            for public_id, item, content in zip(ctx.public_ids, ctx.items, ctx.contents, strict=True)
-        ]  # fmt: skip
-        ctx.message_ids = messages_insert(rows)
+        ]
+        ctx.message_ids = messages_insert(shared, rows)
         if template.locales:
             messages_locale_record(ctx.message_ids, ctx.items, now)
         meta = (ctx.app.pk, template.pk, template.channel, priority)
@@ -269,7 +275,9 @@ def persist(ctx: SendContext) -> None:
             send_hold_create(request, len(ctx.items), send_at, needs_approval)
             return
         events_record(
-            (EventRow(pk, MessageState.ACCEPTED, now) for pk in ctx.message_ids), shared_meta=meta
+            (EventRow(pk, MessageState.ACCEPTED, now) for pk in ctx.message_ids),
+            shared_meta=meta,
+            store=False,
         )
         transaction.on_commit(
             partial(enqueue_accepted, request.pk, ctx.message_ids, template.channel, priority)
@@ -325,7 +333,7 @@ def message_send(ctx: SendContext) -> SendAnswer:
         "request_id": str(ctx.saved_request.request_id),
         "accepted": len(ctx.items),
         "messages": [
-            {"message_id": str(public_id), "receiver": item.receiver, "biz_id": item.biz_id}
+            {"message_id": public_id, "receiver": item.receiver, "biz_id": item.biz_id}
             for public_id, item in zip(ctx.public_ids, ctx.items, strict=True)
         ]
         if ctx.respond

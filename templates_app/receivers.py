@@ -13,6 +13,8 @@ from templates_app.models import ReceiverType
 # E.164 (+ and 8-15 digits) or a mainland-China mobile number (optionally +86 / 86 prefixed).
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _CN_MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
+# \s on str patterns is exactly str.isspace(), searched in C (a 10k-receiver send checks all).
+_SPACE = re.compile(r"\s")
 _email = EmailValidator()
 _url = URLValidator(schemes=["http", "https"])
 MAX_RECEIVER_LENGTH = 320
@@ -41,7 +43,7 @@ def _check_url(value: str) -> str | None:
 
 
 def _check_token(value: str) -> str | None:
-    if any(ch.isspace() for ch in value):
+    if _SPACE.search(value):
         return "must not contain white space"
     return None
 

@@ -54,6 +54,52 @@ def render(content: Any, variables: Mapping[str, Any]) -> Any:
     return _walk_strings(content, fill)
 
 
+def renderer(content: Any) -> Callable[[Mapping[str, Any]], Any]:
+    """`render(content, ·)` compiled once for the many receivers of a send: the same
+    result, with the content's strings split at their placeholders once, not per receiver."""
+    compiled = _compile(content, "")
+    if compiled is None:
+        return lambda variables: content
+    return compiled
+
+
+def _compile(node: Any, key: str) -> Callable[[Mapping[str, Any]], Any] | None:
+    """A function filling `node`'s placeholders, or None when it has none."""
+    if isinstance(node, str):
+        return _compile_text(node, key) if "{$" in node else None
+    if isinstance(node, dict):
+        parts = [(k, value, _compile(value, str(k))) for k, value in node.items()]
+        if all(fill is None for _, _, fill in parts):
+            return None
+        return lambda variables: {
+            k: value if fill is None else fill(variables) for k, value, fill in parts
+        }
+    if isinstance(node, list):
+        items = [(item, _compile(item, key)) for item in node]
+        if all(fill is None for _, fill in items):
+            return None
+        return lambda variables: [item if fill is None else fill(variables) for item, fill in items]
+    return None
+
+
+def _compile_text(text: str, key: str) -> Callable[[Mapping[str, Any]], str]:
+    pieces = PLACEHOLDER.split(text)  # text, (name, "|raw" or None, text)...
+    head, names, raws, tails = pieces[0], pieces[1::3], pieces[2::3], pieces[3::3]
+    escaped = [is_html_key(key) and raw != RAW for raw in raws]
+    slots = list(zip(names, escaped, tails, strict=True))
+
+    def fill(variables: Mapping[str, Any]) -> str:
+        out = [head]
+        for name, escape_it, tail in slots:
+            value = variables.get(name)
+            value = "" if value is None else str(value)
+            out.append(escape(value) if escape_it else value)
+            out.append(tail)
+        return "".join(out)
+
+    return fill
+
+
 def _walk_strings(node: Any, transform: Callable[[str, str], str], key: str = "") -> Any:
     """Apply transform(text, key) to every string holding a placeholder; `key` is the
     nearest enclosing dict key (a list inherits its parent's)."""

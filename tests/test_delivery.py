@@ -40,7 +40,7 @@ def states(messages):
 
 
 def trace(message):
-    return list(Message.objects.get(pk=message.pk).events.values_list("state", flat=True))
+    return [e.state for e in Message.objects.get(pk=message.pk).trace_events()]
 
 
 def test_sandbox_send_ends_sent_with_full_trace(send, email_template):

@@ -28,7 +28,7 @@ def test_receipts_only_move_messages_forward(api, email_template):
 
     assert response.status_code == 202
     assert Message.objects.get(pk=first.pk).state == "READ"
-    assert list(Message.objects.get(pk=second.pk).events.values_list("state", flat=True)) == [
+    assert [e.state for e in Message.objects.get(pk=second.pk).trace_events()] == [
         "ACCEPTED",
         "DELIVERED",
     ]

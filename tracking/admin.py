@@ -85,7 +85,7 @@ class MessageAdmin(admin.ModelAdmin):
     def trace(self, obj: Message) -> SafeString:
         """Each step to the millisecond, with the time since the step before and since
         the message was accepted."""
-        events = list(obj.events.order_by("at", "id"))
+        events = obj.trace_events()
         if not events:
             return mark_safe("-")  # noqa: S308 - a constant
         start, rows, previous = events[0].at, [], None

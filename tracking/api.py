@@ -68,7 +68,7 @@ class MessageSerializer(serializers.ModelSerializer):
 class MessageTraceSerializer(MessageSerializer):
     """A message with its final state and full trace (no content)."""
 
-    events = MessageEventSerializer(many=True)
+    events = MessageEventSerializer(many=True, source="trace_events")
     resent_from = serializers.SlugRelatedField(
         slug_field="message_id", read_only=True, allow_null=True
     )

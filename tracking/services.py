@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -13,6 +12,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from tracking.bulk import copy_field, copy_json, copy_rows, copy_text
 from tracking.models import (
     CallbackEndpoint,
     CallbackOutbox,
@@ -44,30 +44,9 @@ DEFAULT_CALLBACK_STATES = frozenset(MessageState.values) - {
 }
 
 
-# The columns a new message is written with, in COPY order.
-MESSAGE_COLUMNS = (
-    "id",
-    "message_id",
-    "app_id",
-    "request_id",
-    "template_id",
-    "channel",
-    "account_id",
-    "receiver",
-    "biz_id",
-    "variables",
-    "content",
-    "priority",
-    "state",
-    "attempts",
-    "last_error",
-    "provider_message_id",
-    "created_at",
-    "updated_at",
-    "queued_at",
-    "expires_at",
-)
-_JSON_COLUMNS = {MESSAGE_COLUMNS.index("variables"), MESSAGE_COLUMNS.index("content")}
+# The columns of a new message that differ from message to message, in COPY order after
+# the id; every other column of a send has one value for all its messages.
+MESSAGE_OWN_COLUMNS = ("message_id", "receiver", "biz_id", "variables", "content")
 
 
 def message_ids_allocate(count: int) -> list[int]:
@@ -82,27 +61,41 @@ def message_ids_allocate(count: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def messages_insert(rows: Sequence[tuple[Any, ...]]) -> list[int]:
-    """Insert messages given as tuples in MESSAGE_COLUMNS order (id None); returns their ids.
+def messages_insert(shared: dict[str, Any], rows: Sequence[tuple[Any, ...]]) -> list[int]:
+    """Insert messages: `rows` are tuples in MESSAGE_OWN_COLUMNS order, `shared` the
+    values of the other columns (the same for every row); returns the new ids in order.
 
-    PostgreSQL gets COPY (several times faster than INSERT for 100k rows); other
-    databases get bulk_create.
+    PostgreSQL gets COPY (several times faster than INSERT for 100k rows), its text built
+    here: the shared columns once, each distinct JSON value once (the "receivers" form
+    shares one variables dict), which is ~3x cheaper than psycopg's per-row write_row plus
+    json.dumps. Other databases get bulk_create.
     """
     if not rows:
         return []
-    if connection.vendor == "postgresql":
-        ids = message_ids_allocate(len(rows))
-        _copy(
-            Message._meta.db_table,
-            MESSAGE_COLUMNS,
-            ((pk, *row[1:]) for pk, row in zip(ids, rows, strict=True)),
-            json_columns=_JSON_COLUMNS,
-        )
-        return ids
-    fields = MESSAGE_COLUMNS[1:]
-    objects = [Message(**dict(zip(fields, row[1:], strict=True))) for row in rows]
-    Message.objects.bulk_create(objects, batch_size=2000)
-    return [obj.pk for obj in objects]
+    if connection.vendor != "postgresql":
+        objects = [
+            Message(**shared, **dict(zip(MESSAGE_OWN_COLUMNS, r, strict=True))) for r in rows
+        ]
+        Message.objects.bulk_create(objects, batch_size=2000)
+        return [obj.pk for obj in objects]
+    ids = message_ids_allocate(len(rows))
+    tail = "\t".join(copy_field(value) for value in shared.values()) + "\n"
+    encoded: dict[int, str] = {}  # id(value) -> its JSON; every value lives through the call
+
+    def as_json(value: Any) -> str:
+        text = encoded.get(id(value))
+        if text is None:
+            text = encoded[id(value)] = copy_json(value)
+        return text
+
+    lines = (
+        f"{pk}\t{message_id}\t{copy_field(receiver)}\t{copy_field(biz_id)}\t"
+        f"{as_json(variables)}\t{as_json(content)}\t{tail}"
+        for pk, (message_id, receiver, biz_id, variables, content) in zip(ids, rows, strict=True)
+    )
+    columns = ("id", *MESSAGE_OWN_COLUMNS, *shared)
+    copy_text(Message._meta.db_table, columns, lines)
+    return ids
 
 
 # Forward-only order of the delivery states after SENT: a late or duplicate receipt never
@@ -173,20 +166,25 @@ def events_record(
     *,
     shared_meta: Meta | None = None,
     messages: Iterable[Message] = (),
+    store: bool = True,
 ) -> None:
     """Write trace events in bulk and, in the same transaction, count them into the daily
     aggregates and queue them for the Apps' status callbacks. `shared_meta`: the (app,
     template, channel, priority) every event's message shares, when the caller knows it
     (a send), which saves reading back rows just written; `messages`: loaded Message rows
-    the events are about (the consumer has them), for the same reason."""
+    the events are about (the consumer has them), for the same reason. `store=False`:
+    count and call back only, for events the trace derives from the message row (a
+    send's ACCEPTED, see Message.trace_events)."""
     events = list(events)
     if not events:
         return
     # Inside a caller's transaction no savepoint: two round trips fewer per call, and an
     # error here fails the caller's transaction anyway.
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql" and len(events) > 200:
-            _copy(MessageEvent._meta.db_table, ("message_id", "state", "at", "detail"), events)
+        if not store:
+            pass
+        elif connection.vendor == "postgresql" and len(events) > 200:
+            copy_rows(MessageEvent._meta.db_table, ("message_id", "state", "at", "detail"), events)
         else:
             MessageEvent.objects.bulk_create(
                 [
@@ -364,21 +362,3 @@ def _outbox_add(events: list[EventRow], meta: dict[int, Meta]) -> None:
                 )
             )
     CallbackOutbox.objects.bulk_create(rows, batch_size=2000)
-
-
-def _copy(
-    table: str,
-    columns: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    json_columns: set[int] = frozenset(),  # type: ignore[assignment]
-) -> None:
-    sql = f'COPY "{table}" ({", ".join(columns)}) FROM STDIN'  # noqa: S608 - names are ours
-    connection.ensure_connection()
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:
-            if json_columns:
-                row = [
-                    json.dumps(value, separators=(",", ":")) if index in json_columns else value
-                    for index, value in enumerate(row)
-                ]
-            copy.write_row(row)

@@ -398,6 +398,17 @@ MEDIA_URL = "media/"
 TIDINGS_CAMPAIGN_QUEUE = env("TIDINGS_CAMPAIGN_QUEUE", default="campaigns")
 # Rows per pipeline call (one transaction, one checkpoint); pause/cancel act between batches.
 TIDINGS_CAMPAIGN_BATCH_SIZE = env.int("TIDINGS_CAMPAIGN_BATCH_SIZE", default=5000)
+# A crowd file of more rows is cut into segments of this many rows that fan out in parallel
+# on the campaign workers, each with its own lease and checkpoint (0: never segmented).
+TIDINGS_CAMPAIGN_SEGMENT_ROWS = env.int("TIDINGS_CAMPAIGN_SEGMENT_ROWS", default=100_000)
+# A run's progress counts over this many messages are cached for a few seconds: counting
+# 1M message states takes ~1 s, and a progress page polls.
+TIDINGS_CAMPAIGN_PROGRESS_CACHE_ABOVE = env.int(
+    "TIDINGS_CAMPAIGN_PROGRESS_CACHE_ABOVE", default=50_000
+)
+TIDINGS_CAMPAIGN_PROGRESS_CACHE_SECONDS = env.int(
+    "TIDINGS_CAMPAIGN_PROGRESS_CACHE_SECONDS", default=5
+)
 # Optional pause between batches, to trickle a low-priority campaign out.
 TIDINGS_CAMPAIGN_BATCH_DELAY_SECONDS = env.float(
     "TIDINGS_CAMPAIGN_BATCH_DELAY_SECONDS", default=0.0

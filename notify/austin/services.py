@@ -230,7 +230,7 @@ def _timeline_items(messages: list[Message]) -> list[dict[str, Any]]:
     for message in messages:
         steps = "".join(
             f"{timezone.localtime(e.at):%Y-%m-%d %H:%M:%S}:{state_description(e.state)}==>"
-            for e in message.events.all()
+            for e in message.trace_events()
         )
         items.append(
             {

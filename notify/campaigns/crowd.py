@@ -57,6 +57,8 @@ class ScanReport:
     rows: int = 0
     invalid_rows: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
+    # [byte offset, lines before it] where each segment after the first starts.
+    segments: list[list[int]] = field(default_factory=list)
 
 
 def header_parse(fields: list[str], required_variables: Iterable[str]) -> Header:
@@ -173,15 +175,22 @@ def crowd_scan(
     required_variables: Iterable[str],
     receiver_check: Callable[[str], str | None],
     shared: Mapping[str, Any],
+    segment_rows: int = 0,
 ) -> ScanReport:
-    """Read the whole file once (streaming): count rows, collect the first problems.
+    """Read the whole file once (streaming): count rows, collect the first problems, and
+    note where every `segment_rows` rows a segment starts (0: no segments).
 
     `receiver_check(receiver) -> problem | None` is the template's receiver rule.
     """
     present = set(shared)
     reader = CrowdReader(handle, [v for v in required_variables if v not in present])
     report = ScanReport(reader.header)
+    # Where the next row starts, noted before it is read (rows end where the next starts).
+    start, line = reader.offset, reader.line
     for row in reader:
+        if segment_rows and report.rows and report.rows % segment_rows == 0:
+            report.segments.append([start, line])
+        start, line = reader.offset, reader.line
         report.rows += 1
         problem = row.problem or receiver_check(row.receiver)
         if problem:

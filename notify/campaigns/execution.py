@@ -20,7 +20,7 @@ from typing import IO
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
@@ -32,6 +32,7 @@ from notify.models import (
     Campaign,
     CampaignBatch,
     CampaignRun,
+    CampaignSegment,
     CampaignStatus,
     RunStatus,
     ScheduleKind,
@@ -115,12 +116,10 @@ def _batch_commit(campaign: Campaign, run: CampaignRun, token: uuid.UUID, batch:
         )
         if not owned:
             return False
-        problems = [
-            {"line": row.line, "receiver": row.receiver, "problem": row.problem}
-            for row in batch.rows
-            if row.problem
-        ]
-        accepted, request = _batch_send(campaign, run, number, batch, problems)
+        problems, items = _batch_items(campaign, batch)
+        key = f"campaign:{campaign.pk}:run:{run.number}:batch:{number}"
+        accepted, request, rejected = _batch_send(campaign, items, key)
+        problems.extend(rejected)
         run.batches_done = number
         run.rows_done += len(batch.rows)
         run.position, run.line_number = batch.position, batch.line
@@ -142,11 +141,13 @@ def _batch_commit(campaign: Campaign, run: CampaignRun, token: uuid.UUID, batch:
     return True
 
 
-def _batch_send(
-    campaign: Campaign, run: CampaignRun, number: int, batch: Batch, problems: list[dict]
-) -> tuple[int, SendRequest | None]:
-    """Send a batch's valid rows through the pipeline (one idempotent request per batch);
-    adds the pipeline's rejections to `problems`. Returns (accepted, request)."""
+def _batch_items(campaign: Campaign, batch: Batch) -> tuple[list[dict], list[Item]]:
+    """The batch's rows the reader refused (as problems) and the others as send items."""
+    problems = [
+        {"line": row.line, "receiver": row.receiver, "problem": row.problem}
+        for row in batch.rows
+        if row.problem
+    ]
     shared = campaign.variables
     items = [
         Item(row.receiver, {**shared, **row.variables} if shared else row.variables,
@@ -154,27 +155,35 @@ def _batch_send(
         for row in batch.rows
         if not row.problem
     ]  # fmt: skip
+    return problems, items
+
+
+def _batch_send(
+    campaign: Campaign, items: list[Item], key: str
+) -> tuple[int, SendRequest | None, list[dict]]:
+    """One batch through the pipeline, in the caller's transaction: (accepted, its send
+    request, the rows the pipeline rejected)."""
+    if not items:
+        return 0, None, []
     accepted, request = 0, None
-    if items:
-        ctx = SendContext(
-            app=campaign.app,
-            template_ref=campaign.template_id,
-            items=list(items),
-            priority=campaign.priority,
-            idempotency_key=f"campaign:{campaign.pk}:run:{run.number}:batch:{number}",
-            respond=False,
-            pre_approved=True,
-        )
-        try:
-            answer = message_send(ctx)
-            # A replay (unreachable while the checkpoint commits with the batch) counted
-            # its rows when it first ran.
-            if not answer.replayed:
-                accepted, request = answer.body["accepted"], ctx.request
-        except ApiError:
-            pass  # every row was rejected: ctx.rejected says why
-        problems.extend(_rejected_rows(items, ctx))
-    return accepted, request
+    ctx = SendContext(
+        app=campaign.app,
+        template_ref=campaign.template_id,
+        items=list(items),
+        priority=campaign.priority,
+        idempotency_key=key,
+        respond=False,
+        pre_approved=True,
+    )
+    try:
+        answer = message_send(ctx)
+        # A replay (unreachable while the checkpoint commits with the batch) counted
+        # its rows when it first ran.
+        if not answer.replayed:
+            accepted, request = answer.body["accepted"], ctx.request
+    except ApiError:
+        pass  # every row was rejected: ctx.rejected says why
+    return accepted, request, _rejected_rows(items, ctx)
 
 
 def _rejected_rows(items: list[Item], ctx: SendContext) -> list[dict]:
@@ -226,12 +235,20 @@ def _release(run: CampaignRun, token: uuid.UUID) -> None:
 
 
 def campaign_runs_resume_stalled() -> int:
-    """Re-enqueue runs whose executor stopped renewing its lease (a killed worker); the
-    checkpoint makes the new executor start after the last committed batch."""
+    """Re-enqueue runs whose executor stopped renewing its lease (a killed worker), or with
+    a segment whose executor did (its run's heartbeat is renewed by the other segments);
+    the checkpoint makes the new executor start after the last committed batch."""
     stale = timezone.now() - timedelta(seconds=settings.TIDINGS_CAMPAIGN_STALL_SECONDS)
+    dead_segment = CampaignSegment.objects.filter(
+        run=OuterRef("pk"), done=False, owner__isnull=False, heartbeat_at__lt=stale
+    )
     runs = list(
         CampaignRun.objects.filter(status=RunStatus.RUNNING, campaign__status=S.RUNNING)
-        .filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale))
+        .filter(
+            Q(heartbeat_at__lt=stale)
+            | Q(heartbeat_at__isnull=True, started_at__lt=stale)
+            | Exists(dead_segment)
+        )
         .values_list("pk", flat=True)
     )
     for pk in runs:

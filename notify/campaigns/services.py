@@ -283,6 +283,7 @@ def campaign_audience_upload(campaign: Campaign, upload: IO[bytes], name: str) -
             placeholders(template.content),
             lambda receiver: receiver_problem(receiver_type, receiver),
             campaign.variables,
+            settings.TIDINGS_CAMPAIGN_SEGMENT_ROWS,
         )
     except CrowdFileError as exc:
         raise ApiError(f"file: {exc}", code="invalid_file", fields={"file": [str(exc)]}) from None
@@ -298,6 +299,7 @@ def campaign_audience_upload(campaign: Campaign, upload: IO[bytes], name: str) -
             rows=report.rows,
             invalid_rows=report.invalid_rows,
             problems=report.problems,
+            segments=report.segments,
         )
         audience.file.save(f"campaign-{campaign.pk}.csv", File(upload), save=False)
         audience.size = audience.file.size

@@ -7,7 +7,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from notify import holds
-from notify.campaigns import execution
+from notify.campaigns import execution, segments
 from notify.campaigns.runs import FIRE_TASK, RUN_TASK
 
 _DB_TROUBLE = (OperationalError, InterfaceError)
@@ -27,7 +27,18 @@ def campaign_fire(campaign_id: int) -> int | None:
     max_retries=10,
 )
 def campaign_run_execute(run_id: int) -> str:
-    return execution.campaign_run_execute(run_id)
+    return segments.run_execute(run_id)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=_DB_TROUBLE,
+    retry_backoff=True,
+    max_retries=10,
+)
+def campaign_segment_execute(segment_id: int) -> str:
+    return segments.segment_execute(segment_id)
 
 
 @shared_task(autoretry_for=_DB_TROUBLE, retry_backoff=True, max_retries=3)

@@ -14,6 +14,7 @@ __all__ = [
     "CampaignAudienceFile",
     "CampaignBatch",
     "CampaignRun",
+    "CampaignSegment",
     "CampaignStatus",
     "HeldSend",
     "RunStatus",
@@ -90,6 +91,10 @@ class CampaignAudienceFile(models.Model):
     invalid_rows = models.PositiveIntegerField(default=0)
     # The first problems found by the upload scan: [{"line": n, "problem": "..."}].
     problems = models.JSONField(default=list, blank=True)
+    # Where each segment after the first starts, found by the upload scan: [[byte offset,
+    # lines before it], ...] every TIDINGS_CAMPAIGN_SEGMENT_ROWS rows. A run fans the
+    # segments out in parallel (CampaignSegment).
+    segments = models.JSONField(default=list, blank=True)
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -222,6 +227,31 @@ class CampaignBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run} batch {self.number}"
+
+
+class CampaignSegment(models.Model):
+    """A byte range of a run's crowd file, fanned out by its own task with its own lease and
+    checkpoint (the same fields as a run's), in parallel with the run's other segments.
+    Its batches add their counts to the run, which finishes with its last segment."""
+
+    run = models.ForeignKey(CampaignRun, on_delete=models.CASCADE, related_name="segments")
+    number = models.PositiveIntegerField()
+    # [start, end) in the file; end None: to the end of the file.
+    end_position = models.PositiveBigIntegerField(null=True, blank=True)
+    done = models.BooleanField(default=False)
+    batches_done = models.PositiveIntegerField(default=0)
+    position = models.PositiveBigIntegerField(default=0)
+    line_number = models.PositiveIntegerField(default=0)
+    owner = models.UUIDField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="uniq_campaign_segment")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run} segment {self.number}"
 
 
 class HeldSend(models.Model):

@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from notify.campaigns import execution
+from notify.campaigns import execution, segments
 from notify.campaigns.crowd import CrowdReader
-from notify.models import ApprovalRecord, Campaign, CampaignRun, UserGroup
+from notify.models import ApprovalRecord, Campaign, CampaignRun, CampaignSegment, UserGroup
 from notify.models.profiles import UserProfile
 from tests.campaigns.conftest import create_campaign, crowd, upload
 from tracking.models import Message, MessageEvent, MessageState
@@ -446,3 +446,90 @@ def test_at_time_campaign_uses_a_one_off_clocked_entry_removed_when_done(api, pr
 
     assert Campaign.objects.get(pk=campaign["id"]).status == "completed"
     assert not PeriodicTask.objects.filter(pk=task.pk).exists()
+
+
+# --- segments: a large file fanned out in parallel ------------------------------------------
+
+
+def _segmented(api, settings, rows: int) -> tuple[dict, CampaignRun]:
+    settings.TIDINGS_CAMPAIGN_SEGMENT_ROWS = 4
+    settings.TIDINGS_CAMPAIGN_BATCH_SIZE = 2
+    campaign = create_campaign(api)
+    upload(api, campaign["id"], crowd(rows))
+    action(api, campaign["id"], "submit")
+    action(api, campaign["id"], "start")
+    return campaign, CampaignRun.objects.get(campaign_id=campaign["id"])
+
+
+def test_a_large_file_fans_out_in_segments_each_row_once(api, promo_template, settings, broker):
+    campaign, run = _segmented(api, settings, 10)
+    assert Campaign.objects.get(pk=campaign["id"]).audience_file.segments  # rows 5 and 9
+
+    assert segments.run_execute(run.pk) == "3 segments enqueued"
+    pks = list(
+        CampaignSegment.objects.filter(run=run).order_by("number").values_list("pk", flat=True)
+    )
+    assert len(pks) == 3 and broker.llen("campaigns") == 3  # one task per segment
+    # The workers take them in any order, in parallel.
+    assert [segments.segment_execute(pk) for pk in reversed(pks)] == [
+        "segment done", "segment done", "completed",
+    ]  # fmt: skip
+
+    run.refresh_from_db()
+    assert (run.status, run.rows_done, run.accepted, run.batches_done) == ("completed", 10, 10, 5)
+    receivers = Counter(campaign_messages(campaign["id"]).values_list("receiver", flat=True))
+    assert receivers == {f"user{i}@example.com": 1 for i in range(10)}
+    assert Campaign.objects.get(pk=campaign["id"]).status == "completed"
+
+
+def test_a_crashed_segment_resumes_from_its_own_checkpoint(
+    api, promo_template, settings, monkeypatch, broker
+):
+    campaign, run = _segmented(api, settings, 10)
+    settings.TIDINGS_CAMPAIGN_STALL_SECONDS = 0
+    segments.run_execute(run.pk)
+    commit = segments._segment_commit
+
+    def crash_in_the_middle(campaign_obj, run_obj, segment, token, batch):
+        if segment.number == 1 and segment.batches_done == 1:
+            raise SystemExit("worker killed")  # not an Exception: nothing cleans up
+        return commit(campaign_obj, run_obj, segment, token, batch)
+
+    monkeypatch.setattr(segments, "_segment_commit", crash_in_the_middle)
+    for segment in CampaignSegment.objects.filter(run=run).order_by("number"):
+        if segment.number == 1:
+            with pytest.raises(SystemExit):
+                segments.segment_execute(segment.pk)
+        else:
+            assert segments.segment_execute(segment.pk) == "segment done"
+    run.refresh_from_db()
+    assert (run.status, run.rows_done) == ("running", 8)
+
+    monkeypatch.setattr(segments, "_segment_commit", commit)
+    assert execution.campaign_runs_resume_stalled() == 1  # beat: the run's heartbeat is stale
+    assert segments.run_execute(run.pk) == "1 segments enqueued"  # only the cut-off one
+    crashed = CampaignSegment.objects.get(run=run, number=1)
+    assert segments.segment_execute(crashed.pk) == "completed"
+
+    run.refresh_from_db()
+    assert (run.status, run.rows_done, run.accepted) == ("completed", 10, 10)
+    receivers = Counter(campaign_messages(campaign["id"]).values_list("receiver", flat=True))
+    assert receivers == {f"user{i}@example.com": 1 for i in range(10)}
+
+
+def test_progress_counts_of_a_large_run_are_cached_for_a_few_seconds(api, promo_template, settings):
+    settings.TIDINGS_CAMPAIGN_PROGRESS_CACHE_ABOVE = 2  # "large": more than 2 messages
+    settings.TIDINGS_CAMPAIGN_PROGRESS_CACHE_SECONDS = 60
+    campaign = create_campaign(api)
+    upload(api, campaign["id"], crowd(3))
+    action(api, campaign["id"], "submit")
+    action(api, campaign["id"], "start")
+    run_now(campaign["id"])
+    path = f"/api/v1/campaigns/{campaign['id']}"
+    assert api.get(path).json()["progress"]["states"] == {"QUEUED": 3}
+
+    campaign_messages(campaign["id"]).update(state=MessageState.SENT)
+    assert api.get(path).json()["progress"]["states"] == {"QUEUED": 3}  # no recount yet
+
+    settings.TIDINGS_CAMPAIGN_PROGRESS_CACHE_ABOVE = 3  # not large: counted every time
+    assert api.get(path).json()["progress"]["states"] == {"SENT": 3}

@@ -21,10 +21,12 @@ from django_celery_beat.models import PeriodicTask
 from channels_app.models import SandboxDelivery
 from notify.brokers import broker_kind
 from notify.campaigns.execution import campaign_runs_resume_stalled
-from notify.models import Campaign, CampaignRun
+from notify.delivery import messages_requeue_stuck
+from notify.models import Campaign, CampaignRun, CampaignSegment
 from notify.queueing import lane
 from tests.campaigns.conftest import create_campaign, crowd, upload
 from tests.e2e.conftest import ROOT, wait_until
+from tracking.models import Message
 
 pytestmark = pytest.mark.e2e
 
@@ -184,5 +186,47 @@ def test_a_killed_worker_resumes_from_the_checkpoint_without_duplicates(
     run = run_of(campaign["id"])
     assert (run.rows_done, run.accepted) == (300, 300)
     assert wait_until(lambda: sum(deliveries().values()) >= 300, 60)
+    receivers = deliveries()
+    assert len(receivers) == 300 and set(receivers.values()) == {1}
+
+
+def test_a_killed_worker_resumes_its_segments_without_duplicates(
+    api, promo_template, start_worker, media_root, settings
+):
+    """Three segments fanned out by two worker processes; SIGKILL mid-run, a new worker,
+    beat's resume: every row is sent exactly once."""
+    settings.TIDINGS_CAMPAIGN_SEGMENT_ROWS = 100  # the upload scan cuts 300 rows in 3
+    settings.TIDINGS_CAMPAIGN_STALL_SECONDS = 2
+    campaign = create_campaign(api)
+    assert upload(api, campaign["id"], crowd(300)).status_code == 201
+    action(api, campaign["id"], "submit")
+    slow = worker_env(media_root, TIDINGS_CAMPAIGN_BATCH_SIZE=10,
+                      TIDINGS_CAMPAIGN_BATCH_DELAY_SECONDS=0.1, TIDINGS_CAMPAIGN_STALL_SECONDS=2)  # fmt: skip
+    first = start_worker(queues(), concurrency=2, **slow)
+    action(api, campaign["id"], "start")
+    assert wait_until(lambda: (r := run_of(campaign["id"])) and r.rows_done >= 50, 30)
+    assert (
+        CampaignSegment.objects.filter(run=run_of(campaign["id"]), owner__isnull=False).count() == 2
+    )
+
+    first.kill()
+    assert run_of(campaign["id"]).rows_done < 300
+    start_worker(queues(), concurrency=2, **slow)
+    time.sleep(2.5)  # the dead executors' leases run out
+    # What beat's resume task does: the run's heartbeat may be fresh (the new worker took
+    # the third segment), two of its segments' are not.
+    assert campaign_runs_resume_stalled() == 1
+
+    assert wait_until(lambda: run_of(campaign["id"]).status == "completed", 60)
+    run = run_of(campaign["id"])
+    assert (run.rows_done, run.accepted) == (300, 300)
+    assert Counter(Message.objects.values_list("receiver", flat=True)) == {
+        f"user{i}@example.com": 1 for i in range(300)
+    }
+    # Delivery tasks the dead worker had taken are re-published by the stuck-message sweep.
+    settings.TIDINGS_STUCK_AFTER_SECONDS = 2
+    assert wait_until(
+        lambda: messages_requeue_stuck() >= 0 and sum(deliveries().values()) >= 300, 60
+    )
     receivers = deliveries()
     assert len(receivers) == 300 and set(receivers.values()) == {1}

@@ -123,7 +123,7 @@ def assert_arrived(case: E2ECase, message: Message) -> None:
     assert message.state == "SENT", message.last_error
     assert message.receiver == case.receiver
     assert wait_until(case.arrived, timeout=5)
-    states = list(message.events.values_list("state", flat=True))
+    states = [e.state for e in message.trace_events()]
     assert states == ["ACCEPTED", "QUEUED", "SENDING", "SENT"]
 
 

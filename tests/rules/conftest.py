@@ -62,7 +62,7 @@ def states(messages) -> list[str]:
 
 
 def trace(message) -> list[str]:
-    return list(Message.objects.get(pk=message.pk).events.values_list("state", flat=True))
+    return [e.state for e in Message.objects.get(pk=message.pk).trace_events()]
 
 
 def details(message, state: str) -> list[str]:

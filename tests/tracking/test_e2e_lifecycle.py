@@ -15,7 +15,7 @@ from channels_app.providers.fakes_http import FakeHTTPServer
 from channels_app.providers.webhook.adapter import sign
 from templates_app.models import MessageTemplate
 from tests.e2e.conftest import final_states, wait_until
-from tracking.models import Message, MessageEvent
+from tracking.models import Message
 from tracking.receipts.base import receipt_token
 
 pytestmark = pytest.mark.e2e
@@ -88,7 +88,9 @@ def test_send_receipts_clicks_callbacks_and_stats_agree(api, tenant, ding, start
 
     # the trace, the stats API and the dashboard show the same numbers
     trace = Counter(
-        MessageEvent.objects.filter(message__message_id__in=ids).values_list("state", flat=True)
+        e.state
+        for m in Message.objects.filter(message_id__in=ids).prefetch_related("events")
+        for e in m.trace_events()
     )
     stats = api.get("/api/v1/stats", {"template": "ding"}).json()["totals"]
     staff = Client()

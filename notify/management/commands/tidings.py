@@ -169,7 +169,7 @@ class Command(BaseCommand):
             f"({message.channel}, {message.priority}{locale})  to {message.receiver}  "
             f"now {message.state}"
         )
-        events = list(message.events.order_by("at", "id"))
+        events = message.trace_events()
         start = events[0].at if events else None
         for event in events:
             offset = (event.at - (start or event.at)).total_seconds()
