@@ -30,10 +30,10 @@ from channels_app.breaker import (
 )
 from channels_app.models import ChannelAccount
 from channels_app.providers.base import DeliveryError, SendResult
+from tracking.models import Message
 
 if TYPE_CHECKING:
     from templates_app.models import MessageTemplate
-    from tracking.models import Message
 
 logger = logging.getLogger(__name__)
 
@@ -154,8 +154,6 @@ class Leg:
         after the results: see account_health_record.)"""
         moved = [m.id for m in chunk if m.account_id != self.account.pk]
         if moved:
-            from tracking.models import Message
-
             Message.objects.filter(id__in=moved).update(account_id=self.account.pk)
             for message in chunk:
                 message.account_id = self.account.pk

@@ -443,12 +443,9 @@ TIDINGS_EXTRA_PROVIDERS = env.dict("TIDINGS_EXTRA_PROVIDERS", default={})
 # receipt URLs (/r/<provider>/...) are built on it.
 TIDINGS_PUBLIC_URL = env("TIDINGS_PUBLIC_URL", default="http://127.0.0.1:8000")
 # Receipt polling for providers that keep statuses to be pulled (their folder's receipts.pull):
-# a list; empty polls every such provider. yunpian_sms is opt-in: its pull_status API must
-# first be enabled in Yunpian's console (push needs no polling).
-TIDINGS_RECEIPT_PULL_PROVIDERS = env.list(
-    "TIDINGS_RECEIPT_PULL_PROVIDERS",
-    default=["tencent_sms", "aliyun_sms", "dingtalk_work", "feishu_app"],
-)
+# empty (the default) polls every such provider but the opt-in ones (yunpian_sms: its
+# pull_status API must first be enabled in Yunpian's console); a list polls exactly those.
+TIDINGS_RECEIPT_PULL_PROVIDERS = env.list("TIDINGS_RECEIPT_PULL_PROVIDERS", default=[])
 TIDINGS_RECEIPT_PULL_INTERVAL_SECONDS = env.int("TIDINGS_RECEIPT_PULL_INTERVAL_SECONDS", default=60)
 TIDINGS_RECEIPT_PULL_LIMIT = env.int("TIDINGS_RECEIPT_PULL_LIMIT", default=500)  # per account/run
 TIDINGS_RECEIPT_PULL_HOURS = env.int("TIDINGS_RECEIPT_PULL_HOURS", default=72)

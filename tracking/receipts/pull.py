@@ -23,10 +23,17 @@ Puller = Callable[[ChannelAccount, datetime, int], dict[str, int]]
 
 
 def pullers() -> dict[str, Puller]:
-    """Provider -> its pull function, for the providers polled on beat."""
-    chosen = [p for p in settings.TIDINGS_RECEIPT_PULL_PROVIDERS or PROVIDERS if p in PROVIDERS]
-    found = {name: getattr(provider_module(name, "receipts"), "pull", None) for name in chosen}
-    return {name: pull for name, pull in found.items() if pull is not None}
+    """Provider -> its pull function, for the providers polled on beat: those listed in
+    TIDINGS_RECEIPT_PULL_PROVIDERS, or when it is empty every provider with a `pull` but
+    the opt-in ones (`PULL_OPT_IN`, e.g. Yunpian, whose pull drains a shared queue)."""
+    listed = [p for p in settings.TIDINGS_RECEIPT_PULL_PROVIDERS if p in PROVIDERS]
+    modules = {name: provider_module(name, "receipts") for name in listed or PROVIDERS}
+    return {
+        name: module.pull
+        for name, module in modules.items()
+        if getattr(module, "pull", None) is not None
+        and (listed or not getattr(module, "PULL_OPT_IN", False))
+    }
 
 
 def receipts_pull(now: datetime | None = None) -> dict[str, int]:

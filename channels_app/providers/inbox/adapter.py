@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from channels_app.channels import Channel
+from channels_app.models import ChannelAccount, InboxItem
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 
 
@@ -32,8 +33,6 @@ class InboxAdapter(ProviderAdapter):
             raise serializers.ValidationError(errors)
 
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        from channels_app.models import ChannelAccount, InboxItem
-
         app_id = (
             ChannelAccount.objects.filter(pk=self.account_id)
             .values_list("app_id", flat=True)

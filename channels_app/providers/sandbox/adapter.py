@@ -8,6 +8,7 @@ import uuid
 from rest_framework import serializers
 
 from channels_app.channels import Channel
+from channels_app.models import SandboxDelivery
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 
 
@@ -35,8 +36,6 @@ class SandboxAdapter(ProviderAdapter):
     config_serializer = SandboxConfig
 
     def send(self, messages: list[OutboundMessage]) -> list[SendResult]:
-        from channels_app.models import SandboxDelivery
-
         pattern = self.config.get("reject_receivers") or ""
         rejected = re.compile(pattern) if pattern else None
         results: list[SendResult] = []

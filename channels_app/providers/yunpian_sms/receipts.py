@@ -98,6 +98,11 @@ def _pull_page(adapter: YunpianSmsAdapter) -> list[dict[str, Any]]:
     raise DeliveryError("unexpected Yunpian pull_status answer", code="bad_response")
 
 
+# Pulled only when listed in TIDINGS_RECEIPT_PULL_PROVIDERS: the pull API must first be
+# enabled in Yunpian's console, and it drains reports no other system may then read.
+PULL_OPT_IN = True
+
+
 def pull(account: ChannelAccount, now: datetime, limit: int) -> dict[str, int]:
     """Drain up to `limit` new reports of the account (whole pages of 100)."""
     adapter = YunpianSmsAdapter(account.config, base_url=account.base_url, account_id=account.pk)
