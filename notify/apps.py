@@ -7,5 +7,6 @@ class NotifyConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported for their side effects: the OpenAPI extensions, and the worker signal
-        # hooks that keep `tidings doctor`'s per-queue worker heartbeat.
-        from notify import heartbeat, schema  # noqa: F401
+        # hooks that keep `tidings doctor`'s per-queue worker heartbeat and the lanes' progress
+        # marks the sweeper reads.
+        from notify import heartbeat, lane_progress, schema  # noqa: F401

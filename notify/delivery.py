@@ -94,7 +94,12 @@ class _Batch:
     def keep_lease(self) -> None:
         """Renew the lease of the batch's undispatched messages before a provider call,
         once a third of it has gone: a live worker keeps its batch however slow the
-        provider, and a killed one's batch is free one lease after its last call."""
+        provider, and a killed one's batch is free one lease after its last call.
+        Retries due within a bucket are published now, not when the batch ends: a long
+        batch must not hold back a retry due in a second, and the sweeper counts on a task
+        entering its lane by its due time (notify/lane_progress.py)."""
+        if self.later:
+            self.publish(until=time.time() + settings.TIDINGS_RETRY_BUCKET_SECONDS)
         lease = settings.TIDINGS_CLAIM_LEASE_SECONDS
         if time.monotonic() - self.renewed < lease / 3:
             return
@@ -114,11 +119,12 @@ class _Batch:
         self.later[(message.channel, message.priority, epoch)].append(message.id)
         return datetime.fromtimestamp(epoch, tz=UTC)
 
-    def publish(self) -> None:
-        """Publish the deferred tasks; a lost publish is caught by the sweeper, which
-        releases due messages."""
+    def publish(self, until: float | None = None) -> None:
+        """Publish the deferred tasks (those due by `until`, if given); a lost publish is
+        caught by the sweeper, which releases due messages."""
         now = time.time()
-        for (channel, priority, epoch), ids in self.later.items():
+        for channel, priority, epoch in [k for k in self.later if until is None or k[2] <= until]:
+            ids = self.later.pop((channel, priority, epoch))
             countdown = max(0.0, epoch - now)
             if countdown > settings.TIDINGS_COUNTDOWN_MAX_SECONDS:
                 continue  # hours away: the sweeper releases it when due
@@ -128,7 +134,6 @@ class _Batch:
                 logger.exception(
                     "broker unavailable: %d deferred messages left for the sweeper", len(ids)
                 )
-        self.later.clear()
 
 
 def batch_deliver(message_ids: list[int]) -> None:
@@ -531,96 +536,3 @@ def _set_provider_ids(pairs: list[tuple[int, str]]) -> None:
         else:
             sql = f'UPDATE "{table}" SET provider_message_id = %s WHERE id = %s'  # noqa: S608
             cursor.executemany(sql, [(pid, pk) for pk, pid in pairs])
-
-
-def messages_requeue_stuck(now: datetime | None = None, limit: int = 100_000) -> int:
-    """Re-publish messages no worker is moving: a broker that lost its data or a task lost
-    with a dead worker (ACCEPTED/QUEUED untouched for TIDINGS_STUCK_AFTER_SECONDS, whatever
-    the lane's backlog), retries and deferrals whose time has come but whose task did not,
-    and messages whose worker's lease ran out.
-
-    The rows are locked (skipping any a worker holds) and updated in the same transaction,
-    so the next sweep does not take them again before another TIDINGS_STUCK_AFTER_SECONDS,
-    and the trace gets a "re-enqueued" event only for rows this sweep really changed. The
-    claim makes a duplicate task harmless.
-    """
-    now = now or timezone.now()
-    stale = now - timedelta(seconds=settings.TIDINGS_STUCK_AFTER_SECONDS)
-    due = now - timedelta(seconds=settings.TIDINGS_RELEASE_GRACE_SECONDS)
-    waiting = Q(
-        state__in=[MessageState.ACCEPTED, MessageState.QUEUED],
-        next_attempt_at__isnull=True,
-        updated_at__lt=stale,
-    ) | Q(
-        # ACCEPTED means the broker refused the publish: nothing is queued for it, no need to
-        # wait for the stuck timeout.
-        state=MessageState.ACCEPTED,
-        next_attempt_at__isnull=True,
-        updated_at__lt=due,
-    )
-    # Deferred (quiet hours, throttling, held by a breaker) or retrying messages whose time
-    # has come: long deferrals have no countdown task at all, and a lost countdown is caught
-    # here too. Released once when due; a release sets updated_at = next_attempt_at = now,
-    # and such a row is released again only if still not picked up
-    # TIDINGS_STUCK_AFTER_SECONDS later.
-    overdue = Q(state__in=[MessageState.QUEUED, MessageState.RETRYING], next_attempt_at__lt=due) & (
-        ~Q(updated_at=F("next_attempt_at")) | Q(updated_at__lt=stale)
-    )
-    abandoned = Q(state=MessageState.SENDING, lease_expires_at__lt=now)
-    lanes: dict[tuple[str, str], list[int]] = defaultdict(list)
-    with transaction.atomic():
-        rows = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(waiting | overdue | abandoned)
-            .order_by("id")
-            .values_list("id", "channel", "priority", "state", "next_attempt_at", "dispatched_at")[
-                :limit
-            ]
-        )
-        if not rows:
-            return 0
-        events, dead, waiting_ids, due_ids = [], [], [], []
-        for pk, channel, priority, state, next_attempt_at, dispatched_at in rows:
-            lanes[(channel, priority)].append(pk)
-            if state == MessageState.SENDING:
-                dead.append(pk)
-                why = "its worker's lease ran out"
-                if dispatched_at:
-                    why += (
-                        "; the previous attempt may have reached the provider, resent with the"
-                        " same message_id"
-                    )
-            elif next_attempt_at is not None:
-                due_ids.append(pk)
-                why = f"due since {next_attempt_at.isoformat(timespec='seconds')} and not picked up"
-            else:
-                waiting_ids.append(pk)
-                why = f"no progress for {settings.TIDINGS_STUCK_AFTER_SECONDS}s"
-            events.append(EventRow(pk, MessageState.QUEUED, now, f"re-enqueued: {why}"))
-        # A dead worker's messages leave SENDING: due now, no owner. Their claim events are
-        # this sweep's (the claim writes none for a due message).
-        Message.objects.filter(id__in=dead).update(
-            state=MessageState.QUEUED,
-            next_attempt_at=now,
-            lease_expires_at=None,
-            claim_token=None,
-            updated_at=now,
-        )
-        Message.objects.filter(id__in=waiting_ids).update(updated_at=now)
-        Message.objects.filter(id__in=due_ids).update(updated_at=now, next_attempt_at=now)
-        events_record(events)
-        transaction.on_commit(lambda: _publish_lanes(lanes))
-    logger.warning("re-enqueued %d stuck messages", len(rows))
-    return len(rows)
-
-
-def _publish_lanes(lanes: dict[tuple[str, str], list[int]]) -> None:
-    for (channel, priority), ids in lanes.items():
-        try:
-            enqueue_delivery(ids, channel, priority)
-        except Exception:
-            logger.exception("broker unavailable: %d messages wait for the next sweep", len(ids))
-            # Known unpublished: ACCEPTED, so the next sweep takes them without waiting.
-            Message.objects.filter(
-                id__in=ids, state=MessageState.QUEUED, next_attempt_at__isnull=True
-            ).update(state=MessageState.ACCEPTED)

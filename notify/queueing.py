@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from django.conf import settings
 
 from channels_app.channels import Channel
+from notify.lane_progress import lane_stamp
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ def enqueue_delivery(
                 queue=queue,
                 countdown=countdown,
                 producer=producer,
+                # When it entered the lane: how the sweeper tells a lost task from a late one.
+                headers=lane_stamp(queue, countdown),
             )
             tasks += 1
     return tasks

@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from notify.delivery import batch_deliver, messages_requeue_stuck
+from notify.delivery import batch_deliver
+from notify.sweeper import messages_requeue_stuck
 
 _DB_TROUBLE = (OperationalError, InterfaceError)
 

@@ -11,7 +11,8 @@ import pytest
 from django.utils import timezone
 
 from channels_app.models import ChannelAccount, SandboxDelivery
-from notify.delivery import batch_deliver, messages_claim, messages_requeue_stuck, retry_delay
+from notify.delivery import batch_deliver, messages_claim, retry_delay
+from notify.sweeper import messages_requeue_stuck
 from templates_app.models import MessageTemplate
 from tests.fakes.http import Reply
 from tracking.models import Message

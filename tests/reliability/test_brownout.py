@@ -12,7 +12,7 @@ import time
 import pytest
 
 from channels_app.models import ChannelAccount
-from notify.delivery import messages_requeue_stuck
+from notify.sweeper import messages_requeue_stuck
 from templates_app.models import MessageTemplate
 from tests.e2e.conftest import final_states, wait_until
 from tests.fakes.http import Reply

@@ -14,8 +14,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from channels_app.breaker import breaker_record_failure, breaker_reset
-from notify.delivery import batch_deliver, messages_requeue_stuck
+from notify.delivery import batch_deliver
 from notify.models import FlowLimit
+from notify.sweeper import messages_requeue_stuck
 from tests.fakes.http import Reply
 from tracking.models import Message
 
