@@ -536,20 +536,25 @@ class Chaos:
         key = setup.stdout.strip().splitlines()[-1]
         procs = Processes(env, self.logdir / run.name)
         (self.logdir / run.name).mkdir()
-        procs.start(
-            "web",
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", str(self.args.web_workers),
-             "-b", f"127.0.0.1:{self.web_port}", "--timeout", "120"],
-            ready="Booting worker",
-        )  # fmt: skip
-        lanes = lanes_for(env)
-        for name, (queues, concurrency) in topology(
-            lanes, ["housekeeping", "campaigns"], self.args.scale
-        ).items():
-            procs.start(name, celery_worker(name, queues, concurrency), ready=" ready.")
-        procs.start("beat", [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "warning",
-                             "-s", str(self.logdir / run.name / "beat-schedule")])  # fmt: skip
-        wait_for(lambda: _ready(self.base), 60, "web readiness")
+        # A process that does not come up must not outlive the run: stop what started.
+        try:
+            procs.start(
+                "web",
+                [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", str(self.args.web_workers),
+                 "-b", f"127.0.0.1:{self.web_port}", "--timeout", "120"],
+                ready="Booting worker",
+            )  # fmt: skip
+            lanes = lanes_for(env)
+            for name, (queues, concurrency) in topology(
+                lanes, ["housekeeping", "campaigns"], self.args.scale
+            ).items():
+                procs.start(name, celery_worker(name, queues, concurrency), ready=" ready.")
+            procs.start("beat", [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "warning",
+                                 "-s", str(self.logdir / run.name / "beat-schedule")])  # fmt: skip
+            wait_for(lambda: _ready(self.base), 60, "web readiness")
+        except BaseException:
+            procs.stop_all()
+            raise
         return procs, key
 
     def scenario(self, name: str) -> dict:

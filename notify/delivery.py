@@ -15,11 +15,9 @@ import logging
 import time
 import traceback
 import uuid
-from collections import defaultdict
 from contextlib import ExitStack
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
@@ -31,7 +29,7 @@ from channels_app.providers.runner import Runner
 from channels_app.routing import Leg, account_health_record, routes_plan
 from channels_app.secrets import account_secret_values
 from config.logredact import secrets_register
-from notify.queueing import enqueue_delivery, lane
+from notify.queueing import lane
 from notify.recording import (
     Batch,
     lease_until,
@@ -347,96 +345,3 @@ def _record_call(
         account_health_record(leg.account, results, timezone.now(), per_message)
     except Exception:
         logger.exception("health of account %s not recorded", leg.account.pk)
-
-
-def messages_requeue_stuck(now: datetime | None = None, limit: int = 100_000) -> int:
-    """Re-publish messages no worker is moving: a broker that lost its data or a task lost
-    with a dead worker (ACCEPTED/QUEUED untouched for TIDINGS_STUCK_AFTER_SECONDS, whatever
-    the lane's backlog), retries and deferrals whose time has come but whose task did not,
-    and messages whose worker's lease ran out.
-
-    The rows are locked (skipping any a worker holds) and updated in the same transaction,
-    so the next sweep does not take them again before another TIDINGS_STUCK_AFTER_SECONDS,
-    and the trace gets a "re-enqueued" event only for rows this sweep really changed. The
-    claim makes a duplicate task harmless.
-    """
-    now = now or timezone.now()
-    stale = now - timedelta(seconds=settings.TIDINGS_STUCK_AFTER_SECONDS)
-    due = now - timedelta(seconds=settings.TIDINGS_RELEASE_GRACE_SECONDS)
-    waiting = Q(
-        state__in=[MessageState.ACCEPTED, MessageState.QUEUED],
-        next_attempt_at__isnull=True,
-        updated_at__lt=stale,
-    ) | Q(
-        # ACCEPTED means the broker refused the publish: nothing is queued for it, no need to
-        # wait for the stuck timeout.
-        state=MessageState.ACCEPTED,
-        next_attempt_at__isnull=True,
-        updated_at__lt=due,
-    )
-    # Deferred (quiet hours, throttling, held by a breaker) or retrying messages whose time
-    # has come: long deferrals have no countdown task at all, and a lost countdown is caught
-    # here too. Released once when due; a release sets updated_at = next_attempt_at = now,
-    # and such a row is released again only if still not picked up
-    # TIDINGS_STUCK_AFTER_SECONDS later.
-    overdue = Q(state__in=[MessageState.QUEUED, MessageState.RETRYING], next_attempt_at__lt=due) & (
-        ~Q(updated_at=F("next_attempt_at")) | Q(updated_at__lt=stale)
-    )
-    abandoned = Q(state=MessageState.SENDING, lease_expires_at__lt=now)
-    lanes: dict[tuple[str, str], list[int]] = defaultdict(list)
-    with transaction.atomic():
-        rows = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(waiting | overdue | abandoned)
-            .order_by("id")
-            .values_list("id", "channel", "priority", "state", "next_attempt_at", "dispatched_at")[
-                :limit
-            ]
-        )
-        if not rows:
-            return 0
-        events, dead, waiting_ids, due_ids = [], [], [], []
-        for pk, channel, priority, state, next_attempt_at, dispatched_at in rows:
-            lanes[(channel, priority)].append(pk)
-            if state == MessageState.SENDING:
-                dead.append(pk)
-                why = "its worker's lease ran out"
-                if dispatched_at:
-                    why += (
-                        "; the previous attempt may have reached the provider, resent with the"
-                        " same message_id"
-                    )
-            elif next_attempt_at is not None:
-                due_ids.append(pk)
-                why = f"due since {next_attempt_at.isoformat(timespec='seconds')} and not picked up"
-            else:
-                waiting_ids.append(pk)
-                why = f"no progress for {settings.TIDINGS_STUCK_AFTER_SECONDS}s"
-            events.append(EventRow(pk, MessageState.QUEUED, now, f"re-enqueued: {why}"))
-        # A dead worker's messages leave SENDING: due now, no owner. Their claim events are
-        # this sweep's (the claim writes none for a due message).
-        Message.objects.filter(id__in=dead).update(
-            state=MessageState.QUEUED,
-            next_attempt_at=now,
-            lease_expires_at=None,
-            claim_token=None,
-            updated_at=now,
-        )
-        Message.objects.filter(id__in=waiting_ids).update(updated_at=now)
-        Message.objects.filter(id__in=due_ids).update(updated_at=now, next_attempt_at=now)
-        events_record(events)
-        transaction.on_commit(lambda: _publish_lanes(lanes))
-    logger.warning("re-enqueued %d stuck messages", len(rows))
-    return len(rows)
-
-
-def _publish_lanes(lanes: dict[tuple[str, str], list[int]]) -> None:
-    for (channel, priority), ids in lanes.items():
-        try:
-            enqueue_delivery(ids, channel, priority)
-        except Exception:
-            logger.exception("broker unavailable: %d messages wait for the next sweep", len(ids))
-            # Known unpublished: ACCEPTED, so the next sweep takes them without waiting.
-            Message.objects.filter(
-                id__in=ids, state=MessageState.QUEUED, next_attempt_at__isnull=True
-            ).update(state=MessageState.ACCEPTED)

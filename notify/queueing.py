@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from config.celery_app import app
+from notify.lane_progress import lane_stamp
 from tracking.models import Message, MessageState
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ def enqueue_delivery(
                 queue=queue,
                 countdown=countdown,
                 producer=producer,
+                # When it entered the lane: how the sweeper tells a lost task from a late one.
+                headers=lane_stamp(queue, countdown),
             )
             tasks += 1
     return tasks

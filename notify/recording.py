@@ -49,7 +49,12 @@ class Batch:
     def keep_lease(self) -> None:
         """Renew the lease of the batch's undispatched messages before a provider call,
         once a third of it has gone: a live worker keeps its batch however slow the
-        provider, and a killed one's batch is free one lease after its last call."""
+        provider, and a killed one's batch is free one lease after its last call.
+        Retries due within a bucket are published now, not when the batch ends: a long
+        batch must not hold back a retry due in a second, and the sweeper counts on a task
+        entering its lane by its due time (notify/lane_progress.py)."""
+        if self.later:
+            self.publish(until=time.time() + settings.TIDINGS_RETRY_BUCKET_SECONDS)
         lease = settings.TIDINGS_CLAIM_LEASE_SECONDS
         if time.monotonic() - self.renewed < lease / 3:
             return
@@ -69,11 +74,12 @@ class Batch:
         self.later[(message.channel, message.priority, epoch)].append(message.id)
         return datetime.fromtimestamp(epoch, tz=UTC)
 
-    def publish(self) -> None:
-        """Publish the deferred tasks; a lost publish is caught by the sweeper, which
-        releases due messages."""
+    def publish(self, until: float | None = None) -> None:
+        """Publish the deferred tasks (those due by `until`, if given); a lost publish is
+        caught by the sweeper, which releases due messages."""
         now = time.time()
-        for (channel, priority, epoch), ids in self.later.items():
+        for channel, priority, epoch in [k for k in self.later if until is None or k[2] <= until]:
+            ids = self.later.pop((channel, priority, epoch))
             countdown = max(0.0, epoch - now)
             if countdown > settings.TIDINGS_COUNTDOWN_MAX_SECONDS:
                 continue  # hours away: the sweeper releases it when due
@@ -83,7 +89,6 @@ class Batch:
                 logger.exception(
                     "broker unavailable: %d deferred messages left for the sweeper", len(ids)
                 )
-        self.later.clear()
 
 
 def record_stranded(route: Route, batch: Batch) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from notify.delivery import batch_deliver, messages_requeue_stuck
+from notify.delivery import batch_deliver
 from notify.queueing import DELIVER_BATCH_TASK
+from notify.sweeper import messages_requeue_stuck
 
 _DB_TROUBLE = (OperationalError, InterfaceError)
 

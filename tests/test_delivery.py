@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from channels_app.models import ChannelAccount, SandboxDelivery
 from channels_app.providers.fakes_http import Reply
-from notify.delivery import batch_deliver, messages_claim, messages_requeue_stuck
+from notify.delivery import batch_deliver, messages_claim
 from notify.recording import retry_delay
+from notify.sweeper import messages_requeue_stuck
 from templates_app.models import MessageTemplate
 from tracking.models import Message
 

@@ -297,8 +297,12 @@ TIDINGS_RETRY_MAX_SECONDS = env.float("TIDINGS_RETRY_MAX_SECONDS", default=3600.
 # message left in SENDING is taken to belong to a dead worker and is sent again.
 # It is renewed before each provider call, so it bounds how long a killed worker's batch waits.
 TIDINGS_CLAIM_LEASE_SECONDS = env.int("TIDINGS_CLAIM_LEASE_SECONDS", default=60)
-# A waiting message nobody moved for this long is re-published, whatever its lane's backlog.
+# A waiting message nobody moved for this long is re-published once its task is plausibly
+# lost: its lane has started a task that entered the queue after it, or the lane's queue is
+# empty (notify/lane_progress.py). One merely queued behind a moving backlog is left alone,
+# up to TIDINGS_LOST_TASK_MAX_SECONDS after its last publish, when it is re-published anyway.
 TIDINGS_STUCK_AFTER_SECONDS = env.int("TIDINGS_STUCK_AFTER_SECONDS", default=120)
+TIDINGS_LOST_TASK_MAX_SECONDS = env.int("TIDINGS_LOST_TASK_MAX_SECONDS", default=900)
 TIDINGS_SWEEP_INTERVAL_SECONDS = env.int("TIDINGS_SWEEP_INTERVAL_SECONDS", default=30)
 TIDINGS_IDEMPOTENCY_HOURS = env.int("TIDINGS_IDEMPOTENCY_HOURS", default=24)
 TIDINGS_PROVIDER_TIMEOUT_SECONDS = env.float("TIDINGS_PROVIDER_TIMEOUT_SECONDS", default=10.0)

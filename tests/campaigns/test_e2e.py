@@ -21,9 +21,9 @@ from django_celery_beat.models import PeriodicTask
 from channels_app.models import SandboxDelivery
 from notify.brokers import broker_kind
 from notify.campaigns.execution import campaign_runs_resume_stalled
-from notify.delivery import messages_requeue_stuck
 from notify.models import Campaign, CampaignRun, CampaignSegment
 from notify.queueing import lane
+from notify.sweeper import messages_requeue_stuck
 from tests.campaigns.conftest import create_campaign, crowd, upload
 from tests.e2e.conftest import ROOT, wait_until
 from tracking.models import Message

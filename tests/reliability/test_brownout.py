@@ -13,7 +13,7 @@ import pytest
 
 from channels_app.models import ChannelAccount
 from channels_app.providers.fakes_http import Reply
-from notify.delivery import messages_requeue_stuck
+from notify.sweeper import messages_requeue_stuck
 from templates_app.models import MessageTemplate
 from tests.e2e.conftest import final_states, wait_until
 from tracking.models import MessageEvent

@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from channels_app.breaker import breaker_record_failure, breaker_reset
 from channels_app.providers.fakes_http import Reply
-from notify.delivery import batch_deliver, messages_requeue_stuck
+from notify.delivery import batch_deliver
 from notify.models import FlowLimit
+from notify.sweeper import messages_requeue_stuck
 from tracking.models import Message
 
 

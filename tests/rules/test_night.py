@@ -7,9 +7,10 @@ from datetime import UTC, datetime, time, timedelta
 
 from django.utils import timezone
 
-from notify.delivery import batch_deliver, messages_requeue_stuck
+from notify.delivery import batch_deliver
 from notify.models import RuleSettings, TemplateRule, UserProfile
 from notify.rules.night import in_quiet_hours, quiet_hours_end, zone
+from notify.sweeper import messages_requeue_stuck
 from tests.rules.conftest import details, states, trace
 from tracking.models import Message
 

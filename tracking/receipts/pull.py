@@ -29,7 +29,7 @@ def pullers() -> dict[str, Puller]:
     listed = [p for p in settings.TIDINGS_RECEIPT_PULL_PROVIDERS if p in PROVIDERS]
     modules = {name: provider_module(name, "receipts") for name in listed or PROVIDERS}
     return {
-        name: module.pull
+        name: getattr(module, "pull")  # noqa: B009 - the module is typed as optional
         for name, module in modules.items()
         if getattr(module, "pull", None) is not None
         and (listed or not getattr(module, "PULL_OPT_IN", False))
