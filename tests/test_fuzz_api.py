@@ -33,7 +33,7 @@ from notify.models import Scope, UserGroup, UserProfile
 from notify.services import api_key_create, app_create
 from templates_app.models import MessageTemplate
 
-EXAMPLES = int(os.environ.get("TIDINGS_FUZZ_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("TIDINGS_FUZZ_EXAMPLES", "5"))
 PHASES = os.environ.get("TIDINGS_FUZZ_PHASES", "examples,coverage,fuzzing")
 SEED = int(os.environ.get("TIDINGS_FUZZ_SEED", "20261127"))
 ST = Path(sys.executable).with_name("st")

@@ -214,8 +214,11 @@ def test_a_killed_worker_resumes_its_segments_without_duplicates(
     start_worker(queues(), concurrency=2, **slow)
     time.sleep(2.5)  # the dead executors' leases run out
     # What beat's resume task does: the run's heartbeat may be fresh (the new worker took
-    # the third segment), two of its segments' are not.
-    assert campaign_runs_resume_stalled() == 1
+    # the third segment), two of its segments' are not. (On RabbitMQ the dead worker's
+    # unacknowledged segment tasks come back at once, and the new worker may already have
+    # resumed them from their checkpoints: then nothing is stalled.)
+    resumed = campaign_runs_resume_stalled()
+    assert resumed == 1 if broker_kind() == "redis" else resumed in (0, 1)
 
     assert wait_until(lambda: run_of(campaign["id"]).status == "completed", 60)
     run = run_of(campaign["id"])
