@@ -9,6 +9,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 from email import message_from_bytes
+from email.message import EmailMessage
 
 from channels_app.providers.fakes_errors import wecom_err
 from channels_app.providers.fakes_http import Recorded, Reply
@@ -37,41 +38,38 @@ class UploadedFile:
         return "application/octet-stream"
 
 
-def multipart_files(request: Recorded) -> list[UploadedFile]:
-    """The file parts of a multipart/form-data body (empty when it is not one)."""
+def _multipart_parts(request: Recorded) -> list[EmailMessage]:
+    """The parts of a multipart/form-data body (none when it is not one)."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         return []
     head = f"Content-Type: {content_type}\r\n\r\n".encode()
     message = message_from_bytes(head + request.body, policy=email.policy.HTTP)
-    files = []
-    for part in message.iter_parts():
-        filename = part.get_filename()
-        if filename is None:
-            continue
-        files.append(
-            UploadedFile(
-                field=str(part.get_param("name", header="content-disposition") or ""),
-                filename=filename,
-                content_type=part.get_content_type(),
-                content=part.get_payload(decode=True) or b"",
-            )
-        )
-    return files
+    return list(message.iter_parts())
+
+
+def _field_name(part: EmailMessage) -> str:
+    return str(part.get_param("name", header="content-disposition") or "")
+
+
+def _payload(part: EmailMessage) -> bytes:
+    return part.get_payload(decode=True) or b""
+
+
+def multipart_files(request: Recorded) -> list[UploadedFile]:
+    """The file parts of a multipart/form-data body (empty when it is not one)."""
+    return [
+        UploadedFile(_field_name(part), filename, part.get_content_type(), _payload(part))
+        for part in _multipart_parts(request)
+        if (filename := part.get_filename()) is not None
+    ]
 
 
 def multipart_fields(request: Recorded) -> dict[str, str]:
     """The plain (non-file) fields of a multipart/form-data body."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        return {}
-    head = f"Content-Type: {content_type}\r\n\r\n".encode()
-    message = message_from_bytes(head + request.body, policy=email.policy.HTTP)
     return {
-        str(part.get_param("name", header="content-disposition")): (
-            part.get_payload(decode=True) or b""
-        ).decode()
-        for part in message.iter_parts()
+        _field_name(part): _payload(part).decode()
+        for part in _multipart_parts(request)
         if part.get_filename() is None
     }
 
