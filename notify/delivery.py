@@ -18,7 +18,7 @@ import uuid
 from contextlib import ExitStack
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
@@ -64,24 +64,58 @@ def _claimable(now: datetime) -> Q:
 
 def messages_claim(message_ids: list[int], now: datetime) -> tuple[list[Message], uuid.UUID]:
     """Atomically move the claimable messages to SENDING under a new claim token, with
-    their claim events; a duplicate task gets none."""
+    their claim events; a duplicate task gets none. The returned rows carry the state they
+    were claimed from (the claim events and the rules read it)."""
     token = uuid.uuid4()
     with transaction.atomic():
-        claimed = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(_claimable(now), id__in=message_ids)
-            .only(*_CLAIM_FIELDS)
-            .order_by("id")
-        )
-        if claimed:
-            Message.objects.filter(id__in=[m.id for m in claimed]).update(
-                state=MessageState.SENDING,
-                lease_expires_at=lease_until(now),
-                claim_token=token,
-                updated_at=now,
+        if connection.vendor == "postgresql":
+            claimed = _claim_returning(message_ids, now, token)
+        else:
+            claimed = list(
+                Message.objects.select_for_update(skip_locked=True)
+                .filter(_claimable(now), id__in=message_ids)
+                .only(*_CLAIM_FIELDS)
+                .order_by("id")
             )
+            if claimed:
+                Message.objects.filter(id__in=[m.id for m in claimed]).update(
+                    state=MessageState.SENDING,
+                    lease_expires_at=lease_until(now),
+                    claim_token=token,
+                    updated_at=now,
+                )
+        if claimed:
             events_record(_claim_events(claimed, now), messages=claimed)
     return claimed, token
+
+
+def _claim_returning(message_ids: list[int], now: datetime, token: uuid.UUID) -> list[Message]:
+    """The claim in one statement: lock what is claimable (skipping rows another worker
+    holds), update it and read it back, the state it was claimed from included."""
+    quote = connection.ops.quote_name
+    table = quote(Message._meta.db_table)
+    returned = ", ".join(
+        "c.state" if name == "state" else f"m.{quote(Message._meta.get_field(name).column)}"
+        for name in _CLAIM_FIELDS
+    )
+    # The lock-and-select is the ORM's own query (the same `_claimable` as elsewhere).
+    locked = (
+        Message.objects.select_for_update(skip_locked=True)
+        .filter(_claimable(now), id__in=message_ids)
+        .order_by("id")
+        .values("id", "state")
+    )
+    select_sql, select_params = locked.query.sql_with_params()
+    sql = (
+        f"WITH c AS ({select_sql}) "  # noqa: S608 - our table and columns
+        f"UPDATE {table} AS m SET state = %s, lease_expires_at = %s, claim_token = %s, "
+        f"updated_at = %s FROM c WHERE m.id = c.id RETURNING {returned}"
+    )
+    params = [*select_params, MessageState.SENDING, lease_until(now), token, now]
+    # raw() applies the fields' converters (JSON, dates) as a query would.
+    claimed = list(Message.objects.raw(sql, params))
+    claimed.sort(key=lambda m: m.id)
+    return claimed
 
 
 def batch_deliver(message_ids: list[int]) -> None:

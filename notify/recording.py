@@ -10,8 +10,10 @@ import random
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -228,15 +230,7 @@ def record_results(
     }
     with transaction.atomic():
         if sent:
-            ids = [pk for pk, _ in sent]
-            Message.objects.filter(id__in=ids).update(
-                state=MessageState.SENT,
-                sent_at=now,
-                last_error="",
-                next_attempt_at=None,
-                **released,
-            )
-            _set_provider_ids(sent)
+            _record_sent(sent, now, released)
         for (state, reason, next_attempt_at), ids in finished.items():
             Message.objects.filter(id__in=ids).update(
                 state=state, last_error=reason, next_attempt_at=next_attempt_at, **released
@@ -313,19 +307,42 @@ def _undelivered_at_once(chunk: list[Message], results: list[SendResult], now: d
         )
 
 
+def _record_sent(
+    pairs: list[tuple[int, str]], now: datetime, released: Mapping[str, object]
+) -> None:
+    """SENT with each message's provider id. On PostgreSQL one UPDATE joined to the ids:
+    a second statement for the ids would write every row a second time (no update of a
+    message row can be HOT, its state is indexed)."""
+    if connection.vendor != "postgresql":
+        Message.objects.filter(id__in=[pk for pk, _ in pairs]).update(
+            state=MessageState.SENT, sent_at=now, last_error="", next_attempt_at=None, **released
+        )
+        _set_provider_ids(pairs)
+        return
+    fields: dict[str, Any] = {
+        "state": MessageState.SENT,
+        "sent_at": now,
+        "last_error": "",
+        "next_attempt_at": None,
+        **released,
+    }
+    assignments = ", ".join(f"{column} = %s" for column in fields)
+    table = Message._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE "{table}" AS m SET {assignments}, '  # noqa: S608 - our table and columns
+            "provider_message_id = CASE WHEN v.pid = '' THEN m.provider_message_id ELSE v.pid END "
+            "FROM unnest(%s::bigint[], %s::text[]) AS v(id, pid) WHERE m.id = v.id",
+            [*fields.values(), [pk for pk, _ in pairs], [pid for _, pid in pairs]],
+        )
+
+
 def _set_provider_ids(pairs: list[tuple[int, str]]) -> None:
-    """One statement for a whole batch of per-message provider ids."""
+    """One statement per batch for the provider ids (SQLite: one per message)."""
     pairs = [(pk, pid) for pk, pid in pairs if pid]
     if not pairs:
         return
     table = Message._meta.db_table
+    sql = f'UPDATE "{table}" SET provider_message_id = %s WHERE id = %s'  # noqa: S608
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f'UPDATE "{table}" AS m SET provider_message_id = v.pid '  # noqa: S608 - our table name
-                "FROM unnest(%s::bigint[], %s::text[]) AS v(id, pid) WHERE m.id = v.id",
-                [[pk for pk, _ in pairs], [pid for _, pid in pairs]],
-            )
-        else:
-            sql = f'UPDATE "{table}" SET provider_message_id = %s WHERE id = %s'  # noqa: S608
-            cursor.executemany(sql, [(pid, pk) for pk, pid in pairs])
+        cursor.executemany(sql, [(pid, pk) for pk, pid in pairs])

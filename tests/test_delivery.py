@@ -16,7 +16,7 @@ from notify.delivery import batch_deliver, messages_claim
 from notify.recording import retry_delay
 from notify.sweeper import messages_requeue_stuck
 from templates_app.models import MessageTemplate
-from tracking.models import Message
+from tracking.models import Message, MessageState
 
 
 @pytest.fixture
@@ -70,15 +70,24 @@ def test_redelivered_task_never_sends_twice(send, email_template):
 def test_claim_skips_messages_another_worker_holds(send, email_template):
     [message] = send("welcome", ["ada@example.com"], {"name": "Ada", "code": "1"})
     now = timezone.now()
+    before = Message.objects.get(pk=message.pk).state
+    assert before != MessageState.SENDING
 
     claimed, first_token = messages_claim([message.pk], now)
     assert len(claimed) == 1
+    # The claimed row reads as it was before the claim (its claim event says so), with
+    # its fields converted as any query would.
+    assert claimed[0].state == before
+    assert claimed[0].variables == {"name": "Ada", "code": "1"}
+    assert claimed[0].message_id == message.message_id
+    assert Message.objects.get(pk=message.pk).state == MessageState.SENDING
     assert messages_claim([message.pk], now)[0] == []
     # Past the lease the holder is taken to be dead and the message can be claimed again,
     # under a new token that fences the first holder out.
     later = now + timedelta(seconds=10_000)
     reclaimed, second_token = messages_claim([message.pk], later)
     assert len(reclaimed) == 1
+    assert reclaimed[0].state == MessageState.SENDING
     assert second_token != first_token
     assert Message.objects.get(pk=message.pk).claim_token == second_token
 
