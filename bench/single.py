@@ -41,6 +41,7 @@ class SlowWebhook:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # no delayed-ACK stall: see fakes_http.py
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:

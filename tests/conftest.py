@@ -4,6 +4,7 @@ import os
 
 import pytest
 from django.conf import settings
+from django.test.testcases import QuietWSGIRequestHandler
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -16,6 +17,10 @@ from notify.services import app_create
 from templates_app.models import MessageTemplate
 from tests.broker import broker_client, rabbitmq_vhost_create, rabbitmq_vhost_delete
 from tracking.models import CallbackEndpoint, Message
+
+# pytest-django's live_server answers in several writes; with Nagle on, each answer would
+# wait 40 ms for the client's delayed ACK (gunicorn, the real server, turns it off too).
+QuietWSGIRequestHandler.disable_nagle_algorithm = True
 
 
 @pytest.fixture

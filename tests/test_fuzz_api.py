@@ -4,8 +4,8 @@ App with a `send`+`manage` key, a sandbox account per channel, templates, a prof
 group and a campaign. Fails on any 5xx and on any response that does not match the schema.
 
 Bounded for `make test`: a fixed seed, schemathesis's coverage phase (boundary values: huge
-integers, odd strings, missing fields) and 5 generated cases per operation, about two
-minutes. `make fuzz` runs the same test with 100 cases per
+integers, odd strings, missing fields) and 5 generated cases per operation, under a
+minute. `make fuzz` runs the same test with 100 cases per
 operation, over 10,000 cases, and prints the counts.
 
 Excluded, with reasons:

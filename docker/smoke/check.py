@@ -199,6 +199,7 @@ def main(key: str) -> None:
 
 
 class SlowReceiver(BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True  # no delayed-ACK stall: see fakes_http.py
     """A webhook receiver that takes SLOW_HOOK_SECONDS per call and counts the calls."""
 
     calls: Counter = Counter()

@@ -280,6 +280,8 @@ def test_https_to_the_pinned_address_keeps_sni_and_the_certificate_check(
     seen: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True  # no delayed-ACK stall: see fakes_http.py
+
         def do_GET(self):
             seen.append(self.headers["Host"])
             self.send_response(204)

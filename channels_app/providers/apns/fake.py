@@ -57,6 +57,8 @@ class FakeH2Server:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
+            # As any HTTP/2 server: small frames go out at once, not after the peer's ACK.
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.connections += 1
             self._open.append(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
