@@ -13,8 +13,9 @@ Scenarios (`--scenario`, repeatable; default all):
   R2       Redis SIGKILLed and restarted empty mid-run
   R2-aof   the same with appendonly (AOF, fsync every second)
   R3       PostgreSQL stopped (`pg_ctl stop -m immediate`) for 20 s mid-run
-  R4       the provider answers 30% 500, 10% timeouts, 10% 429 + Retry-After, and 1% of
-           the messages get a permanent 400
+  R4       while the sends go on, the provider answers 30% 500, 10% timeouts, 10% 429 +
+           Retry-After; 1% of the messages get a permanent 400 throughout (--r4-endless:
+           the brownout goes on through the drain)
   R1-amqp  R1 on RabbitMQ
   R5-amqp  the RabbitMQ node stopped and restarted mid-run
 Message counts: `--messages N` for every scenario (defaults: 100,000 for R1, 20,000 for R4,
@@ -596,7 +597,12 @@ class Chaos:
             run.fault_start = time.monotonic()
             self.inject(name, run, procs, started)
             sender.join()
-            if name == "R4":  # the provider misbehaves for the whole run
+            if name == "R4" and not args.r4_endless:
+                # The brownout ends with the sends; the bad requests stay bad.
+                self.provider.faults = Faults(permanent=0.01)
+                run.fault_end = time.monotonic()
+                log(f"{name}: the provider recovers (its permanent 400s stay)")
+            elif name == "R4":  # --r4-endless: it misbehaves through the drain too
                 run.fault_end = run.sending_done
             log(f"{name}: fault over, {len(run.accepted):,} accepted; draining")
             run.drained_at = self.drain(run, procs)
@@ -655,7 +661,7 @@ class Chaos:
             self.rabbit.start()
             run.fault_end = time.monotonic()
             log(f"{name}: RabbitMQ back")
-        else:  # R4: the provider misbehaves for the whole run
+        else:  # R4: the provider misbehaves while the sends go on
             run.fault_start = time.monotonic()
 
     def drain(self, run: Run, procs: Processes) -> float | None:
@@ -926,6 +932,12 @@ def main() -> int:
     parser.add_argument("--pg-outage", type=float, default=20)
     parser.add_argument("--redis-outage", type=float, default=2)
     parser.add_argument("--drain-timeout", type=float, default=900)
+    parser.add_argument(
+        "--r4-endless",
+        action="store_true",
+        help="R4's provider keeps misbehaving through the drain (the drain is then bounded "
+        "by the retry schedule, not by the fault)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     scenarios = args.scenario or SCENARIOS

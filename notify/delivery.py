@@ -92,6 +92,8 @@ def messages_claim(message_ids: list[int], now: datetime) -> tuple[list[Message]
 def _claim_returning(message_ids: list[int], now: datetime, token: uuid.UUID) -> list[Message]:
     """The claim in one statement: lock what is claimable (skipping rows another worker
     holds), update it and read it back, the state it was claimed from included."""
+    if not message_ids:
+        return []
     quote = connection.ops.quote_name
     table = quote(Message._meta.db_table)
     returned = ", ".join(

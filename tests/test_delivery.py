@@ -72,6 +72,7 @@ def test_claim_skips_messages_another_worker_holds(send, email_template):
     now = timezone.now()
     before = Message.objects.get(pk=message.pk).state
     assert before != MessageState.SENDING
+    assert messages_claim([], now)[0] == []
 
     claimed, first_token = messages_claim([message.pk], now)
     assert len(claimed) == 1
