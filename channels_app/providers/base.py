@@ -104,7 +104,10 @@ class EmptyConfig(serializers.Serializer):
 
 # Errors after which every following request to the account fails the same way: the host is
 # unreachable or too slow, or refused by our egress policy.
-ACCOUNT_WIDE_CODES = frozenset({"timeout", "connection", "egress_denied"})
+# Not "timeout": one slow call does not say the next will be; a provider that times out on
+# every call is stopped by the circuit breaker (consecutive failures) and the runner's
+# shrinking window, while one that times out on some calls keeps being called.
+ACCOUNT_WIDE_CODES = frozenset({"connection", "egress_denied"})
 
 T = TypeVar("T")
 

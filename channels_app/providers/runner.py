@@ -39,12 +39,25 @@ logger = logging.getLogger(__name__)
 FLUSH_EVERY = 50
 FLUSH_SECONDS = 0.1
 # The in-flight window of an account in this process starts small
-# (TIDINGS_DISPATCH_INITIAL_WINDOW) and grows by one per
-# answered call up to the account's max_in_flight; a group with a transient failure halves
-# it. A provider that is down therefore costs a few calls, not a full window, before the
-# breaker opens, and a healthy one runs at max_in_flight after a few round trips (the
-# window is kept across batches).
-_windows: dict[object, float] = {}
+# (TIDINGS_DISPATCH_INITIAL_WINDOW) and grows by one per answered call up to the account's
+# max_in_flight. It halves after a transient failure only while the account's recent
+# calls fail more often than not (FAILING_SHARE over an exponential average of about the
+# last 1 / FAILING_WEIGHT calls): a provider that is down costs a few calls, not a full
+# window, before the breaker opens, while one in a brownout that still answers half its
+# calls keeps being called at the rate it sustains (its failures are retried). The window
+# is kept across batches, so a healthy provider runs at max_in_flight after a few round
+# trips.
+FAILING_SHARE = 0.5
+FAILING_WEIGHT = 0.1
+
+
+@dataclass
+class _Window:
+    size: float
+    failing: float = 0.0  # recent share of calls that failed transiently
+
+
+_windows: dict[object, _Window] = {}
 
 _executor: ThreadPoolExecutor | None = None
 _executor_pid = 0
@@ -119,10 +132,10 @@ class Runner:
         self._permit, self._refused = permit, refused
         self._ramping = first_permit == 1
         self._key = (adapter.provider, adapter.account_id)
-        self._window = min(
-            self.max_in_flight,
-            _windows.get(self._key, settings.TIDINGS_DISPATCH_INITIAL_WINDOW),
+        self._window = _windows.setdefault(
+            self._key, _Window(float(settings.TIDINGS_DISPATCH_INITIAL_WINDOW))
         )
+        self._window.size = min(self.max_in_flight, self._window.size)
         self._issued = 0
         self._pending = deque(enumerate(messages))
         self._in_flight: set[Future[Done]] = set()
@@ -157,7 +170,7 @@ class Runner:
                     self._ask()  # the first one went on the caller's permit
                     if not self._pending:
                         return
-            elif len(self._in_flight) >= max(1, int(self._window)):
+            elif len(self._in_flight) >= max(1, int(self._window.size)):
                 return
             index, message = self._pending.popleft()
             future = pool.submit(_call, self.adapter, index, message)
@@ -166,12 +179,18 @@ class Runner:
             self._issued += 1
 
     def _adapt(self, group: list[Done]) -> None:
-        """Grow the window by the answered calls, halve it after a transient failure."""
-        answered = [d for d in group if d.result.error is None or d.result.error.permanent]
-        window = min(self.max_in_flight, self._window + len(answered))
-        if len(answered) < len(group):
-            window = max(1.0, window / 2)
-        self._window = _windows[self._key] = window
+        """Grow the window by the answered calls; halve it after a transient failure while
+        the account's recent calls mostly fail (see FAILING_SHARE)."""
+        window, failed = self._window, False
+        for done in group:
+            error = done.result.error
+            transient = error is not None and not error.permanent
+            failed |= transient
+            window.failing += FAILING_WEIGHT * (transient - window.failing)
+        answered = sum(1 for d in group if d.result.error is None or d.result.error.permanent)
+        window.size = min(self.max_in_flight, window.size + answered)
+        if failed and window.failing > FAILING_SHARE:
+            window.size = max(1.0, window.size / 2)
 
     def _collect(self, timeout: float) -> list[Future[Done]]:
         """The calls finished by now: at least one unless `timeout` passes first."""

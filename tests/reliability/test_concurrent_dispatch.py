@@ -160,3 +160,74 @@ def test_breaker_opens_and_holds_the_rest_with_64_in_flight(send, webhook, fake_
         ).count()
         == held.count()
     )
+
+
+class BrownoutReceiver(SlowReceiver):
+    """Of every 10 requests, 3 answer 500 and 1 outlasts the provider timeout; the rest
+    answer 200 after `delay`."""
+
+    def __init__(self, delay: float, timeout_after: float):
+        super().__init__(delay)
+        self.timeout_after = timeout_after
+        self.count = 0
+
+    def __call__(self, request):
+        with self.lock:
+            self.count += 1
+            turn = self.count % 10
+        reply = super().__call__(request)  # noted on arrival
+        if turn == 3:
+            time.sleep(self.timeout_after)
+        return Reply(500, {"ok": False}) if turn in (0, 1, 2) else reply
+
+
+def test_a_brownout_keeps_calls_in_flight_and_retries_only_what_failed(
+    send, webhook, fake_http, settings
+):
+    # given a provider failing 40% of its calls (30% 500, 10% timeouts), still answering
+    # the rest, and an account allowed 32 requests in flight
+    settings.TIDINGS_PROVIDER_TIMEOUT_SECONDS = 0.5
+    receiver = BrownoutReceiver(delay=0.05, timeout_after=0.8)
+    fake_http.responder = receiver
+    _account(webhook, max_in_flight=32)
+    messages = send("hook", [f"u{i}" for i in range(300)])
+
+    # when one batch is delivered
+    batch_deliver([m.pk for m in messages])
+
+    # then every message was called once: a timeout did not stop the batch, the breaker
+    # stayed closed, and the window grew (failures halve it only while calls mostly fail)
+    assert len(receiver.received) == 300
+    assert receiver.peak >= 16
+    states = Counter(
+        Message.objects.filter(pk__in=[m.pk for m in messages]).values_list("state", flat=True)
+    )
+    assert states["SENT"] >= 150
+    assert states["SENT"] + states["RETRYING"] == 300
+    assert not MessageEvent.objects.filter(message__in=messages, state="THROTTLED").exists()
+    assert breaker_health([webhook])[webhook.pk].state != OPEN
+
+
+@pytest.mark.parametrize("failure", ["503", "timeout"])
+def test_a_provider_that_is_down_costs_a_window_then_the_breaker_holds_the_rest(
+    failure, send, webhook, fake_http, settings
+):
+    # given a provider failing every call, by a 503 or by outlasting the timeout
+    settings.TIDINGS_PROVIDER_TIMEOUT_SECONDS = 0.3
+    if failure == "503":
+        receiver = SlowReceiver(delay=0.05, status=503)
+    else:
+        receiver = SlowReceiver(delay=0.6)
+    fake_http.responder = receiver
+    settings.TIDINGS_DISPATCH_INITIAL_WINDOW = 16
+    _account(webhook, max_in_flight=16)
+    messages = send("hook", [f"u{i}" for i in range(200)])
+
+    # when one batch is delivered
+    batch_deliver([m.pk for m in messages])
+
+    # then it cost about a window of calls, and the rest waits for the breaker
+    assert len(receiver.received) <= 16 + 2 * settings.TIDINGS_BREAKER_FAILURES
+    assert breaker_health([webhook])[webhook.pk].state == OPEN
+    held = Message.objects.filter(pk__in=[m.pk for m in messages], state="QUEUED")
+    assert held.count() >= 200 - 16 - 2 * settings.TIDINGS_BREAKER_FAILURES
