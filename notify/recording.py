@@ -119,14 +119,18 @@ def record_stranded(route: Route, batch: Batch) -> None:
 
 
 def record_held(held: list[tuple[Message, DeliveryError]], batch: Batch, now: datetime) -> None:
-    """Back to QUEUED until the breaker lets calls through again, spread over a while so
-    the ramp of a half-open breaker is not met by the whole backlog at once."""
+    """Back to QUEUED until calls may go again, spread so that they do not all come back at
+    once: held by an open breaker, over half its open time (its half-open ramp must not
+    meet the whole backlog); stopped by a provider's rate limit, over its Retry-After
+    (it asked for a pause, not for the breaker's)."""
     window = settings.TIDINGS_BREAKER_PROBE_WINDOW_SECONDS
-    spread = max(window, settings.TIDINGS_BREAKER_OPEN_SECONDS / 2)
+    breaker_spread = max(window, settings.TIDINGS_BREAKER_OPEN_SECONDS / 2)
     groups: dict[tuple[datetime, str], list[int]] = defaultdict(list)
     events = []
     for message, error in held:
-        wait = max(error.retry_after or 0.0, window) + random.uniform(0, spread)  # noqa: S311
+        pause = max(error.retry_after or 0.0, window)
+        spread = breaker_spread if error.code == "circuit_open" else pause
+        wait = pause + random.uniform(0, spread)  # noqa: S311
         due = batch.defer(message, now + timedelta(seconds=wait))
         groups[(due, str(error)[:2000])].append(message.id)
         events.append(

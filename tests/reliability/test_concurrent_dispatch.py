@@ -231,3 +231,22 @@ def test_a_provider_that_is_down_costs_a_window_then_the_breaker_holds_the_rest(
     assert breaker_health([webhook])[webhook.pk].state == OPEN
     held = Message.objects.filter(pk__in=[m.pk for m in messages], state="QUEUED")
     assert held.count() >= 200 - 16 - 2 * settings.TIDINGS_BREAKER_FAILURES
+
+
+def test_a_rate_limit_holds_the_rest_for_about_its_retry_after(send, webhook, fake_http, settings):
+    # given a provider rate limiting every call with Retry-After: 1
+    fake_http.responder = lambda request: Reply(429, {"error": "slow down"}, {"Retry-After": "1"})
+    _account(webhook, max_in_flight=8)
+    messages = send("hook", [f"u{i}" for i in range(100)])
+
+    # when one batch is delivered
+    started = timezone.now()
+    batch_deliver([m.pk for m in messages])
+
+    # then the messages the runner did not call wait about the pause the provider asked
+    # for (spread over as long again, rounded up to the retry bucket), not the breaker's
+    held = Message.objects.filter(pk__in=[m.pk for m in messages], attempts=0, state="QUEUED")
+    assert held.count() >= 80
+    latest = max(held.values_list("next_attempt_at", flat=True))
+    bucket = settings.TIDINGS_RETRY_BUCKET_SECONDS
+    assert (latest - started).total_seconds() <= 2 + bucket + 1
