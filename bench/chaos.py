@@ -903,10 +903,17 @@ def print_report(result: dict) -> None:
     sys.stdout.flush()
 
 
+def _stop_on_signal(*_: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(143)
+
+
 def main() -> int:
     # SIGTERM (a stopped `make chaos`) unwinds like Ctrl-C: every private server and process
-    # started here is stopped by the `finally` blocks.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # started here is stopped by the `finally` blocks. Further signals are ignored from then
+    # on: a second one (`timeout` passes its own on) would cut that clean-up short.
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
