@@ -317,12 +317,6 @@ def _record_sent(
     """SENT with each message's provider id. On PostgreSQL one UPDATE joined to the ids:
     a second statement for the ids would write every row a second time (no update of a
     message row can be HOT, its state is indexed)."""
-    if connection.vendor != "postgresql":
-        Message.objects.filter(id__in=[pk for pk, _ in pairs]).update(
-            state=MessageState.SENT, sent_at=now, last_error="", next_attempt_at=None, **released
-        )
-        _set_provider_ids(pairs)
-        return
     fields: dict[str, Any] = {
         "state": MessageState.SENT,
         "sent_at": now,
@@ -330,23 +324,21 @@ def _record_sent(
         "next_attempt_at": None,
         **released,
     }
-    assignments = ", ".join(f"{column} = %s" for column in fields)
     table = Message._meta.db_table
     with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":  # SQLite (make run): then one per message
+            Message.objects.filter(id__in=[pk for pk, _ in pairs]).update(**fields)
+            with_ids = [(pid, pk) for pk, pid in pairs if pid]
+            if with_ids:
+                cursor.executemany(
+                    f'UPDATE "{table}" SET provider_message_id = %s WHERE id = %s',  # noqa: S608
+                    with_ids,
+                )
+            return
+        assignments = ", ".join(f"{column} = %s" for column in fields)
         cursor.execute(
             f'UPDATE "{table}" AS m SET {assignments}, '  # noqa: S608 - our table and columns
             "provider_message_id = CASE WHEN v.pid = '' THEN m.provider_message_id ELSE v.pid END "
             "FROM unnest(%s::bigint[], %s::text[]) AS v(id, pid) WHERE m.id = v.id",
             [*fields.values(), [pk for pk, _ in pairs], [pid for _, pid in pairs]],
         )
-
-
-def _set_provider_ids(pairs: list[tuple[int, str]]) -> None:
-    """One statement per batch for the provider ids (SQLite: one per message)."""
-    pairs = [(pk, pid) for pk, pid in pairs if pid]
-    if not pairs:
-        return
-    table = Message._meta.db_table
-    sql = f'UPDATE "{table}" SET provider_message_id = %s WHERE id = %s'  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [(pid, pk) for pk, pid in pairs])

@@ -181,14 +181,13 @@ class Runner:
     def _adapt(self, group: list[Done]) -> None:
         """Grow the window by the answered calls; halve it after a transient failure while
         the account's recent calls mostly fail (see FAILING_SHARE)."""
-        window, failed = self._window, False
+        window, failed = self._window, 0
         for done in group:
             error = done.result.error
             transient = error is not None and not error.permanent
-            failed |= transient
+            failed += transient
             window.failing += FAILING_WEIGHT * (transient - window.failing)
-        answered = sum(1 for d in group if d.result.error is None or d.result.error.permanent)
-        window.size = min(self.max_in_flight, window.size + answered)
+        window.size = min(self.max_in_flight, window.size + len(group) - failed)
         if failed and window.failing > FAILING_SHARE:
             window.size = max(1.0, window.size / 2)
 
