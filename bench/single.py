@@ -67,7 +67,8 @@ class SlowWebhook:
 
 
 class SlowAPNs:
-    """An HTTP/2 server standing in for APNs: answers 200 after DELAY on each stream."""
+    """An HTTP/2 server standing in for APNs: answers 200 after DELAY on each stream (from
+    the fake's timer thread, not a thread per stream: Apple's CPU is not on this box)."""
 
     def __init__(self, delay: float = DELAY) -> None:
         self.arrivals: dict[str, float] = {}
@@ -75,10 +76,9 @@ class SlowAPNs:
         def respond(request: Recorded) -> Reply:
             apns_id = request.headers.get("apns-id", "")
             self.arrivals.setdefault(apns_id, time.time())
-            time.sleep(delay)
             return Reply(status=200, body=b"", headers={"apns-id": apns_id})
 
-        self.server = FakeH2Server(respond).__enter__()
+        self.server = FakeH2Server(respond, reply_delay=delay).__enter__()
         self.url = self.server.url
 
     def close(self) -> None:

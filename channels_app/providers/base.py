@@ -24,6 +24,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from rest_framework import serializers
 
+from channels_app.providers.tokens import cached_token, token_invalidate
+
 # What a provider answered is shown back to the App (message and account last_error): keep
 # it short and printable, so an internal service's answer cannot be read back through it.
 EXCERPT_CHARS = 200
@@ -170,6 +172,24 @@ class ProviderAdapter:
         self.config = config
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.account_id = account_id
+        self._tokens: dict[str, str] = {}
+
+    def provider_token(self, name: str, fetch: Callable[[], tuple[str, int]]) -> str:
+        """The provider's access token `name` (tokens.cached_token), read from the shared
+        cache once per adapter, which is once per batch a worker dispatches: a batch of 500
+        pushes made 500 Redis round trips for the same token before. It is kept for
+        seconds, far inside the cached token's refresh margin; a rejected one is forgotten
+        here too (`provider_token_rejected`)."""
+        token = self._tokens.get(name)
+        if token is None:
+            token = self._tokens[name] = cached_token(name, fetch)
+        return token
+
+    def provider_token_rejected(self, name: str, token: str) -> None:
+        """The provider refused `token`: the next call fetches a fresh one."""
+        if self._tokens.get(name) == token:
+            del self._tokens[name]
+        token_invalidate(name, token)
 
     @property
     def batch_size(self) -> int:

@@ -3,7 +3,7 @@
 A worker process (Celery prefork: one task at a time) keeps up to the account's
 `max_in_flight` requests in flight on a thread pool of its own, created lazily and again
 after a fork so no thread or connection crosses a process boundary. Threads, not an async
-loop: the adapters and their clients (requests, httpx, smtplib, Apprise) are synchronous,
+loop: the adapters and their clients (requests, libcurl for HTTP/2, smtplib, Apprise) are synchronous,
 the work is waiting on sockets (the GIL is released), and a pool inside the task works with
 the prefork pool the docs' topology uses. Results come back in small groups as they
 complete (every FLUSH_EVERY results or FLUSH_SECONDS, at once after a transient failure),

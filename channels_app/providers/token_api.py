@@ -1,5 +1,5 @@
 """APIs that take `?access_token=` and answer `{"errcode": …}` (WeChat, WeCom, DingTalk):
-the token comes from the shared cache, and a call whose token the provider rejected is made
+the token comes from the shared cache (read once per adapter: ProviderAdapter.provider_token), and a call whose token the provider rejected is made
 once more with a fresh one."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 
 from channels_app.providers.base import DeliveryError
 from channels_app.providers.http import http_request
-from channels_app.providers.tokens import cached_token, token_invalidate
 
 
 def json_object(response, provider: str) -> dict[str, Any]:
@@ -52,7 +51,7 @@ class AccessTokenApi:
 
     def _with_token(self, path: str, params: dict[str, str], **body: Any) -> dict[str, Any]:
         for attempt in range(2):
-            token = cached_token(self.token_name, self._fetch_token)
+            token = self.provider_token(self.token_name, self._fetch_token)  # type: ignore[attr-defined]
             response = http_request(
                 "POST", f"{self.base_url}{path}", params={**params, "access_token": token}, **body
             )
@@ -61,7 +60,7 @@ class AccessTokenApi:
             if code == 0:
                 return body_json
             if code in self.token_errors and attempt == 0:
-                token_invalidate(self.token_name, token)
+                self.provider_token_rejected(self.token_name, token)  # type: ignore[attr-defined]
                 continue
             raise self.api_error(code, str(body_json.get("errmsg", "")))
         raise AssertionError("unreachable")

@@ -9,14 +9,10 @@ tokens.cached_token and reused for about 48 minutes.
 from __future__ import annotations
 
 import json
-import os
-import threading
 import time
 import uuid
 from typing import Any
 
-import httpcore
-import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -26,78 +22,12 @@ from rest_framework import serializers
 from channels_app.channels import Channel
 from channels_app.providers.apns.receipts import token_dead
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
-from channels_app.providers.egress import (
-    EgressDenied,
-    EgressUnresolved,
-    egress_delivery_error,
-    egress_resolve,
-)
-from channels_app.providers.tokens import cached_token, token_invalidate
+from channels_app.providers.http2 import H2Response, h2_request
 
 SANDBOX_BASE_URL = "https://api.sandbox.push.apple.com"
 # cached_token keeps a token for expires_in minus a 2-minute margin: 50 min -> ~48 min of use.
 _JWT_LIFETIME_SECONDS = 50 * 60
 MAX_PAYLOAD_BYTES = 4096
-
-# The one exception to "all provider HTTP goes through http.http_request": APNs speaks only
-# HTTP/2 and requests has no HTTP/2. One pooled httpx client per process multiplexes all
-# pushes over a few long-lived connections, as Apple asks; it is created lazily and again
-# after a fork (Celery prefork) so no connection is shared between processes.
-_client: httpx.Client | None = None
-_client_pid = 0
-_client_lock = threading.Lock()
-
-
-class _PinnedBackend(httpcore.NetworkBackend):
-    """Every new connection goes to the address the egress policy checked; httpcore keeps
-    the host name for TLS (SNI, certificate) and :authority."""
-
-    def __init__(self) -> None:
-        self._inner = httpcore.SyncBackend()
-
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        destination = egress_resolve(host, port)
-        return self._inner.connect_tcp(
-            destination.address, port, timeout, local_address, socket_options
-        )
-
-    def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        raise EgressDenied("refused: unix sockets")
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-def _transport(limits: httpx.Limits) -> httpx.HTTPTransport:
-    # http1=False: APNs has no HTTP/1.1, and over http:// (a local fake) it means h2c with
-    # prior knowledge. httpx takes no network backend, so its pool is replaced by one with
-    # the same settings and the pinned backend; proxies from the environment are not used.
-    transport = httpx.HTTPTransport(http1=False, http2=True, limits=limits, trust_env=False)
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        http1=False,
-        http2=True,
-        network_backend=_PinnedBackend(),
-    )
-    return transport
-
-
-def _http() -> httpx.Client:
-    global _client, _client_pid
-    with _client_lock:
-        if _client is None or _client_pid != os.getpid():
-            _client = httpx.Client(
-                transport=_transport(
-                    httpx.Limits(max_connections=10, max_keepalive_connections=10)
-                ),
-                headers={"User-Agent": "Tidings/1.0"},
-                trust_env=False,
-            )
-            _client_pid = os.getpid()
-        return _client
 
 
 class ApnsConfig(serializers.Serializer):
@@ -174,7 +104,7 @@ class ApnsAdapter(ProviderAdapter):
         apns_id = _uuid(message.message_id)
         url = f"{self.base_url}/3/device/{message.receiver}"
         for attempt in (1, 2):
-            token = cached_token(self._token_name(), self._make_jwt)
+            token = self.provider_token(self._token_name(), self._make_jwt)
             headers = {
                 "authorization": f"bearer {token}",
                 "apns-topic": self.config["bundle_id"],
@@ -188,7 +118,7 @@ class ApnsAdapter(ProviderAdapter):
                 return SendResult(provider_message_id=response.headers.get("apns-id", apns_id))
             error = _classify(response)
             if error.code == "ExpiredProviderToken" and attempt == 1:
-                token_invalidate(self._token_name(), token)
+                self.provider_token_rejected(self._token_name(), token)
                 continue
             if token_dead(response.status_code, error.code):
                 # Apple's answer is the receipt: the device is gone (SENT, then UNDELIVERED).
@@ -216,17 +146,11 @@ def _uuid(value: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, value))
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    try:
-        return _http().post(
-            url, content=body, headers=headers, timeout=settings.TIDINGS_PROVIDER_TIMEOUT_SECONDS
-        )
-    except (EgressDenied, EgressUnresolved) as exc:
-        raise egress_delivery_error(exc) from None
-    except httpx.TimeoutException:
-        raise DeliveryError("APNs timed out", code="timeout") from None
-    except httpx.HTTPError as exc:  # connect errors, a GOAWAY, protocol errors
-        raise DeliveryError(f"cannot reach APNs: {type(exc).__name__}", code="connection") from None
+def _post(url: str, body: bytes, headers: dict[str, str]) -> H2Response:
+    # APNs speaks only HTTP/2, which requests (http.http_request) has not: see http2.py.
+    return h2_request(
+        "POST", url, body=body, headers=headers, timeout=settings.TIDINGS_PROVIDER_TIMEOUT_SECONDS
+    )
 
 
 def _payload(content: dict[str, Any]) -> dict[str, Any]:
@@ -257,13 +181,12 @@ _ACCOUNT_WIDE = {
     "MissingTopic",
     "TopicDisallowed",
     "TooManyProviderTokenUpdates",
-    "timeout",
     "connection",
     "egress_denied",
 }
 
 
-def _classify(response: httpx.Response) -> DeliveryError:
+def _classify(response: H2Response) -> DeliveryError:
     status = response.status_code
     try:
         reason = str(response.json().get("reason") or "")

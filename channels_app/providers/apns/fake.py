@@ -2,13 +2,18 @@
 
 `FakeH2Server` speaks HTTP/2 with the `h2` library: each request becomes a `Recorded` and the
 responder's `Reply` is sent back on its stream, from a thread per stream so a slow responder
-does not block the connection (APNs multiplexes). `FakeAPNs` checks what APNs checks: the
+does not block the connection (APNs multiplexes). With `reply_delay` (the benchmark's provider
+that answers after 50 ms) the responder must not block: it runs on the connection's thread
+and one timer thread sends each reply when due, which keeps the fake's own CPU per request
+small next to the client it measures. `FakeAPNs` checks what APNs checks: the
 ES256 provider JWT (signature with the public key, kid, iss, age), topic, push type, priority,
 apns-id, device token and payload, and answers {"reason": …} with APNs status codes.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import re
 import socket
@@ -27,8 +32,12 @@ from channels_app.providers.fakes_http import Recorded, Reply, Responder
 
 
 class FakeH2Server:
-    def __init__(self, responder: Responder):
+    def __init__(self, responder: Responder, reply_delay: float | None = None):
         self.responder = responder
+        self.reply_delay = reply_delay
+        self._due: list[tuple[float, int, Any]] = []  # (when, seq, send): replies to send
+        self._due_ready = threading.Condition()
+        self._seq = itertools.count()
         self.requests: list[Recorded] = []
         self.connections = 0
         self._sock = socket.create_server(("127.0.0.1", 0))
@@ -39,7 +48,23 @@ class FakeH2Server:
 
     def __enter__(self) -> FakeH2Server:
         threading.Thread(target=self._accept, daemon=True).start()
+        if self.reply_delay is not None:
+            threading.Thread(target=self._send_when_due, daemon=True).start()
         return self
+
+    def _send_when_due(self) -> None:
+        with self._due_ready:
+            while not self._stopped.is_set():
+                now = time.monotonic()
+                if self._due and self._due[0][0] <= now:
+                    send = heapq.heappop(self._due)[2]
+                    self._due_ready.release()
+                    try:
+                        send()
+                    finally:
+                        self._due_ready.acquire()
+                    continue
+                self._due_ready.wait(self._due[0][0] - now if self._due else 0.1)
 
     def __exit__(self, *exc: object) -> None:
         self._stopped.set()
@@ -95,6 +120,11 @@ class FakeH2Server:
                             )
                         elif isinstance(event, h2.events.StreamEnded):
                             headers, body = streams.pop(event.stream_id)
+                            if self.reply_delay is not None:
+                                self._reply_later(
+                                    h2conn, sock, write_lock, event.stream_id, headers, body
+                                )
+                                continue
                             threading.Thread(
                                 target=self._respond,
                                 args=(h2conn, sock, write_lock, event.stream_id, headers, body),
@@ -108,6 +138,25 @@ class FakeH2Server:
         finally:
             sock.close()
 
+    def _reply_later(
+        self,
+        h2conn: h2.connection.H2Connection,
+        sock: socket.socket,
+        write_lock: threading.Lock,
+        stream_id: int,
+        headers: dict[str, str],
+        body: bytearray,
+    ) -> None:
+        reply = self._reply(headers, body)
+
+        def send() -> None:
+            self._send_reply(h2conn, sock, write_lock, stream_id, reply)
+
+        assert self.reply_delay is not None
+        with self._due_ready:
+            heapq.heappush(self._due, (time.monotonic() + self.reply_delay, next(self._seq), send))
+            self._due_ready.notify()
+
     def _respond(
         self,
         h2conn: h2.connection.H2Connection,
@@ -117,6 +166,9 @@ class FakeH2Server:
         headers: dict[str, str],
         body: bytearray,
     ) -> None:
+        self._send_reply(h2conn, sock, write_lock, stream_id, self._reply(headers, body))
+
+    def _reply(self, headers: dict[str, str], body: bytearray) -> Reply:
         recorded = Recorded(
             method=headers.get(":method", ""),
             path=headers.get(":path", ""),
@@ -126,7 +178,16 @@ class FakeH2Server:
         )
         with self._lock:
             self.requests.append(recorded)
-        reply = self.responder(recorded)
+        return self.responder(recorded)
+
+    def _send_reply(
+        self,
+        h2conn: h2.connection.H2Connection,
+        sock: socket.socket,
+        write_lock: threading.Lock,
+        stream_id: int,
+        reply: Reply,
+    ) -> None:
         if isinstance(reply.body, bytes):
             payload = reply.body
         else:

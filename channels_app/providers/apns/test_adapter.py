@@ -116,6 +116,22 @@ def test_expired_provider_token_is_replaced_once(apns, ec_key):
     assert apns.requests[1].headers["authorization"] != f"bearer {stale}"
 
 
+def test_an_adapter_reads_the_shared_token_once_and_forgets_a_rejected_one(apns, ec_key):
+    name = f"apns:{TEAM}:{KEY_ID}"
+    adapter = _adapter(apns, ec_key)
+    first = adapter.provider_token(name, lambda: ("first", 3000))
+    cache.set(f"tidings:token:{name}", "refreshed-elsewhere", 300)
+
+    # One adapter serves one batch: it does not go back to Redis for every push...
+    assert adapter.provider_token(name, lambda: ("unused", 3000)) == first == "first"
+    # ...while the next batch's adapter sees what another worker stored.
+    assert _adapter(apns, ec_key).provider_token(name, lambda: ("unused", 3000)) == (
+        "refreshed-elsewhere"
+    )
+    adapter.provider_token_rejected(name, "first")
+    assert adapter.provider_token(name, lambda: ("unused", 3000)) == "refreshed-elsewhere"
+
+
 def test_wrong_key_is_invalid_provider_token_for_the_whole_batch(apns):
     other = ec.generate_private_key(ec.SECP256R1())
 
@@ -174,13 +190,15 @@ def test_server_errors_are_transient(apns, ec_key, status, reason):
     assert result.error.code == reason
 
 
-def test_timeout_is_transient(apns, ec_key, settings):
+def test_timeout_is_transient_and_does_not_stop_the_batch(apns, ec_key, settings):
+    # One slow stream says nothing of the others on the connection (as for every provider,
+    # base.ACCOUNT_WIDE_CODES): a provider that times out on every call opens the breaker.
     settings.TIDINGS_PROVIDER_TIMEOUT_SECONDS = 0.3
     apns.fake.delay = 0.8
 
     results = _adapter(apns, ec_key).send([_message(1), _message(2)])
 
-    assert len(apns.requests) <= 1
+    assert len(apns.requests) == 2
     assert all(r.error.code == "timeout" and not r.error.permanent for r in results)
 
 

@@ -1,4 +1,5 @@
-"""APNs talks HTTP/2 through httpx, not http_request: it obeys the egress policy too."""
+"""APNs talks HTTP/2 through libcurl (providers/http2.py), not http_request: it obeys the
+egress policy too."""
 
 from __future__ import annotations
 

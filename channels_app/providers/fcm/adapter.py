@@ -22,7 +22,6 @@ from channels_app.providers.base import DeliveryError, OutboundMessage, Provider
 from channels_app.providers.egress import validate_egress_url
 from channels_app.providers.fcm.receipts import token_dead
 from channels_app.providers.http import http_request
-from channels_app.providers.tokens import cached_token, token_invalidate
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -98,7 +97,7 @@ class FcmAdapter(ProviderAdapter):
             error = _classify(response)
             if error.code == "UNAUTHENTICATED" and attempt == 1:
                 # The access token expired or was revoked early: fetch a new one, once.
-                token_invalidate(self._token_name(), token)
+                self.provider_token_rejected(self._token_name(), token)
                 continue
             if token_dead(response.status_code, _json(response)):
                 # FCM's answer is the receipt: the app is gone (SENT, then UNDELIVERED).
@@ -112,7 +111,7 @@ class FcmAdapter(ProviderAdapter):
         return "fcm:" + hashlib.sha256(ident.encode()).hexdigest()[:24]
 
     def _access_token(self) -> str:
-        return cached_token(self._token_name(), self._fetch_token)
+        return self.provider_token(self._token_name(), self._fetch_token)
 
     def _fetch_token(self) -> tuple[str, int]:
         token_uri = self.config.get("token_uri") or DEFAULT_TOKEN_URI

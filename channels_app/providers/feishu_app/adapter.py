@@ -20,7 +20,6 @@ from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.feishu_common import validate_feishu_content
 from channels_app.providers.http import http_request, raise_for_status
-from channels_app.providers.tokens import cached_token, token_invalidate
 
 RECEIVE_ID_TYPES = ("open_id", "user_id", "union_id", "email", "chat_id")
 # 99991661 token missing, 99991663 token invalid, 99991668 token expired.
@@ -120,7 +119,7 @@ class FeishuAppAdapter(ProviderAdapter):
         """One Open API call with the cached tenant token (refreshed once when refused);
         answers `data`. Feishu answers errors as {"code": N, "msg"} (often with HTTP 400)."""
         for attempt in range(2):
-            token = cached_token(self.token_name, self._fetch_token)
+            token = self.provider_token(self.token_name, self._fetch_token)
             response = http_request(
                 method,
                 f"{self.base_url}{path}",
@@ -137,7 +136,7 @@ class FeishuAppAdapter(ProviderAdapter):
                 data = body.get("data")
                 return data if isinstance(data, dict) else {}
             if code in TOKEN_ERRORS and attempt == 0:
-                token_invalidate(self.token_name, token)
+                self.provider_token_rejected(self.token_name, token)
                 continue
             if response.status_code == 429:
                 raise DeliveryError(f"feishu: {body.get('msg', '')}", rate_limited=True, code="429")

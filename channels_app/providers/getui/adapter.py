@@ -20,7 +20,6 @@ from rest_framework import serializers
 from channels_app.channels import Channel
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
 from channels_app.providers.http import http_request
-from channels_app.providers.tokens import cached_token, token_invalidate
 
 CLICK_TYPES = ("startapp", "url", "intent", "payload", "payload_custom", "none")
 # The field each click_type needs next to it.
@@ -122,7 +121,7 @@ class GetuiAdapter(ProviderAdapter):
     def _call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.base_url}/v2/{self.config['app_id']}{path}"
         for attempt in (1, 2):
-            token = cached_token(self._token_name(), self._fetch_token)
+            token = self.provider_token(self._token_name(), self._fetch_token)
             body = self._post(url, payload, {"token": token})
             code = body.get("code")
             if code == 0:
@@ -130,7 +129,7 @@ class GetuiAdapter(ProviderAdapter):
                 return data if isinstance(data, dict) else {}
             if code == CODE_TOKEN_INVALID and attempt == 1:
                 # Expired or replaced by another auth call: get a new token, once.
-                token_invalidate(self._token_name(), token)
+                self.provider_token_rejected(self._token_name(), token)
                 continue
             raise _classify(code, body.get("msg"))
         raise AssertionError("unreachable")
