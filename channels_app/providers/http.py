@@ -1,12 +1,14 @@
-"""All provider HTTP goes through `http_request`: pooled sessions, a fixed timeout, the
-egress policy on every request, and one place that turns transport failures and status
-codes into DeliveryErrors.
+"""All provider HTTP goes through `http_request`: requests' API (the request is built by
+requests, the answer is a requests.Response), libcurl underneath (transport.py: pooled
+connections, HTTP/2 where asked, a fixed timeout, the egress policy on every request), and one
+place that turns transport failures and status codes into DeliveryErrors.
 
-The session's transport adapter (`PinnedAdapter`) checks each request's host with
-`egress_resolve` and connects to the address that was checked: the urllib3 pool is keyed by
-that IP, while the Host header, TLS SNI and certificate check keep the real name. Redirects
-are never followed, and proxies from the environment are ignored (a proxy would resolve the
-name itself, after our check).
+`pinned_session` is a requests session for the few callers that need one (streamed
+attachment downloads, anymail's sessions): its transport adapter (`PinnedAdapter`) checks
+each request's host with `egress_resolve` and connects to the address that was checked: the
+urllib3 pool is keyed by that IP, while the Host header, TLS SNI and certificate check keep
+the real name. Redirects are never followed, and proxies from the environment are ignored
+(a proxy would resolve the name itself, after our check).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 from urllib3.util import parse_url
 
 from channels_app.providers.base import DeliveryError, excerpt
@@ -28,6 +32,7 @@ from channels_app.providers.egress import (
     egress_delivery_error,
     egress_resolve,
 )
+from channels_app.providers.transport import CurlResponse, curl_request
 
 _local = threading.local()
 
@@ -74,32 +79,61 @@ def pinned_session() -> requests.Session:
 
 
 def http_request(
-    method: str, url: str, *, check_status: bool = True, timeout: float | None = None, **kwargs: Any
+    method: str,
+    url: str,
+    *,
+    check_status: bool = True,
+    timeout: float | None = None,
+    http2: bool = False,
+    verify: str | None = None,
+    **kwargs: Any,
 ) -> requests.Response:
-    """Send one request. Never puts the URL in an error: URLs often carry tokens."""
-    kwargs["allow_redirects"] = False  # a redirect could point anywhere
+    """Send one request: `kwargs` as for requests (params, data, json, headers, files,
+    auth); `http2` for a provider that speaks only HTTP/2; `verify`: a CA bundle to check
+    the server's certificate with instead of certifi's. Never puts the URL in an error:
+    URLs often carry tokens. Redirects are never followed."""
     try:
         if urlsplit(url).scheme.lower() not in HTTP_SCHEMES:
             raise EgressDenied("refused: only http and https URLs")
-        response = pinned_session().request(
-            method, url, timeout=timeout or settings.TIDINGS_PROVIDER_TIMEOUT_SECONDS, **kwargs
-        )
+        prepared = requests.Request(method.upper(), url, **kwargs).prepare()
     except (EgressDenied, EgressUnresolved) as exc:
         raise egress_delivery_error(exc) from None
-    except requests.Timeout:
-        raise DeliveryError("provider timed out", code="timeout") from None
-    except requests.ConnectionError as exc:
-        raise DeliveryError(
-            f"cannot reach provider: {type(exc).__name__}", code="connection"
-        ) from None
-    except ValueError as exc:
-        # An unparsable URL or a header value requests refuses: the request cannot be built,
-        # and retrying builds it the same way. The type only: the text quotes the value.
+    except (ValueError, requests.RequestException) as exc:
+        # An unparsable URL, a header value requests refuses, a body it cannot encode: the
+        # request cannot be built, and retrying builds it the same way. The type only: the
+        # text quotes the value.
         raise DeliveryError(
             f"request cannot be built: {type(exc).__name__}", permanent=True, code="bad_request"
         ) from None
+    body = prepared.body
+    answer = curl_request(
+        prepared.method or method,
+        prepared.url or url,
+        body=body.encode() if isinstance(body, str) else body,
+        headers=list(prepared.headers.items()),
+        timeout=timeout or settings.TIDINGS_PROVIDER_TIMEOUT_SECONDS,
+        http2=http2,
+        ca_file=verify,
+    )
+    response = _response(prepared, answer)
     if check_status:
         raise_for_status(response)
+    return response
+
+
+def _response(prepared: requests.PreparedRequest, answer: CurlResponse) -> requests.Response:
+    """The answer as requests would have built it (HTTPAdapter.build_response)."""
+    response = requests.Response()
+    response.status_code = answer.status_code
+    response.reason = answer.reason
+    headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+    for name, value in answer.headers:
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    response.headers = headers
+    response.encoding = get_encoding_from_headers(headers)
+    response._content = answer.body
+    response.url = prepared.url or ""
+    response.request = prepared
     return response
 
 

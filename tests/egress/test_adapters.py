@@ -1,6 +1,6 @@
 """The clients that do not go through http_request obey the policy too: anymail's requests
-sessions (the anymail email providers). APNs (HTTP/2, providers/http2.py) and SES (boto3) are tested in
-their folders (test_egress.py)."""
+sessions (the anymail email providers). APNs (HTTP/2 through http_request) and SES (boto3)
+are tested in their folders (test_egress.py)."""
 
 from __future__ import annotations
 

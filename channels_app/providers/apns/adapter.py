@@ -14,15 +14,15 @@ import uuid
 from typing import Any
 
 import jwt
+import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from django.conf import settings
 from rest_framework import serializers
 
 from channels_app.channels import Channel
 from channels_app.providers.apns.receipts import token_dead
 from channels_app.providers.base import DeliveryError, OutboundMessage, ProviderAdapter, SendResult
-from channels_app.providers.http2 import H2Response, h2_request
+from channels_app.providers.http import http_request
 
 SANDBOX_BASE_URL = "https://api.sandbox.push.apple.com"
 # cached_token keeps a token for expires_in minus a 2-minute margin: 50 min -> ~48 min of use.
@@ -146,11 +146,8 @@ def _uuid(value: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, value))
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> H2Response:
-    # APNs speaks only HTTP/2, which requests (http.http_request) has not: see http2.py.
-    return h2_request(
-        "POST", url, body=body, headers=headers, timeout=settings.TIDINGS_PROVIDER_TIMEOUT_SECONDS
-    )
+def _post(url: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+    return http_request("POST", url, data=body, headers=headers, check_status=False, http2=True)
 
 
 def _payload(content: dict[str, Any]) -> dict[str, Any]:
@@ -186,7 +183,7 @@ _ACCOUNT_WIDE = {
 }
 
 
-def _classify(response: H2Response) -> DeliveryError:
+def _classify(response: requests.Response) -> DeliveryError:
     status = response.status_code
     try:
         reason = str(response.json().get("reason") or "")

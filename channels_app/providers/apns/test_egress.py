@@ -1,5 +1,4 @@
-"""APNs talks HTTP/2 through libcurl (providers/http2.py), not http_request: it obeys the
-egress policy too."""
+"""APNs talks HTTP/2 (http_request with http2=True): it obeys the egress policy too."""
 
 from __future__ import annotations
 

@@ -1,24 +1,24 @@
-"""HTTP/2 for providers that speak only HTTP/2 (APNs): every request of a process multiplexed
-over a few long-lived connections by libcurl (pycurl), the egress policy on every request.
+"""The transport under all provider HTTP: libcurl (pycurl), every request of a process on one
+`CurlMulti` driven by one thread, the egress policy on every request. HTTP/1.1 requests
+(http.http_request) get pooled keep-alive connections; HTTP/2 ones (APNs) are multiplexed
+as streams over a few long-lived connections.
 
-Why libcurl and not httpx: httpcore's HTTP/2 is pure Python and takes a pool lock and a
-per-connection read lock per request; with the runner's 64 requests in flight it cost about
-1.5 ms of CPU per push on the 2-core bench box, libcurl with nghttp2 about 0.3 ms
-(docs/scaling.md, "HTTP/2"). One thread per process drives a `CurlMulti` with libcurl's
-event API (socket and timer callbacks on a selector, woken through a socket pair when a
-request is added), so an idle process does not poll; callers block on a Future, which
-is what the runner's threads do for every single-request provider.
+Why libcurl: with the runner's 64 requests in flight, requests + urllib3 cost about 1 ms of
+CPU per call and httpcore's pure-Python HTTP/2 about 1.5 ms (a pool lock and one read lock
+per connection that the threads take turns on), libcurl about 0.3 ms (docs/scaling.md). The
+loop uses libcurl's event API (socket and timer callbacks on a selector, woken through a
+socket pair when a request is added), so an idle process does not poll; callers block on a
+Future, which is what the runner's threads do for every single-request provider.
 
 Egress: the URL's host is checked by `egress_check_url` in the caller's thread and pinned
 with CURLOPT_RESOLVE, so libcurl never resolves it itself; and every socket libcurl opens
-goes through `_open_socket`, which refuses any address but the checked one (a URL libcurl
-parsed differently from us cannot reach another host). No redirects, no proxies from the
-environment, http and https only.
+goes through `_open_socket_guard`, which refuses any address but the checked one (a URL
+libcurl parsed differently from us cannot reach another host). No redirects, no proxies
+from the environment, http and https only.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -34,6 +34,7 @@ from typing import Any
 
 import certifi
 import pycurl
+from django.conf import settings
 
 from channels_app.providers.base import DeliveryError
 from channels_app.providers.egress import (
@@ -41,38 +42,48 @@ from channels_app.providers.egress import (
     EgressUnresolved,
     egress_check_url,
     egress_delivery_error,
+    parse_ip_literal,
 )
 
 logger = logging.getLogger(__name__)
 
-# Streams per connection are capped by the server's SETTINGS too (APNs allows 1,000);
-# PIPEWAIT makes libcurl wait for a multiplexed stream rather than open a connection.
-MAX_CONNECTIONS_PER_HOST = 4
+# HTTP/1.1 takes a connection per request in flight: up to the runner's threads per host.
+# HTTP/2 streams share a connection (PIPEWAIT: wait for a stream rather than open another);
+# their number per connection is capped by the server's SETTINGS too (APNs: 1,000).
 MAX_STREAMS_PER_CONNECTION = 1000
+IDLE_CONNECTIONS_KEPT = 256
 CONNECT_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True)
-class H2Response:
+class CurlResponse:
     status_code: int
-    headers: dict[str, str]  # lower-case names
+    reason: str
+    headers: list[tuple[str, str]]  # as received, in order
     body: bytes = b""
 
-    def json(self) -> Any:
-        return json.loads(self.body)
+    def header(self, name: str, default: str = "") -> str:
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), default)
 
 
 @dataclass
 class _Transfer:
     handle: pycurl.Curl
-    future: Future[H2Response]
+    future: Future[CurlResponse]
     body: BytesIO = field(default_factory=BytesIO)
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    reason: str = ""
 
     def header_line(self, line: bytes) -> None:
-        name, sep, value = line.decode("latin-1").partition(":")
+        text = line.decode("latin-1").rstrip("\r\n")
+        if text.startswith("HTTP/"):  # a status line: an interim answer's headers are dropped
+            self.headers.clear()
+            self.reason = text.split(" ", 2)[2] if text.count(" ") >= 2 else ""
+            return
+        name, sep, value = text.partition(":")
         if sep:
-            self.headers[name.strip().lower()] = value.strip()
+            self.headers.append((name.strip(), value.strip()))
 
 
 class _Multiplexer:
@@ -81,7 +92,8 @@ class _Multiplexer:
     def __init__(self) -> None:
         self._multi = pycurl.CurlMulti()
         self._multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
-        self._multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, MAX_CONNECTIONS_PER_HOST)
+        self._multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, settings.TIDINGS_DISPATCH_THREADS)
+        self._multi.setopt(pycurl.M_MAXCONNECTS, IDLE_CONNECTIONS_KEPT)
         self._multi.setopt(pycurl.M_MAX_CONCURRENT_STREAMS, MAX_STREAMS_PER_CONNECTION)
         self._multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
         self._multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
@@ -176,7 +188,7 @@ class _Multiplexer:
         if failure is None:
             status = handle.getinfo(pycurl.RESPONSE_CODE)
             transfer.future.set_result(
-                H2Response(status, transfer.headers, transfer.body.getvalue())
+                CurlResponse(status, transfer.reason, transfer.headers, transfer.body.getvalue())
             )
         else:
             transfer.future.set_exception(_transport_error(*failure))
@@ -216,41 +228,60 @@ def _open_socket_guard(address: str, port: int) -> Any:
     return open_socket
 
 
-def h2_submit(
-    method: str, url: str, *, body: bytes = b"", headers: dict[str, str], timeout: float
-) -> Future[H2Response]:
-    """Start one request; the Future gets the response, or a DeliveryError (egress refused,
-    timeout, connection). Raises DeliveryError at once when the egress policy refuses."""
+def curl_submit(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: list[tuple[str, str]],
+    timeout: float,
+    http2: bool = False,
+    ca_file: str | None = None,
+) -> Future[CurlResponse]:
+    """Start one request; the Future gets the response, or a DeliveryError (timeout,
+    connection). Raises DeliveryError at once when the egress policy refuses the URL.
+    `headers` go out as given: libcurl adds none of its own that we did not ask for."""
     try:
         destination = egress_check_url(url)
     except (EgressDenied, EgressUnresolved) as exc:
         raise egress_delivery_error(exc) from None
     handle = pycurl.Curl()
     transfer = _Transfer(handle, Future())
-    pinned = f"[{destination.address}]" if ":" in destination.address else destination.address
     handle.setopt(pycurl.URL, url)
-    handle.setopt(pycurl.RESOLVE, [f"{destination.host}:{destination.port}:{pinned}"])
-    handle.setopt(
-        pycurl.OPENSOCKETFUNCTION, _open_socket_guard(destination.address, destination.port)
-    )
+    if parse_ip_literal(destination.host) is None:
+        pinned = f"[{destination.address}]" if ":" in destination.address else destination.address
+        handle.setopt(pycurl.RESOLVE, [f"{destination.host}:{destination.port}:{pinned}"])
+    guard = _open_socket_guard(destination.address, destination.port)
+    handle.setopt(pycurl.OPENSOCKETFUNCTION, guard)
     handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
     handle.setopt(pycurl.FOLLOWLOCATION, 0)
     handle.setopt(pycurl.PROXY, "")  # never a proxy from the environment
     handle.setopt(pycurl.NOSIGNAL, 1)
-    handle.setopt(pycurl.CAINFO, certifi.where())
-    # h2 over TLS (ALPN); over http:// (a local fake) h2c with prior knowledge.
-    handle.setopt(
-        pycurl.HTTP_VERSION,
-        pycurl.CURL_HTTP_VERSION_2TLS
-        if url.lower().startswith("https:")
-        else pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE,
-    )
+    handle.setopt(pycurl.CAINFO, ca_file or certifi.where())
+    if not http2:
+        handle.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+    elif url[:6].lower() == "https:":
+        handle.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_2TLS)
+    else:  # h2c with prior knowledge: a local fake
+        handle.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
     handle.setopt(pycurl.PIPEWAIT, 1)
-    handle.setopt(pycurl.CUSTOMREQUEST, method)
-    if body or method == "POST":
-        handle.setopt(pycurl.POSTFIELDS, body)
-    handle.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers.items()])
-    handle.setopt(pycurl.USERAGENT, "Tidings/1.0")
+    if method == "GET":
+        handle.setopt(pycurl.HTTPGET, 1)
+    elif method == "HEAD":
+        handle.setopt(pycurl.NOBODY, 1)
+    else:
+        handle.setopt(pycurl.CUSTOMREQUEST, method)
+    if body is not None or method in ("POST", "PUT", "PATCH"):
+        handle.setopt(pycurl.POSTFIELDS, body or b"")
+    names = {name.lower() for name, _ in headers}
+    # An empty value stops libcurl from sending its own default for that header.
+    own = [f"{name}:" for name in ("Content-Type", "Expect") if name.lower() not in names]
+    handle.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers] + own)
+    if "user-agent" not in names:
+        handle.setopt(pycurl.USERAGENT, "Tidings/1.0")
+    if "accept-encoding" not in names:
+        handle.setopt(pycurl.ACCEPT_ENCODING, "")  # what libcurl can decode, decoded
+
     handle.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
     handle.setopt(pycurl.CONNECTTIMEOUT_MS, min(CONNECT_TIMEOUT_MS, max(1, int(timeout * 1000))))
     handle.setopt(pycurl.WRITEDATA, transfer.body)
@@ -259,11 +290,20 @@ def h2_submit(
     return transfer.future
 
 
-def h2_request(
-    method: str, url: str, *, body: bytes = b"", headers: dict[str, str], timeout: float
-) -> H2Response:
+def curl_request(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: list[tuple[str, str]],
+    timeout: float,
+    http2: bool = False,
+    ca_file: str | None = None,
+) -> CurlResponse:
     """One request, waiting for its answer (the caller is one of the runner's threads)."""
-    future = h2_submit(method, url, body=body, headers=headers, timeout=timeout)
+    future = curl_submit(
+        method, url, body=body, headers=headers, timeout=timeout, http2=http2, ca_file=ca_file
+    )
     try:
         # libcurl enforces `timeout`; the extra second only guards against a lost wake-up.
         return future.result(timeout=timeout + 1)
