@@ -706,22 +706,32 @@ class Chaos:
                     "WHERE state = 'FAILED' GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
                 ).fetchall()
             )
-            # A send's ACCEPTED is derived from created_at, not stored (Message.trace_events).
+            # A send's ACCEPTED and first QUEUED are derived from created_at and queued_at,
+            # not stored (Message.trace_events).
             rows = conn.execute(
-                "SELECT m.message_id::text, m.state, m.created_at, e.state, e.detail, e.at, e.id "
+                "SELECT m.message_id::text, m.state, m.created_at, m.queued_at, "
+                "e.state, e.detail, e.at, e.id "
                 "FROM tracking_message m LEFT JOIN tracking_messageevent e ON e.message_id = m.id "
                 "ORDER BY m.id, e.at, e.id"
             ).fetchall()
         traces: dict[str, list[tuple]] = collections.defaultdict(list)
         current: dict[str, str] = {}
         created_of: dict[str, object] = {}
-        for message_id, state, created_at, event, detail, at, event_id in rows:
+        queued_of: dict[str, object] = {}
+        for message_id, state, created_at, queued_at, event, detail, at, event_id in rows:
             events = traces[message_id]  # a message without stored events has a trace too
             if event is not None:
                 events.append((event, detail, at, event_id))
             current[message_id] = state
             created_of[message_id] = created_at
+            queued_of[message_id] = queued_at
         for message_id, events in traces.items():
+            queued_at = queued_of[message_id]
+            if queued_at is not None and not any(
+                e[0] == "QUEUED" and e[2] == queued_at for e in events
+            ):
+                index = sum(1 for e in events if e[2] <= queued_at)
+                events.insert(index, ("QUEUED", "lane", queued_at, 0))
             if not any(e[0] in ("ACCEPTED", "SCHEDULED") for e in events):
                 events.insert(0, ("ACCEPTED", "", created_of[message_id], 0))
         incomplete, non_monotonic, requeues = [], [], collections.Counter()

@@ -85,7 +85,10 @@ def messages_claim(message_ids: list[int], now: datetime) -> tuple[list[Message]
                     updated_at=now,
                 )
         if claimed:
-            events_record(_claim_events(claimed, now), messages=claimed)
+            derived, stored = _claim_events(claimed, now)
+            # One event row per message fewer to write than when every QUEUED was stored.
+            events_record(derived, messages=claimed, store=False)
+            events_record(stored, messages=claimed)
     return claimed, token
 
 
@@ -144,30 +147,28 @@ def batch_deliver(message_ids: list[int]) -> None:
         batch.publish()
 
 
-def _claim_events(claimed: list[Message], now: datetime) -> list[EventRow]:
-    events = []
+def _claim_events(claimed: list[Message], now: datetime) -> tuple[list[EventRow], list[EventRow]]:
+    """The QUEUED events of a claim, as (derived, stored): a first claim's is derived from
+    the row's queued_at (Message.trace_events), so it is only counted and called back; a
+    reclaim from a stopped worker is stored, with what happened."""
+    derived, stored = [], []
     for message in claimed:
         if (
             message.state in (MessageState.ACCEPTED, MessageState.QUEUED)
             and message.attempts == 0
             and message.next_attempt_at is None
         ):
-            # QUEUED is recorded here with the time of publishing, not by the API, which
-            # saves one write per receiver on the ingest path.
-            events.append(
-                EventRow(
-                    message.id,
-                    MessageState.QUEUED,
-                    message.queued_at or now,
-                    f"lane {lane(message.channel, message.priority)}",
-                )
-            )
+            detail = f"lane {lane(message.channel, message.priority)}"
+            if message.queued_at is None:  # not published by the pipeline: nothing to derive
+                stored.append(EventRow(message.id, MessageState.QUEUED, now, detail))
+            else:
+                derived.append(EventRow(message.id, MessageState.QUEUED, message.queued_at, detail))
         elif message.state == MessageState.SENDING:
             detail = "reclaimed: the worker that held it stopped"
             if message.dispatched_at:
                 detail += "; the previous attempt may have reached the provider, resent with the same message_id"
-            events.append(EventRow(message.id, MessageState.QUEUED, now, detail))
-    return events
+            stored.append(EventRow(message.id, MessageState.QUEUED, now, detail))
+    return derived, stored
 
 
 def _fail(messages: list[Message], error: DeliveryError, batch: Batch) -> None:

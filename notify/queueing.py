@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from config.celery_app import app
 from notify.lane_progress import lane_stamp
-from tracking.models import Message, MessageState
+from tracking.models import Message, MessageState, lane_name
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ DELIVER_BATCH_TASK = "notify.tasks.deliver_batch"
 
 
 def lane(channel: str, priority: str) -> str:
-    return f"{channel}.{priority}"
+    return lane_name(channel, priority)
 
 
 def enqueue_delivery(

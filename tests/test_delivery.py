@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db.models import Sum
 from django.utils import timezone
 
 from channels_app.models import ChannelAccount, SandboxDelivery
@@ -16,7 +17,7 @@ from notify.delivery import batch_deliver, messages_claim
 from notify.recording import retry_delay
 from notify.sweeper import messages_requeue_stuck
 from templates_app.models import MessageTemplate
-from tracking.models import Message, MessageState
+from tracking.models import DailyStat, Message, MessageState
 
 
 @pytest.fixture
@@ -55,6 +56,23 @@ def test_sandbox_send_ends_sent_with_full_trace(send, email_template):
     assert message.provider_message_id.startswith("sandbox-")
     assert trace(message) == ["ACCEPTED", "QUEUED", "SENDING", "SENT"]
     assert SandboxDelivery.objects.get().content["subject"] == "Hi Ada"
+
+
+def test_the_first_queued_is_derived_from_the_row_and_still_counted(send, email_template):
+    [message] = send("welcome", ["ada@example.com"], {"name": "Ada", "code": "1"})
+
+    batch_deliver([message.pk])
+
+    message = Message.objects.get(pk=message.pk)
+    # Not a stored row (one write per message fewer), but in the trace and the day's counts.
+    assert list(message.events.values_list("state", flat=True)) == ["SENDING", "SENT"]
+    accepted, queued, *_ = message.trace_events()
+    assert (queued.state, queued.at, queued.detail) == (
+        "QUEUED", message.queued_at, "lane email.normal",
+    )  # fmt: skip
+    assert accepted.at <= queued.at
+    counted = DailyStat.objects.filter(state="QUEUED", template_id=message.template_id)
+    assert counted.aggregate(n=Sum("count"))["n"] == 1
 
 
 def test_redelivered_task_never_sends_twice(send, email_template):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from bisect import bisect_right
 
 from django.db import models
 from django.db.models import Q
@@ -193,14 +194,31 @@ class Message(models.Model):
         """The trace: the stored events (prefetched ones if any), led by the ACCEPTED of a
         plain send, which is derived from `created_at` rather than stored (a 10k-receiver
         send would otherwise write 10k identical rows). A held send starts with its stored
-        SCHEDULED, a resend with its stored ACCEPTED (both carry a detail)."""
+        SCHEDULED, a resend with its stored ACCEPTED (both carry a detail). QUEUED, the
+        publishing on its lane, is derived from `queued_at` too (the consumer wrote a row
+        per message for it before); a re-enqueue after a crash is stored with its reason."""
         events = sorted(self.events.all(), key=lambda e: (e.at, e.id or 0))
+        if self.queued_at is not None and not any(
+            e.state == MessageState.QUEUED and e.at == self.queued_at for e in events
+        ):
+            queued = MessageEvent(
+                message=self,
+                state=MessageState.QUEUED,
+                at=self.queued_at,
+                detail=f"lane {lane_name(self.channel, self.priority)}",
+            )
+            events.insert(bisect_right([e.at for e in events], self.queued_at), queued)
         if not any(e.state in STORED_FIRST_STATES for e in events):
             accepted = MessageEvent(
                 message=self, state=MessageState.ACCEPTED, at=self.created_at, detail=""
             )
             events.insert(0, accepted)
         return events
+
+
+def lane_name(channel: str, priority: str) -> str:
+    """The broker queue a message is published on (notify.queueing)."""
+    return f"{channel}.{priority}"
 
 
 # A trace that holds one of these stored its own first step (held sends, resends, rows
