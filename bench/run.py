@@ -181,7 +181,12 @@ def main() -> None:
     parser.add_argument("--floor-tasks", type=int, default=20_000)
     parser.add_argument("--p2b-messages", type=int, default=20_000)
     parser.add_argument(
-        "--concurrency", type=int, default=2, help="worker processes (P2 and its floor)"
+        "--concurrency",
+        type=int,
+        default=4,
+        help="worker processes for P2, P2b and their floor: the normal lanes' -c 4 of the "
+        "topology in docs/operations.md (P2 and P2b wait on PostgreSQL and the provider "
+        "more than they compute)",
     )
     parser.add_argument("--only", default="p1,p2,p2b,p2b-push", help="which figures to measure")
     parser.add_argument(
