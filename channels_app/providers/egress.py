@@ -64,6 +64,10 @@ class Destination:
 # --- classification -------------------------------------------------------------------------
 
 
+# The checks below are pure functions of their arguments and ran for every provider request
+# (a tenth of a worker's CPU with 64 calls in flight): their verdicts are cached. Names are
+# never cached: they are resolved at every request.
+@lru_cache(maxsize=4096)
 def address_problem(ip: IPAddress) -> str:
     """Why `ip` is not a public destination ("" when it is)."""
     candidates: list[IPAddress] = [ip]
@@ -98,6 +102,7 @@ def is_public_address(address: str) -> bool:
     return not address_problem(ipaddress.ip_address(address.split("%", 1)[0]))
 
 
+@lru_cache(maxsize=4096)
 def parse_ip_literal(host: str) -> IPAddress | None:
     """The address a host string denotes by itself, including inet_aton's legacy IPv4
     spellings (decimal, octal, hex, short forms), or None for a name."""
@@ -134,12 +139,17 @@ class _Allowlist:
         return (host, None) in self.hosts or (host, port) in self.hosts
 
     def allows_address(self, ip: IPAddress, port: int) -> bool:
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        return any(
-            ip.version == net.version and ip in net and allowed_port in (None, port)
-            for net, allowed_port in self.networks
-        )
+        return _allowlist_allows_address(self, ip, port)
+
+
+@lru_cache(maxsize=4096)
+def _allowlist_allows_address(allowlist: _Allowlist, ip: IPAddress, port: int) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return any(
+        ip.version == net.version and ip in net and allowed_port in (None, port)
+        for net, allowed_port in allowlist.networks
+    )
 
 
 def _split_port(entry: str) -> tuple[str, int | None]:

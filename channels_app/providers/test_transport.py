@@ -134,3 +134,12 @@ def test_a_header_value_requests_refuses_is_a_permanent_bad_request():
         http_request("GET", "http://127.0.0.1:9/", headers={"X-Bad": "a\r\nInjected: 1"})
 
     assert caught.value.permanent and caught.value.code == "bad_request"
+
+
+def test_a_header_value_that_is_not_latin_1_is_a_permanent_bad_request():
+    with FakeHTTPServer() as server:
+        with pytest.raises(DeliveryError) as caught:
+            http_request("GET", server.url, headers={"X-Name": "李雷"})
+
+    assert caught.value.permanent and caught.value.code == "bad_request"
+    assert server.requests == []

@@ -104,7 +104,7 @@ class _Multiplexer:
         self._inbox: queue.SimpleQueue[_Transfer] = queue.SimpleQueue()
         self._transfers: dict[pycurl.Curl, _Transfer] = {}
         self._deadline: float | None = None  # when libcurl wants its timeout action
-        threading.Thread(target=self._run, name="http2", daemon=True).start()
+        threading.Thread(target=self._run, name="provider-http", daemon=True).start()
 
     def submit(self, transfer: _Transfer) -> None:
         self._inbox.put(transfer)
@@ -137,7 +137,7 @@ class _Multiplexer:
             try:
                 self._step()
             except Exception:  # the loop must outlive any one bad transfer
-                logger.exception("HTTP/2 loop step failed")
+                logger.exception("provider HTTP loop: a step failed")
 
     def _step(self) -> None:
         wait = None
@@ -276,7 +276,16 @@ def curl_submit(
     names = {name.lower() for name, _ in headers}
     # An empty value stops libcurl from sending its own default for that header.
     own = [f"{name}:" for name in ("Content-Type", "Expect") if name.lower() not in names]
-    handle.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers] + own)
+    try:  # latin-1, as http.client (under requests) encodes header values
+        lines = [f"{k}: {v}".encode("latin-1") for k, v in headers]
+    except UnicodeEncodeError:
+        handle.close()
+        raise DeliveryError(
+            "request cannot be built: a header value is not latin-1",
+            permanent=True,
+            code="bad_request",
+        ) from None
+    handle.setopt(pycurl.HTTPHEADER, [*lines, *(line.encode() for line in own)])
     if "user-agent" not in names:
         handle.setopt(pycurl.USERAGENT, "Tidings/1.0")
     if "accept-encoding" not in names:
