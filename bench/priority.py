@@ -154,7 +154,7 @@ def main() -> int:
     from django.conf import settings
     from rest_framework.test import APIClient
 
-    from bench.single import SlowWebhook
+    from bench.single import SlowWebhook, webhook_single_create
     from channels_app.models import ChannelAccount
     from notify.services import app_create
     from templates_app.models import MessageTemplate
@@ -185,14 +185,7 @@ def main() -> int:
         channel_account=code_account,
     )  # fmt: skip
     slow_hook = SlowWebhook()
-    single = ChannelAccount.objects.create(
-        app=app, name="single", channel="webhook", provider="webhook",
-        config={"url": slow_hook.url, "secret": "s", "batch_size": 1},
-    )  # fmt: skip
-    MessageTemplate.objects.create(
-        app=app, name="single", code="single", channel="webhook", receiver_type="any",
-        content={"text": "Order {$order} shipped"}, channel_account=single,
-    )  # fmt: skip
+    webhook_single_create(app, slow_hook)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
 

@@ -91,7 +91,8 @@ class SlowAPNs:
         self.server.__exit__(None, None, None)
 
 
-def accounts_create(app: Any, webhook: SlowWebhook, apns: SlowAPNs) -> None:
+def webhook_single_create(app: Any, webhook: SlowWebhook) -> None:
+    """The signed webhook with batch_size 1 and its template "single" (P2b's provider)."""
     from channels_app.models import ChannelAccount
     from templates_app.models import MessageTemplate
 
@@ -103,6 +104,13 @@ def accounts_create(app: Any, webhook: SlowWebhook, apns: SlowAPNs) -> None:
         app=app, name="single", code="single", channel="webhook", receiver_type="user_id",
         content={"text": "Order {$order} shipped"}, channel_account=hook,
     )  # fmt: skip
+
+
+def accounts_create(app: Any, webhook: SlowWebhook, apns: SlowAPNs) -> None:
+    from channels_app.models import ChannelAccount
+    from templates_app.models import MessageTemplate
+
+    webhook_single_create(app, webhook)
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(
         serialization.Encoding.PEM,

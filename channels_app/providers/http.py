@@ -32,7 +32,7 @@ from channels_app.providers.egress import (
     egress_delivery_error,
     egress_resolve,
 )
-from channels_app.providers.transport import CurlResponse, curl_request
+from channels_app.providers.transport import CurlResponse, curl_submit, curl_wait
 
 _local = threading.local()
 
@@ -106,15 +106,17 @@ def http_request(
             f"request cannot be built: {type(exc).__name__}", permanent=True, code="bad_request"
         ) from None
     body = prepared.body
-    answer = curl_request(
+    timeout = timeout or settings.TIDINGS_PROVIDER_TIMEOUT_SECONDS
+    future = curl_submit(
         prepared.method or method,
         prepared.url or url,
         body=body.encode() if isinstance(body, str) else body,
         headers=list(prepared.headers.items()),
-        timeout=timeout or settings.TIDINGS_PROVIDER_TIMEOUT_SECONDS,
+        timeout=timeout,
         http2=http2,
         ca_file=verify,
     )
+    answer = curl_wait(future, timeout)
     response = _response(prepared, answer)
     if check_status:
         raise_for_status(response)

@@ -15,7 +15,7 @@ from channels_app.providers.apns.fake import FakeH2Server
 from channels_app.providers.base import DeliveryError
 from channels_app.providers.fakes_http import FakeHTTPServer, Recorded, Reply
 from channels_app.providers.http import http_request
-from channels_app.providers.transport import _open_socket_guard, curl_request, curl_submit
+from channels_app.providers.transport import _open_socket_guard, curl_submit, curl_wait
 
 
 def _echo(request: Recorded) -> Reply:
@@ -24,10 +24,11 @@ def _echo(request: Recorded) -> Reply:
 
 def test_a_request_gets_status_headers_and_body():
     with FakeH2Server(_echo) as server:
-        response = curl_request(
+        future = curl_submit(
             "POST", f"{server.url}/3/device/abc", body=b"{}", headers=[("a", "b")], timeout=5,
             http2=True,
         )  # fmt: skip
+        response = curl_wait(future, 5)
 
     assert response.status_code == 201
     assert response.header("X-Seen") == "POST"
@@ -55,7 +56,9 @@ def test_concurrent_requests_share_one_connection():
 def test_a_slow_answer_is_a_transient_timeout():
     with FakeH2Server(_echo, reply_delay=2) as server:
         with pytest.raises(DeliveryError) as caught:
-            curl_request("POST", f"{server.url}/slow", headers=[], timeout=0.3, http2=True)
+            curl_wait(
+                curl_submit("POST", f"{server.url}/slow", headers=[], timeout=0.3, http2=True), 0.3
+            )
 
     assert caught.value.code == "timeout" and not caught.value.permanent
 
@@ -66,7 +69,7 @@ def test_nobody_listening_is_a_transient_connection_error():
         port = sock.getsockname()[1]  # bound, not listening: the connection is refused
 
         with pytest.raises(DeliveryError) as caught:
-            curl_request("POST", f"http://127.0.0.1:{port}/", headers=[], timeout=2)
+            curl_wait(curl_submit("POST", f"http://127.0.0.1:{port}/", headers=[], timeout=2), 2)
 
     assert caught.value.code == "connection" and not caught.value.permanent
     assert "127.0.0.1" not in caught.value.reason  # libcurl's text is not passed on
@@ -75,7 +78,7 @@ def test_nobody_listening_is_a_transient_connection_error():
 def test_a_refused_destination_fails_before_any_connection(no_allowlist):
     with FakeH2Server(_echo) as server:
         with pytest.raises(DeliveryError) as caught:
-            curl_request("POST", f"{server.url}/", headers=[], timeout=2, http2=True)
+            curl_submit("POST", f"{server.url}/", headers=[], timeout=2, http2=True)
 
     assert caught.value.code == "egress_denied" and caught.value.permanent
     assert server.connections == 0

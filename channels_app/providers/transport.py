@@ -38,6 +38,7 @@ from django.conf import settings
 
 from channels_app.providers.base import DeliveryError
 from channels_app.providers.egress import (
+    Destination,
     EgressDenied,
     EgressUnresolved,
     egress_check_url,
@@ -228,25 +229,12 @@ def _open_socket_guard(address: str, port: int) -> Any:
     return open_socket
 
 
-def curl_submit(
-    method: str,
-    url: str,
-    *,
-    body: bytes | None = None,
-    headers: list[tuple[str, str]],
-    timeout: float,
-    http2: bool = False,
-    ca_file: str | None = None,
-) -> Future[CurlResponse]:
-    """Start one request; the Future gets the response, or a DeliveryError (timeout,
-    connection). Raises DeliveryError at once when the egress policy refuses the URL.
-    `headers` go out as given: libcurl adds none of its own that we did not ask for."""
-    try:
-        destination = egress_check_url(url)
-    except (EgressDenied, EgressUnresolved) as exc:
-        raise egress_delivery_error(exc) from None
+def _pinned_handle(
+    url: str, destination: Destination, *, http2: bool, ca_file: str | None
+) -> pycurl.Curl:
+    """A handle for `url` that can only connect to the checked address, over http(s), with
+    no proxy and no redirect; HTTP/1.1, or HTTP/2 when asked."""
     handle = pycurl.Curl()
-    transfer = _Transfer(handle, Future())
     handle.setopt(pycurl.URL, url)
     if parse_ip_literal(destination.host) is None:
         pinned = f"[{destination.address}]" if ":" in destination.address else destination.address
@@ -265,6 +253,36 @@ def curl_submit(
     else:  # h2c with prior knowledge: a local fake
         handle.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
     handle.setopt(pycurl.PIPEWAIT, 1)
+    return handle
+
+
+def curl_submit(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: list[tuple[str, str]],
+    timeout: float,
+    http2: bool = False,
+    ca_file: str | None = None,
+) -> Future[CurlResponse]:
+    """Start one request; the Future gets the response, or a DeliveryError (timeout,
+    connection). Raises DeliveryError at once when the egress policy refuses the URL.
+    `headers` go out as given: libcurl adds none of its own that we did not ask for."""
+    try:  # latin-1, as http.client (under requests) encodes header values
+        lines = [f"{k}: {v}".encode("latin-1") for k, v in headers]
+    except UnicodeEncodeError:
+        raise DeliveryError(
+            "request cannot be built: a header value is not latin-1",
+            permanent=True,
+            code="bad_request",
+        ) from None
+    try:
+        destination = egress_check_url(url)
+    except (EgressDenied, EgressUnresolved) as exc:
+        raise egress_delivery_error(exc) from None
+    handle = _pinned_handle(url, destination, http2=http2, ca_file=ca_file)
+    transfer = _Transfer(handle, Future())
     if method == "GET":
         handle.setopt(pycurl.HTTPGET, 1)
     elif method == "HEAD":
@@ -276,21 +294,11 @@ def curl_submit(
     names = {name.lower() for name, _ in headers}
     # An empty value stops libcurl from sending its own default for that header.
     own = [f"{name}:" for name in ("Content-Type", "Expect") if name.lower() not in names]
-    try:  # latin-1, as http.client (under requests) encodes header values
-        lines = [f"{k}: {v}".encode("latin-1") for k, v in headers]
-    except UnicodeEncodeError:
-        handle.close()
-        raise DeliveryError(
-            "request cannot be built: a header value is not latin-1",
-            permanent=True,
-            code="bad_request",
-        ) from None
     handle.setopt(pycurl.HTTPHEADER, [*lines, *(line.encode() for line in own)])
     if "user-agent" not in names:
         handle.setopt(pycurl.USERAGENT, "Tidings/1.0")
     if "accept-encoding" not in names:
         handle.setopt(pycurl.ACCEPT_ENCODING, "")  # what libcurl can decode, decoded
-
     handle.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
     handle.setopt(pycurl.CONNECTTIMEOUT_MS, min(CONNECT_TIMEOUT_MS, max(1, int(timeout * 1000))))
     handle.setopt(pycurl.WRITEDATA, transfer.body)
@@ -299,20 +307,8 @@ def curl_submit(
     return transfer.future
 
 
-def curl_request(
-    method: str,
-    url: str,
-    *,
-    body: bytes | None = None,
-    headers: list[tuple[str, str]],
-    timeout: float,
-    http2: bool = False,
-    ca_file: str | None = None,
-) -> CurlResponse:
-    """One request, waiting for its answer (the caller is one of the runner's threads)."""
-    future = curl_submit(
-        method, url, body=body, headers=headers, timeout=timeout, http2=http2, ca_file=ca_file
-    )
+def curl_wait(future: Future[CurlResponse], timeout: float) -> CurlResponse:
+    """The answer of a `curl_submit` (the caller is one of the runner's threads)."""
     try:
         # libcurl enforces `timeout`; the extra second only guards against a lost wake-up.
         return future.result(timeout=timeout + 1)

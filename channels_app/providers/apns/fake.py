@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import h2.config
@@ -31,11 +32,21 @@ import jwt
 from channels_app.providers.fakes_http import Recorded, Reply, Responder
 
 
+@dataclass(frozen=True)
+class _Stream:
+    """Where a reply goes: a stream of a connection, whose writes share one lock."""
+
+    h2conn: h2.connection.H2Connection
+    sock: socket.socket
+    write_lock: threading.Lock
+    stream_id: int
+
+
 class FakeH2Server:
     def __init__(self, responder: Responder, reply_delay: float | None = None):
         self.responder = responder
         self.reply_delay = reply_delay
-        self._due: list[tuple[float, int, Any]] = []  # (when, seq, send): replies to send
+        self._due: list[tuple[float, int, _Stream, Reply]] = []  # replies, by when they are due
         self._due_ready = threading.Condition()
         self._seq = itertools.count()
         self.requests: list[Recorded] = []
@@ -57,10 +68,10 @@ class FakeH2Server:
             while not self._stopped.is_set():
                 now = time.monotonic()
                 if self._due and self._due[0][0] <= now:
-                    send = heapq.heappop(self._due)[2]
+                    _, _, stream, reply = heapq.heappop(self._due)
                     self._due_ready.release()
                     try:
-                        send()
+                        self._send_reply(stream, reply)
                     finally:
                         self._due_ready.acquire()
                     continue
@@ -120,15 +131,12 @@ class FakeH2Server:
                             )
                         elif isinstance(event, h2.events.StreamEnded):
                             headers, body = streams.pop(event.stream_id)
+                            stream = _Stream(h2conn, sock, write_lock, event.stream_id)
                             if self.reply_delay is not None:
-                                self._reply_later(
-                                    h2conn, sock, write_lock, event.stream_id, headers, body
-                                )
+                                self._reply_later(stream, headers, body)
                                 continue
                             threading.Thread(
-                                target=self._respond,
-                                args=(h2conn, sock, write_lock, event.stream_id, headers, body),
-                                daemon=True,
+                                target=self._respond, args=(stream, headers, body), daemon=True
                             ).start()
                         elif isinstance(event, h2.events.ConnectionTerminated):
                             return
@@ -138,35 +146,16 @@ class FakeH2Server:
         finally:
             sock.close()
 
-    def _reply_later(
-        self,
-        h2conn: h2.connection.H2Connection,
-        sock: socket.socket,
-        write_lock: threading.Lock,
-        stream_id: int,
-        headers: dict[str, str],
-        body: bytearray,
-    ) -> None:
+    def _reply_later(self, stream: _Stream, headers: dict[str, str], body: bytearray) -> None:
         reply = self._reply(headers, body)
-
-        def send() -> None:
-            self._send_reply(h2conn, sock, write_lock, stream_id, reply)
-
         assert self.reply_delay is not None
         with self._due_ready:
-            heapq.heappush(self._due, (time.monotonic() + self.reply_delay, next(self._seq), send))
+            due = (time.monotonic() + self.reply_delay, next(self._seq), stream, reply)
+            heapq.heappush(self._due, due)
             self._due_ready.notify()
 
-    def _respond(
-        self,
-        h2conn: h2.connection.H2Connection,
-        sock: socket.socket,
-        write_lock: threading.Lock,
-        stream_id: int,
-        headers: dict[str, str],
-        body: bytearray,
-    ) -> None:
-        self._send_reply(h2conn, sock, write_lock, stream_id, self._reply(headers, body))
+    def _respond(self, stream: _Stream, headers: dict[str, str], body: bytearray) -> None:
+        self._send_reply(stream, self._reply(headers, body))
 
     def _reply(self, headers: dict[str, str], body: bytearray) -> Reply:
         recorded = Recorded(
@@ -180,14 +169,7 @@ class FakeH2Server:
             self.requests.append(recorded)
         return self.responder(recorded)
 
-    def _send_reply(
-        self,
-        h2conn: h2.connection.H2Connection,
-        sock: socket.socket,
-        write_lock: threading.Lock,
-        stream_id: int,
-        reply: Reply,
-    ) -> None:
+    def _send_reply(self, stream: _Stream, reply: Reply) -> None:
         if isinstance(reply.body, bytes):
             payload = reply.body
         else:
@@ -195,11 +177,13 @@ class FakeH2Server:
         response_headers = [(":status", str(reply.status)), ("content-length", str(len(payload)))]
         response_headers += [(k.lower(), v) for k, v in reply.headers.items()]
         try:
-            with write_lock:
-                h2conn.send_headers(stream_id, response_headers, end_stream=not payload)
+            with stream.write_lock:
+                stream.h2conn.send_headers(
+                    stream.stream_id, response_headers, end_stream=not payload
+                )
                 if payload:
-                    h2conn.send_data(stream_id, payload, end_stream=True)
-                sock.sendall(h2conn.data_to_send())
+                    stream.h2conn.send_data(stream.stream_id, payload, end_stream=True)
+                stream.sock.sendall(stream.h2conn.data_to_send())
         except (OSError, h2.exceptions.H2Error):
             pass  # the client gave up on this stream (timeout) or closed the connection
 
