@@ -102,7 +102,8 @@ def test_trace_prints_a_timeline_and_lanes_the_backlog(
 
     lines = out.getvalue().splitlines()
     assert f"message {message.message_id}" in lines[0] and "to a@example.com" in lines[0]
-    assert [line.split()[2] for line in lines[1:]] == ["ACCEPTED"]  # no worker took it yet
+    # On its lane, no worker took it yet: both steps are derived from the row.
+    assert [line.split()[2] for line in lines[1:]] == ["ACCEPTED", "QUEUED"]
     assert lines[1].split()[1] == "+0.000s"
 
     out = io.StringIO()
