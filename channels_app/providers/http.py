@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -28,8 +27,6 @@ from channels_app.providers.base import DeliveryError, excerpt
 from channels_app.providers.egress import (
     HTTP_SCHEMES,
     EgressDenied,
-    EgressUnresolved,
-    egress_delivery_error,
     egress_resolve,
 )
 from channels_app.providers.transport import CurlResponse, curl_submit, curl_wait
@@ -92,12 +89,9 @@ def http_request(
     auth); `http2` for a provider that speaks only HTTP/2; `verify`: a CA bundle to check
     the server's certificate with instead of certifi's. Never puts the URL in an error:
     URLs often carry tokens. Redirects are never followed."""
+    # Schemes and hosts are the egress policy's: curl_submit checks the prepared URL.
     try:
-        if urlsplit(url).scheme.lower() not in HTTP_SCHEMES:
-            raise EgressDenied("refused: only http and https URLs")
         prepared = requests.Request(method.upper(), url, **kwargs).prepare()
-    except (EgressDenied, EgressUnresolved) as exc:
-        raise egress_delivery_error(exc) from None
     except (ValueError, requests.RequestException) as exc:
         # An unparsable URL, a header value requests refuses, a body it cannot encode: the
         # request cannot be built, and retrying builds it the same way. The type only: the

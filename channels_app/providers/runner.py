@@ -3,13 +3,13 @@
 A worker process (Celery prefork: one task at a time) keeps up to the account's
 `max_in_flight` requests in flight on a thread pool of its own, created lazily and again
 after a fork so no thread or connection crosses a process boundary. Threads, not an async
-loop: the adapters and their clients (requests, libcurl for HTTP/2, smtplib, Apprise) are synchronous,
-the work is waiting on sockets (the GIL is released), and a pool inside the task works with
-the prefork pool the docs' topology uses. Results come back in small groups as they
-complete (every FLUSH_EVERY results or FLUSH_SECONDS, at once after a transient failure),
-so the caller records each group
-before more are due: a worker killed mid-batch leaves at most its in-flight window "in
-doubt", and those messages are resent with the same message id.
+loop: the adapters and their clients (http_request, which waits on the process's libcurl
+loop; smtplib, Apprise) are synchronous, the work is waiting (the GIL is released), and a
+pool inside the task works with the prefork pool the docs' topology uses. Results come back
+in small groups as they complete (every FLUSH_EVERY results or FLUSH_SECONDS, at once after
+a transient failure), so the caller records each group before more are due: a worker
+killed mid-batch leaves at most its in-flight window "in doubt", and those messages are
+resent with the same message id.
 
 The abort rule lives here too: when a result says the rest would fail the same way
 (`adapter.stops_batch`) or the circuit breaker refuses (asked between groups, and before

@@ -31,7 +31,7 @@ def test_a_request_gets_status_headers_and_body():
         response = curl_wait(future, 5)
 
     assert response.status_code == 201
-    assert response.header("X-Seen") == "POST"
+    assert ("x-seen", "POST") in [(name.lower(), value) for name, value in response.headers]
     assert response.body == b'{"path": "/3/device/abc"}'
     assert server.requests[0].headers["a"] == "b"
     assert server.requests[0].headers["user-agent"] == "Tidings/1.0"
@@ -130,6 +130,15 @@ def test_http_request_classifies_the_status():
     assert limited.value.rate_limited and limited.value.retry_after == 3.0
     assert moved.value.permanent and moved.value.code == "redirect"
     assert len(s.requests) == 1  # the redirect was not followed
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/", "data:,x"])
+def test_http_request_refuses_other_schemes_before_any_connection(url):
+    with pytest.raises(DeliveryError) as caught:
+        http_request("GET", url)
+
+    assert caught.value.permanent and caught.value.code == "egress_denied"
+    assert "only http and https" in caught.value.reason
 
 
 def test_a_header_value_requests_refuses_is_a_permanent_bad_request():

@@ -1,6 +1,7 @@
 """APIs that take `?access_token=` and answer `{"errcode": …}` (WeChat, WeCom, DingTalk):
-the token comes from the shared cache (read once per adapter: ProviderAdapter.provider_token), and a call whose token the provider rejected is made
-once more with a fresh one."""
+the token comes from the shared cache (read once per adapter:
+ProviderAdapter.provider_token), and a call whose token the provider rejected is made once
+more with a fresh one."""
 
 from __future__ import annotations
 

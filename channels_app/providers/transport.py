@@ -63,10 +63,6 @@ class CurlResponse:
     headers: list[tuple[str, str]]  # as received, in order
     body: bytes = b""
 
-    def header(self, name: str, default: str = "") -> str:
-        name = name.lower()
-        return next((v for k, v in self.headers if k.lower() == name), default)
-
 
 @dataclass
 class _Transfer:
