@@ -149,6 +149,37 @@ def _partition_create(table: str, column: str, name: str, period: Period) -> Non
             cursor.execute(f'ALTER TABLE "{table}" ATTACH PARTITION "{default}" DEFAULT')
 
 
+# Partitions this process has seen with statistics: each is looked up once per process.
+_with_statistics: set[str] = set()
+
+
+def partition_statistics_ensure(table: str, at: datetime) -> None:
+    """Give the partition holding `at` its first statistics if it has none (run after a
+    commit that wrote rows into it). A partition nothing has analyzed yet, such as a new
+    month's, or every one of a new database, is unknown to the planner, even that `id` is
+    unique. It then read whole partitions in the consumer's per-batch statements, once per
+    batch, until autovacuum's next round. Those statements find rows by a list of ids, and
+    one ANALYZE, taken as soon as the first rows are in, is enough for that. Later ones
+    are left to autovacuum, because statistics from any sample tell the planner that `id`
+    is unique."""
+    name = period_of(at).name(table)
+    if name in _with_statistics or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_stats WHERE schemaname = current_schema()"
+            " AND tablename = %s AND attname = 'id'), to_regclass(%s) IS NOT NULL",
+            [name, f'"{name}"'],
+        )
+        analyzed, exists = cursor.fetchone()
+        if not exists:  # rows outside every range went to the DEFAULT partition
+            return
+        if not analyzed:
+            cursor.execute(f'ANALYZE "{name}"')
+            logger.info("first statistics taken for partition %s", name)
+    _with_statistics.add(name)
+
+
 def partitions_drop_expired(now: datetime) -> int:
     """Drop every partition whose whole period is older than the retention window, with
     what points at its messages; returns about how many messages went (planner estimate:

@@ -22,6 +22,7 @@ from tracking.models import (
     MessageEvent,
     MessageState,
 )
+from tracking.partitions import partition_statistics_ensure
 
 
 class EventRow(NamedTuple):
@@ -95,6 +96,11 @@ def messages_insert(shared: dict[str, Any], rows: Sequence[tuple[Any, ...]]) -> 
     )
     columns = ("id", *MESSAGE_OWN_COLUMNS, *shared)
     copy_text(Message._meta.db_table, columns, lines)
+    # After the commit, so that the sample sees the rows; robust: a send never fails on it.
+    created_at = shared.get("created_at") or timezone.now()
+    transaction.on_commit(
+        lambda: partition_statistics_ensure(Message._meta.db_table, created_at), robust=True
+    )
     return ids
 
 

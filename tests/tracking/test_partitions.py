@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 from django.db import connection
 
+from tracking import partitions
 from tracking.models import DailyStat, Message, MessageEvent, TrackedLink
-from tracking.partitions import partitions_ensure, partitions_list
+from tracking.partitions import partition_statistics_ensure, partitions_ensure, partitions_list
 from tracking.retention import messages_purge
 
 
@@ -90,3 +91,57 @@ def test_a_new_partition_takes_over_rows_the_default_partition_held(ding, send):
     assert "tracking_message_p202709" in created
     assert _partition_of("tracking_message", stray.pk) == "tracking_message_p202709"
     assert Message.objects.get(pk=stray.pk).created_at == _at(2027, 9, 3)
+
+
+def _id_statistics(partition: str) -> float | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_distinct FROM pg_stats WHERE tablename = %s AND attname = 'id'", [partition]
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def _estimated_rows(partition: str, ids: list[int]) -> int:
+    """The planner's row estimate for the consumer's kind of lookup: a list of ids."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'EXPLAIN (FORMAT JSON) SELECT id FROM "{partition}" WHERE id = ANY(%s)',  # noqa: S608
+            [ids],
+        )
+        return cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
+
+
+def test_a_partition_gets_its_first_statistics_as_soon_as_rows_are_in(ding, send, monkeypatch):
+    # given a month's new partition holding 3,000 messages, never analyzed
+    monkeypatch.setattr(partitions, "_with_statistics", set())
+    partitions_ensure(_at(2031, 3, 1))
+    partition = "tracking_message_p203103"
+    ids = send("ding", [f"u{i}" for i in range(3000)], deliver=False)
+    Message.objects.filter(message_id__in=ids).update(created_at=_at(2031, 3, 2))
+    pks = list(Message.objects.filter(message_id__in=ids).values_list("pk", flat=True))
+    assert _partition_of("tracking_message", pks[0]) == partition
+    assert _id_statistics(partition) is None
+    # the planner then takes 100 ids for more rows than that (a share of the table)
+    assert _estimated_rows(partition, pks[:100]) > 100
+
+    # when the statistics are ensured, as after the commit of a send into it
+    partition_statistics_ensure("tracking_message", _at(2031, 3, 2))
+
+    # then it knows that `id` is unique: 100 ids are 100 rows
+    assert _id_statistics(partition) == -1
+    assert _estimated_rows(partition, pks[:100]) == 100
+    # and the partition is not looked up again by this process
+    assert partition in partitions._with_statistics
+
+
+def test_a_send_ensures_its_partition_has_statistics(
+    ding, send, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(partitions, "_with_statistics", set())
+    with django_capture_on_commit_callbacks(execute=True):
+        [message_id] = send("ding", ["u1"], deliver=False)
+    created = Message.objects.get(message_id=message_id).created_at
+    current = partitions.period_of(created).name("tracking_message")
+    assert _id_statistics(current) == -1
+    assert current in partitions._with_statistics
