@@ -37,9 +37,13 @@ def enqueue_delivery(
     tasks = 0
     with app.producer_or_acquire() as producer:
         for start in range(0, len(message_ids), size):
+            batch = list(message_ids[start : start + size])
             app.send_task(
                 DELIVER_BATCH_TASK,
-                args=[list(message_ids[start : start + size])],
+                args=[batch],
+                # What logs and monitors show of the args: Celery's own repr of 500 ids
+                # took a fifth of the publishing CPU of a send.
+                argsrepr=f"[<{len(batch)} message ids>]",
                 queue=queue,
                 countdown=countdown,
                 producer=producer,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 import time
 from urllib.parse import urlsplit, urlunsplit
@@ -58,3 +60,19 @@ def test_ping_answers_and_fails_fast_on_a_dead_broker():
 )
 def test_broker_kind(url, kind):
     assert broker_kind(url) == kind
+
+
+def test_a_delivery_task_shows_its_batch_by_size_not_every_id(broker, settings):
+    if broker_kind() != "redis":
+        pytest.skip("read back from the Redis list; the header is Celery's on every broker")
+    settings.TIDINGS_BATCH_SIZE = 500
+
+    enqueue_delivery(list(range(1, 601)), "email", "low")
+
+    tasks = [json.loads(broker.rpop("email.low")) for _ in range(2)]
+    assert [t["headers"]["argsrepr"] for t in tasks] == [
+        "[<500 message ids>]",
+        "[<100 message ids>]",
+    ]
+    args, _kwargs, _embed = json.loads(base64.b64decode(tasks[1]["body"]))
+    assert args == [list(range(501, 601))]
