@@ -189,7 +189,9 @@ def events_record(
     with transaction.atomic(savepoint=False):
         if not store:
             pass
-        elif connection.vendor == "postgresql" and len(events) > 200:
+        elif connection.vendor == "postgresql":
+            # COPY whatever the count: for 5 events it took a quarter of bulk_create's CPU
+            # (its model instances) and less time; the consumer writes many small groups.
             copy_rows(MessageEvent._meta.db_table, ("message_id", "state", "at", "detail"), events)
         else:
             MessageEvent.objects.bulk_create(
