@@ -225,6 +225,11 @@ def test_make_run_readme_examples_doctor_and_restart(stack_dir):
             replay = stack.manage("tidings", "replay", "--template", "welcome", "--state", "DEDUP_CONTENT")  # fmt: skip
             assert replay.returncode == 0, replay.stderr
             assert json.loads(replay.stdout)
+    except BaseException:
+        # What web, worker and beat printed (pytest shows it with the failure): a stack that
+        # stopped mid-test says here which process went first, and why.
+        sys.stderr.write(stack.output[-20_000:])
+        raise
     finally:
         stack.stop()
     assert stack.process.returncode is not None
