@@ -97,7 +97,7 @@ def messages_insert(shared: dict[str, Any], rows: Sequence[tuple[Any, ...]]) -> 
     columns = ("id", *MESSAGE_OWN_COLUMNS, *shared)
     copy_text(Message._meta.db_table, columns, lines)
     # After the commit, so that the sample sees the rows; robust: a send never fails on it.
-    created_at = shared.get("created_at") or timezone.now()
+    created_at = shared["created_at"]  # the partition's column: every send sets it
     transaction.on_commit(
         lambda: partition_statistics_ensure(Message._meta.db_table, created_at), robust=True
     )
