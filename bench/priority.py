@@ -154,7 +154,8 @@ def main() -> int:
     from django.conf import settings
     from rest_framework.test import APIClient
 
-    from bench.single import SlowWebhook, webhook_single_create
+    from bench.fake_provider import SlowProvider
+    from bench.single import webhook_single_create
     from channels_app.models import ChannelAccount
     from notify.services import app_create
     from templates_app.models import MessageTemplate
@@ -184,8 +185,8 @@ def main() -> int:
         message_type="verification", default_priority="high", content={"text": "code {$code}"},
         channel_account=code_account,
     )  # fmt: skip
-    slow_hook = SlowWebhook()
-    webhook_single_create(app, slow_hook)
+    slow_provider = SlowProvider()
+    webhook_single_create(app, slow_provider)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
 
@@ -224,16 +225,16 @@ def main() -> int:
             # Second part: the codes again while P2b's one-per-request messages flow.
             loader = threading.Thread(target=p2b_post, args=(key, args.p2b), daemon=True)
             loader.start()
-            while len(slow_hook.arrivals) < 1000 and time.monotonic() < deadline:
+            while slow_provider.count() < 1000 and time.monotonic() < deadline:
                 time.sleep(0.05)  # P2b is being delivered
             during = codes_send(client, provider, args.codes, "busy", deadline)
-            p2b_arrived_by_then = len(slow_hook.arrivals)
+            p2b_arrived_by_then = slow_provider.count()
             loader.join(max(1, deadline - time.monotonic()))
     finally:
         for group in groups:
             group.stop()
         provider.stop()
-        slow_hook.close()
+        slow_provider.close()
     if not latencies:
         print("no verification code arrived")
         return 1

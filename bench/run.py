@@ -207,6 +207,7 @@ def main() -> None:
     import requests
 
     from bench import single
+    from bench.fake_provider import SlowProvider
     from channels_app.models import ChannelAccount
     from notify.services import app_create
     from templates_app.models import MessageTemplate
@@ -216,9 +217,9 @@ def main() -> None:
     broker.flushdb()
     counter.flushdb()
     provider = FakeProvider()
-    slow_hook, slow_apns = single.SlowWebhook(), single.SlowAPNs()
+    slow_provider = SlowProvider()
     app, key = app_create("bench")
-    single.accounts_create(app, slow_hook, slow_apns)
+    single.accounts_create(app, slow_provider)
     account = ChannelAccount.objects.create(
         app=app,
         name="hook",
@@ -336,9 +337,9 @@ def main() -> None:
             body = json.dumps({"template": template, "messages": batch})
             return requests.post(f"{base}/api/v1/send", data=body, headers=headers, timeout=120)
 
-        for name, template, lane, fake, receiver in (
-            ("p2b", "single", "webhook.normal", slow_hook, lambda i: f"user-{i}"),
-            ("p2b-push", "push", "push.normal", slow_apns, lambda i: f"{i:064x}"),
+        for name, template, lane, receiver in (
+            ("p2b", "single", "webhook.normal", lambda i: f"user-{i}"),
+            ("p2b-push", "push", "push.normal", lambda i: f"{i:064x}"),
         ):
             if name not in only:
                 continue
@@ -346,7 +347,7 @@ def main() -> None:
             Message.objects.all().delete()
             worker = procs.start(worker_cmd(lane, args.concurrency), wait_for=" ready.")
             results[name] = single.run_one(
-                post, template, receiver, args.p2b_messages, fake.arrivals
+                post, template, receiver, args.p2b_messages, slow_provider
             )
             procs.stop(worker)
 
@@ -382,8 +383,7 @@ def main() -> None:
         procs.stop_all()
         broker.flushdb()
         provider.server.shutdown()
-        slow_hook.close()
-        slow_apns.close()
+        slow_provider.close()
 
     print()
     for name, label in (("p2b", "P2b"), ("p2b-push", "P2b-push")):

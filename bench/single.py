@@ -1,8 +1,9 @@
 """P2b and P2b-push for `make bench` (called from bench/run.py): providers that take one
 message per request and answer after 50 ms.
 
-P2b:      the signed webhook (batch_size 1, one POST per message) to a local HTTP/1.1 server.
-P2b-push: APNs to a local HTTP/2 server (h2c, prior knowledge) standing in for Apple.
+P2b:      the signed webhook (batch_size 1, one POST per message) over HTTP/1.1,
+P2b-push: APNs over HTTP/2 (h2c, prior knowledge),
+both to bench/fake_provider.py, a Rust HTTP server standing in for the provider.
 Each prints msg/s, p50/p99 from the API call to arrival at the provider, the raw-Celery floor
 of the same run and the latency-bound ceiling of a design that calls the provider one
 message at a time per process (processes / 0.05 s).
@@ -10,95 +11,27 @@ message at a time per process (processes / 0.05 s).
 
 from __future__ import annotations
 
-import json
 import statistics
-import sys
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from channels_app.providers.apns.fake import FakeH2Server
-from channels_app.providers.fakes_http import Recorded, Reply
+from bench.fake_provider import DELAY, SlowProvider
 
-DELAY = 0.05
 PER_CALL = 1000
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512  # the listen backlog: every worker thread connects at once
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return  # a worker stopped with calls in flight (the end of a run): not news
-        super().handle_error(request, client_address)
-
-
-class SlowWebhook:
-    """One message per POST, answered after DELAY; notes when each message arrived."""
-
-    def __init__(self, delay: float = DELAY) -> None:
-        self.arrivals: dict[str, float] = {}
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            disable_nagle_algorithm = True  # no delayed-ACK stall: see fakes_http.py
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.arrivals.setdefault(json.loads(body)["message_id"], time.time())
-                time.sleep(delay)
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-class SlowAPNs:
-    """An HTTP/2 server standing in for APNs: answers 200 after DELAY on each stream (from
-    the fake's timer thread, not a thread per stream: Apple's CPU is not on this box)."""
-
-    def __init__(self, delay: float = DELAY) -> None:
-        self.arrivals: dict[str, float] = {}
-
-        def respond(request: Recorded) -> Reply:
-            apns_id = request.headers.get("apns-id", "")
-            self.arrivals.setdefault(apns_id, time.time())
-            return Reply(status=200, body=b"", headers={"apns-id": apns_id})
-
-        self.server = FakeH2Server(respond, reply_delay=delay).__enter__()
-        self.url = self.server.url
-
-    def close(self) -> None:
-        self.server.__exit__(None, None, None)
-
-
-def webhook_single_create(app: Any, webhook: SlowWebhook) -> None:
+def webhook_single_create(app: Any, provider: SlowProvider) -> None:
     """The signed webhook with batch_size 1 and its template "single" (P2b's provider)."""
     from channels_app.models import ChannelAccount
     from templates_app.models import MessageTemplate
 
     hook = ChannelAccount.objects.create(
         app=app, name="hook-single", channel="webhook", provider="webhook",
-        config={"url": webhook.url, "secret": "s", "batch_size": 1},
+        config={"url": f"{provider.url}/hook", "secret": "s", "batch_size": 1},
     )  # fmt: skip
     MessageTemplate.objects.create(
         app=app, name="single", code="single", channel="webhook", receiver_type="user_id",
@@ -106,11 +39,11 @@ def webhook_single_create(app: Any, webhook: SlowWebhook) -> None:
     )  # fmt: skip
 
 
-def accounts_create(app: Any, webhook: SlowWebhook, apns: SlowAPNs) -> None:
+def accounts_create(app: Any, provider: SlowProvider) -> None:
     from channels_app.models import ChannelAccount
     from templates_app.models import MessageTemplate
 
-    webhook_single_create(app, webhook)
+    webhook_single_create(app, provider)
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -118,7 +51,7 @@ def accounts_create(app: Any, webhook: SlowWebhook, apns: SlowAPNs) -> None:
         serialization.NoEncryption(),
     ).decode()
     push = ChannelAccount.objects.create(
-        app=app, name="apns", channel="push", provider="apns", base_url=apns.url,
+        app=app, name="apns", channel="push", provider="apns", base_url=provider.url,
         config={"team_id": "TEAM123456", "key_id": "KEY1234567", "private_key": pem,
                 "bundle_id": "com.example.bench", "environment": "production", "priority": 10},
     )  # fmt: skip
@@ -133,10 +66,11 @@ def run_one(
     template: str,
     receiver: Callable[[int], str],
     messages: int,
-    arrivals: dict[str, float],
+    provider: SlowProvider,
 ) -> dict[str, float]:
     """Send `messages` through the API in calls of PER_CALL, wait until they arrived."""
     sent_at: dict[str, float] = {}
+    arrived_before, cpu_before = provider.count(), provider.cpu_seconds()
     started = time.time()
     for start in range(0, messages, PER_CALL):
         batch = [
@@ -149,8 +83,10 @@ def run_one(
         for item in response.json()["messages"]:
             sent_at[item["message_id"]] = before
     deadline = time.time() + max(120, messages / 15)
-    while len(arrivals) < len(sent_at) and time.time() < deadline:
+    while provider.count() - arrived_before < len(sent_at) and time.time() < deadline:
         time.sleep(0.05)
+    provider_cpu = provider.cpu_seconds() - cpu_before
+    arrivals = provider.arrivals()
     arrived = [mid for mid in sent_at if mid in arrivals]
     if not arrived:
         return {"messages_per_s": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "delivered": 0}
@@ -162,6 +98,7 @@ def run_one(
         "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * (len(latencies) - 1)))] * 1000,
         "delivered": len(arrived),
         "sent": len(sent_at),
+        "provider_cpu_ms_per_message": provider_cpu * 1000 / len(arrived),
     }
 
 
@@ -173,5 +110,6 @@ def report(name: str, result: dict[str, float], floor: float, processes: int) ->
         f"one-at-a-time ceiling {processes} processes / {DELAY}s = {ceiling:,.0f}/s; "
         f"target >= 1,500/s\n"
         f"               latency API call -> provider: p50 {result['p50_ms']:,.0f} ms, "
-        f"p99 {result['p99_ms']:,.0f} ms ({result['delivered']:,}/{result.get('sent', 0):,} delivered)"
+        f"p99 {result['p99_ms']:,.0f} ms ({result['delivered']:,}/{result.get('sent', 0):,} delivered); "
+        f"the fake provider's own CPU: {result.get('provider_cpu_ms_per_message', 0):.3f} ms/message"
     )
