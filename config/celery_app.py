@@ -7,9 +7,15 @@ from typing import Any
 
 from celery import Celery, bootsteps
 from celery.result import AsyncResult
-from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    task_postrun,
+    task_prerun,
+)
 from celery.worker import WorkController
 from click import Option
+from django.db import close_old_connections
 
 from config.logredact import RedactSecretsFilter
 
@@ -48,6 +54,19 @@ def _redact_celery_handlers(logger: logging.Logger, **kwargs: Any) -> None:
     for handler in logger.handlers:
         if not any(isinstance(f, RedactSecretsFilter) for f in handler.filters):
             handler.addFilter(RedactSecretsFilter())
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _database_connections_tend(**kwargs: Any) -> None:
+    """A task gets the connection lifecycle Django gives a request: a connection is kept
+    across tasks for DJANGO_CONN_MAX_AGE, and one that is broken (PostgreSQL restarted, a
+    query interrupted) is closed before a task can use it; CONN_HEALTH_CHECKS has the first
+    query of each task check it. Celery's own Django fixup closes every connection around
+    every task (celery 5.6+) unless CELERY_DB_REUSE_MAX is set, which the settings do: a new
+    backend per task cost a fork, an authentication and cold catalog caches for every batch
+    (docs/operations.md, "Database connections")."""
+    close_old_connections()
 
 
 class LaneGroups(bootsteps.Step):

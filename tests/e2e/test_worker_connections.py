@@ -1,0 +1,71 @@
+"""A worker process keeps its PostgreSQL connection from task to task, and replaces one that
+broke before a task uses it (config/celery_app.py). Celery's Django fixup alone would open
+a new backend for every task: a fork, an authentication and cold catalog caches per batch."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from channels_app.models import ChannelAccount
+from templates_app.models import MessageTemplate
+from tests.e2e.conftest import final_states, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def _sessions_started() -> int:
+    """Sessions PostgreSQL has counted on the test database (a backend reports its own
+    within a second, or when it exits)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def _send_and_wait(api, receiver: str) -> None:
+    response = api.post(
+        "/api/v1/send",
+        {"template": "hook", "receivers": [receiver], "variables": {"name": "x"}},
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    message_id = response.json()["messages"][0]["message_id"]
+    assert wait_until(lambda: final_states([message_id]) == {"SENT": 1}, timeout=30)
+
+
+def test_a_worker_keeps_its_connection_across_tasks_and_replaces_a_broken_one(
+    api, tenant, fake_http, start_worker
+):
+    account = ChannelAccount.objects.create(
+        app=tenant, name="hook", channel="webhook", provider="webhook",
+        config={"url": fake_http.url + "/in", "secret": "s"},
+    )  # fmt: skip
+    MessageTemplate.objects.create(
+        app=tenant, name="hook", code="hook", channel="webhook", receiver_type="user_id",
+        content={"text": "hello {$name}"}, channel_account=account,
+    )  # fmt: skip
+    worker = start_worker(queues="webhook.normal", concurrency=1)
+    _send_and_wait(api, "first")  # the pool process has connected
+    before = _sessions_started()
+
+    for n in range(12):  # one task each, one after another
+        _send_and_wait(api, f"u{n}")
+
+    # One per task without the fix (each exits, so each is counted); the pool process's own
+    # session may be counted late, in this window.
+    assert _sessions_started() - before <= 2
+
+    # PostgreSQL drops every other session of the test database (a restart, a failover, an
+    # idle timeout): the next task's first query finds the connection dead and reconnects.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'"
+        )
+        assert cursor.fetchone()[0] >= 1  # the worker's connection was open
+    _send_and_wait(api, "after-terminate")
+    log = "".join(worker.log)
+    assert "OperationalError" not in log and "InterfaceError" not in log, log[-3000:]
+    assert [r.json["receiver"] for r in fake_http.requests].count("after-terminate") == 1
