@@ -58,7 +58,7 @@ def _redact_celery_handlers(logger: logging.Logger, **kwargs: Any) -> None:
 
 @task_prerun.connect
 @task_postrun.connect
-def _database_connections_tend(**kwargs: Any) -> None:
+def _database_connections_tend(sender: Any = None, **kwargs: Any) -> None:
     """A task gets the connection lifecycle Django gives a request: a connection is kept
     across tasks for DJANGO_CONN_MAX_AGE, and one that is broken (PostgreSQL restarted, a
     query interrupted) is closed before a task can use it; CONN_HEALTH_CHECKS has the first
@@ -66,6 +66,8 @@ def _database_connections_tend(**kwargs: Any) -> None:
     every task (celery 5.6+) unless CELERY_DB_REUSE_MAX is set, which the settings do: a new
     backend per task cost a fork, an authentication and cold catalog caches for every batch
     (docs/operations.md, "Database connections")."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return  # run in the caller's process, perhaps inside its transaction: not ours
     close_old_connections()
 
 

@@ -5,11 +5,13 @@ a new backend for every task: a fork, an authentication and cold catalog caches 
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from channels_app.models import ChannelAccount
+from notify.tasks import deliver_batch
 from templates_app.models import MessageTemplate
 from tests.e2e.conftest import final_states, wait_until
+from tracking.models import Message
 
 pytestmark = pytest.mark.e2e
 
@@ -69,3 +71,13 @@ def test_a_worker_keeps_its_connection_across_tasks_and_replaces_a_broken_one(
     log = "".join(worker.log)
     assert "OperationalError" not in log and "InterfaceError" not in log, log[-3000:]
     assert [r.json["receiver"] for r in fake_http.requests].count("after-terminate") == 1
+
+
+def test_an_eager_task_leaves_the_callers_connection_and_transaction_alone(db):
+    """`task.apply()` runs in the caller's process, perhaps inside its transaction: the
+    connection handling around tasks must not close that connection."""
+    with transaction.atomic():
+        Message.objects.exists()
+        deliver_batch.apply(args=[[]])
+        assert connection.in_atomic_block and not connection.needs_rollback
+        assert Message.objects.count() == 0  # the same connection, still usable
