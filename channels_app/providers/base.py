@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import queue
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -173,16 +174,22 @@ class ProviderAdapter:
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.account_id = account_id
         self._tokens: dict[str, str] = {}
+        self._tokens_lock = threading.Lock()
 
     def provider_token(self, name: str, fetch: Callable[[], tuple[str, int]]) -> str:
         """The provider's access token `name` (tokens.cached_token), read from the shared
         cache once per adapter, which is once per batch a worker dispatches: a batch of 500
         pushes made 500 Redis round trips for the same token before. It is kept for
         seconds, far inside the cached token's refresh margin; a rejected one is forgotten
-        here too (`provider_token_rejected`)."""
+        here too (`provider_token_rejected`). The runner's threads start a batch together:
+        one reads the shared cache and the others wait for it, instead of each reading it
+        (and each opening its own Redis connection: Django's cache is per thread)."""
         token = self._tokens.get(name)
         if token is None:
-            token = self._tokens[name] = cached_token(name, fetch)
+            with self._tokens_lock:
+                token = self._tokens.get(name)
+                if token is None:
+                    token = self._tokens[name] = cached_token(name, fetch)
         return token
 
     def provider_token_rejected(self, name: str, token: str) -> None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import jwt
 import pytest
@@ -13,6 +15,7 @@ from channels_app.providers.apns.adapter import ApnsAdapter
 from channels_app.providers.apns.fake import FakeAPNs, FakeH2Server, apns_error
 from channels_app.providers.base import OutboundMessage
 from channels_app.providers.tokens import cached_token
+from config.redis import get_redis
 
 TEAM, KEY_ID, BUNDLE = "TEAM123456", "KEY1234567", "com.example.app"
 DEVICE = "a" * 64
@@ -130,6 +133,35 @@ def test_an_adapter_reads_the_shared_token_once_and_forgets_a_rejected_one(apns,
     )
     adapter.provider_token_rejected(name, "first")
     assert adapter.provider_token(name, lambda: ("unused", 3000)) == "refreshed-elsewhere"
+
+
+def _redis_gets() -> int:
+    stats = get_redis().info("commandstats")
+    return stats.get("cmdstat_get", {}).get("calls", 0)
+
+
+def test_the_runner_threads_of_a_batch_read_the_shared_token_once(apns, ec_key):
+    """64 calls start together: one reads (and here fetches) the token, the others wait for
+    it instead of each going to Redis, each on a connection of its own thread."""
+    name = f"apns:{TEAM}:{KEY_ID}"
+    cache.delete(f"tidings:token:{name}")
+    adapter, start = _adapter(apns, ec_key), threading.Barrier(64)
+    fetched: list[int] = []
+
+    def fetch() -> tuple[str, int]:
+        fetched.append(1)
+        time.sleep(0.05)  # signing or a token endpoint: the other threads arrive meanwhile
+        return "shared", 3000
+
+    def call() -> str:
+        start.wait()
+        return adapter.provider_token(name, fetch)
+
+    before = _redis_gets()
+    with ThreadPoolExecutor(64) as pool:
+        tokens = list(pool.map(lambda _: call(), range(64)))
+    assert tokens == ["shared"] * 64 and len(fetched) == 1
+    assert _redis_gets() - before == 1
 
 
 def test_wrong_key_is_invalid_provider_token_for_the_whole_batch(apns):
