@@ -90,6 +90,10 @@ def http_request(
     the server's certificate with instead of certifi's. Never puts the URL in an error:
     URLs often carry tokens. Redirects are never followed."""
     # Schemes and hosts are the egress policy's: curl_submit checks the prepared URL.
+    if not kwargs.get("params"):
+        # No query: "" instead of requests' default {}, which goes through requests 2.34's
+        # runtime Protocol check, ~23 of the ~58 µs that preparing a request takes.
+        kwargs["params"] = ""
     try:
         prepared = requests.Request(method.upper(), url, **kwargs).prepare()
     except (ValueError, requests.RequestException) as exc:
