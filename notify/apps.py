@@ -12,8 +12,9 @@ class NotifyConfig(AppConfig):
         # models, which cannot load before the app registry is ready). heartbeat, lane_progress
         # and schema for their side effects: the worker signal hooks behind `tidings doctor`'s
         # per-queue heartbeat and the lanes' progress marks the sweeper reads, and the OpenAPI
-        # extensions; lanes for the worker's --lanes.
-        from notify import heartbeat, lane_progress, schema  # noqa: F401
+        # extensions; preload for each pool process's warm-up before its first task; lanes
+        # for the worker's --lanes.
+        from notify import heartbeat, lane_progress, preload, schema  # noqa: F401
         from notify.lanes import resolve_lanes
 
         lane_groups_resolver_set(resolve_lanes)

@@ -36,9 +36,14 @@ def _rules(paths: tuple[str, ...]) -> tuple[Rule, ...]:
     return tuple(import_string(path)() for path in paths)
 
 
+def rules_load() -> tuple[Rule, ...]:
+    """The configured rules (TIDINGS_RULES), imported and built once per process."""
+    return _rules(tuple(settings.TIDINGS_RULES))
+
+
 def rules_run(messages: list[Message], now: datetime) -> tuple[list[Message], RuleOutcome]:
     outcome = RuleOutcome()
-    for rule in _rules(tuple(settings.TIDINGS_RULES)):
+    for rule in rules_load():
         if not messages:
             break
         messages = rule.apply(messages, now, outcome)

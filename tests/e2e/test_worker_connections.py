@@ -81,3 +81,22 @@ def test_an_eager_task_leaves_the_callers_connection_and_transaction_alone(db):
         deliver_batch.apply(args=[[]])
         assert connection.in_atomic_block and not connection.needs_rollback
         assert Message.objects.count() == 0  # the same connection, still usable
+
+
+def test_a_pool_process_is_connected_and_warm_before_its_first_task(start_worker):
+    """notify/preload.py: rules and adapters imported, PostgreSQL connected and the message
+    table planned once, as each pool process starts (after Celery closed what it inherited)."""
+    worker = start_worker(queues="webhook.high", concurrency=1, TIDINGS_LOG_LEVEL="INFO")
+
+    def warm_backends() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND query LIKE %s",
+                ['%FROM "tracking_message" WHERE "tracking_message"."id" =%-1 LIMIT 1'],
+            )
+            return cursor.fetchone()[0]
+
+    assert wait_until(lambda: warm_backends() == 1, timeout=20)
+    assert wait_until(lambda: "pool process warmed up" in "".join(worker.log), timeout=20)
+    assert "0 failed" in next(line for line in worker.log if "pool process warmed up" in line)
