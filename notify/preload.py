@@ -1,10 +1,10 @@
 """Each worker pool process gets ready for its first task as it starts: it imports the
 configured rules and every provider adapter, opens its PostgreSQL connection and plans one
-query on the message table (which loads the partitions into the backend's caches), and
-opens its Redis connections. Without this the first task of each process did all of it:
-a verification code sent to a freshly started high worker took ~40 ms longer than the next
-one on an idle box (94–114 ms from QUEUED to SENDING on a busy one, against ~40 ms), which
-after a deploy or restart is the first code of every process.
+query on the message table (which loads the partitions into the backend's caches). Without
+this, the first task of each process did all of it: a verification code sent to a freshly
+started high worker took ~40 ms longer than the next one on an idle box, and 94–114 ms from
+QUEUED to SENDING on a busy one against ~40 ms. After a deploy or a restart that is the
+first code of every process.
 
 Order matters: Celery's Django fixup closes, in each new pool process, the connections it
 inherited from the parent (a worker_process_init receiver it connects at worker_init). The
@@ -14,21 +14,22 @@ while Django sets up, after the fixup was installed), so it runs after that clos
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from celery.signals import worker_init, worker_process_init
-from django.core.cache import cache
 from django.db import connection
 
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
-from config.redis import get_redis
 from notify.rules.base import rules_load
 from tracking.models import Message
 
 logger = logging.getLogger(__name__)
+
+_PROBE_SECONDS = 1.0
 
 
 @worker_init.connect
@@ -37,15 +38,10 @@ def _warm_up_install(**kwargs: Any) -> None:
 
 
 def pool_process_warm_up(**kwargs: Any) -> None:
-    """Best effort: whatever fails here (PostgreSQL not up yet, a plugin provider that does
-    not import) is logged, and the first task meets it as it would have anyway."""
+    """Best effort: whatever fails here (PostgreSQL down or unreachable, a plugin provider
+    that does not import) is logged, and the first task meets it as it would have anyway."""
     started = time.monotonic()
-    steps: dict[str, Callable[[], object]] = {
-        "rules": rules_load,
-        "database": _database_warm_up,
-        "redis": lambda: get_redis().ping(),
-        "cache": lambda: cache.get("tidings:warm-up"),
-    }
+    steps: dict[str, Callable[[], object]] = {"rules": rules_load, "database": _database_warm_up}
     for provider in PROVIDERS:
         steps[f"provider {provider}"] = partial(get_adapter_class, provider)
     failed = 0
@@ -64,5 +60,17 @@ def pool_process_warm_up(**kwargs: Any) -> None:
 
 
 def _database_warm_up() -> None:
+    # Celery gives a new pool process 4 s to report that it is up (worker_proc_alive_timeout)
+    # and kills it otherwise; libpq waits on an unreachable host as long as the kernel
+    # retries (minutes). So a quick look first: a server that does not answer is left to the
+    # first task, as before.
+    settings_dict = connection.settings_dict
+    host = settings_dict.get("HOST") or ""
+    if connection.vendor == "postgresql" and host and not host.startswith("/"):
+        if "," in host:
+            return  # several hosts (libpq failover): not worth guessing which answers
+        port = int(settings_dict.get("PORT") or 5432)
+        with socket.create_connection((host, port), timeout=_PROBE_SECONDS):
+            pass
     connection.ensure_connection()
     Message.objects.filter(id=-1).exists()
