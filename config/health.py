@@ -13,44 +13,14 @@ import logging
 import time
 from collections.abc import Callable
 
-import redis
 from django.conf import settings
-from django.db import connections
-from django.db.utils import load_backend
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
+from config.probes import database_check, redis_check
 from notify.brokers import broker_kind, broker_ping
 
 logger = logging.getLogger(__name__)
-
-
-def database_check(timeout: float) -> None:
-    """SELECT 1 on a fresh connection with a connect timeout (the request's own pooled
-    connection may be long gone, and libpq's default would wait forever on a black hole)."""
-    db = dict(connections.settings["default"])
-    if db["ENGINE"] == "django.db.backends.postgresql":
-        db["OPTIONS"] = {
-            **db.get("OPTIONS", {}),
-            "connect_timeout": max(1, round(timeout)),
-            "options": f"-c statement_timeout={int(timeout * 1000)}",
-        }
-    wrapper = load_backend(db["ENGINE"]).DatabaseWrapper(db, "healthz")
-    try:
-        with wrapper.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    finally:
-        wrapper.close()
-
-
-def redis_check(timeout: float) -> None:
-    client = redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout
-    )
-    try:
-        client.ping()
-    finally:
-        client.close()
 
 
 def readiness() -> tuple[bool, dict[str, dict]]:

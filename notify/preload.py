@@ -14,7 +14,6 @@ while Django sets up, after the fixup was installed), so it runs after that clos
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Callable
 from functools import partial
@@ -24,6 +23,7 @@ from celery.signals import worker_init, worker_process_init
 from django.db import connection
 
 from channels_app.providers.registry import PROVIDERS, get_adapter_class
+from config.probes import database_check
 from notify.rules.base import rules_load
 from tracking.models import Message
 
@@ -61,16 +61,9 @@ def pool_process_warm_up(**kwargs: Any) -> None:
 
 def _database_warm_up() -> None:
     # Celery gives a new pool process 4 s to report that it is up (worker_proc_alive_timeout)
-    # and kills it otherwise; libpq waits on an unreachable host as long as the kernel
-    # retries (minutes). So a quick look first: a server that does not answer is left to the
-    # first task, as before.
-    settings_dict = connection.settings_dict
-    host = settings_dict.get("HOST") or ""
-    if connection.vendor == "postgresql" and host and not host.startswith("/"):
-        if "," in host:
-            return  # several hosts (libpq failover): not worth guessing which answers
-        port = int(settings_dict.get("PORT") or 5432)
-        with socket.create_connection((host, port), timeout=_PROBE_SECONDS):
-            pass
+    # and kills it otherwise, and libpq waits on an unreachable host as long as the kernel
+    # retries (minutes): a server that does not answer within a second is left to the first
+    # task, as before.
+    database_check(_PROBE_SECONDS)
     connection.ensure_connection()
     Message.objects.filter(id=-1).exists()
