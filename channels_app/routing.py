@@ -168,11 +168,10 @@ class Leg:
                 kept_results.append(result)
         return kept_messages, kept_results
 
-    def hand_back(self, unsent: list[Message], error: DeliveryError) -> list[int]:
+    def hand_back(self, unsent: list[Message], error: DeliveryError) -> None:
         """Messages this leg counted an attempt for but never called (the runner stopped):
-        the attempt is taken back and they are handed over. Returns the ids whose stored
-        attempt count the caller must decrement."""
-        uncounted = [m.id for m in unsent if m.id in self.counted]
+        the attempt is taken back (it is written with their outcome) and they are handed
+        over."""
         for message in unsent:
             if message.id in self.counted:
                 self.counted.discard(message.id)
@@ -180,7 +179,6 @@ class Leg:
                 message.attempts -= 1
             self.route._unsent.add(message.id)
         self.hand_over(unsent, error)
-        return uncounted
 
     def hand_over(self, chunk: list[Message], error: DeliveryError) -> None:
         """Messages this account did not call for (open breaker, failed connection)."""

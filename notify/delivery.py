@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, When
+from django.db.models import Q
 from django.utils import timezone
 
 from channels_app.models import ChannelAccount
@@ -41,14 +41,14 @@ from notify.rules.base import rules_run
 from templates_app.models import MessageTemplate
 from tracking.metrics import PROVIDER_LATENCY
 from tracking.models import Message, MessageState
-from tracking.services import EventRow, events_record
+from tracking.services import EventRow, events_record, reclaimed_attempts_count
 
 logger = logging.getLogger(__name__)
 
 _CLAIM_FIELDS = (
     "id", "message_id", "app_id", "template_id", "channel", "account_id", "receiver", "biz_id",
     "variables", "content", "priority", "state", "attempts", "created_at", "queued_at",
-    "expires_at", "next_attempt_at", "dispatched_at", "resent_from_id", "ignore_quiet_hours",
+    "expires_at", "next_attempt_at", "resent_from_id", "ignore_quiet_hours",
 )  # fmt: skip
 # Countdown ETAs fire on the worker's clock; allow a little skew before a retry is "due".
 _DUE_SLACK = timedelta(seconds=0.5)
@@ -85,7 +85,11 @@ def messages_claim(message_ids: list[int], now: datetime) -> tuple[list[Message]
                     updated_at=now,
                 )
         if claimed:
-            derived, stored = _claim_events(claimed, now)
+            reclaimed = [m.id for m in claimed if m.state == MessageState.SENDING]
+            in_doubt = reclaimed_attempts_count(reclaimed)
+            for message in claimed:
+                message.attempts += message.id in in_doubt
+            derived, stored = _claim_events(claimed, in_doubt, now)
             # One event row per message fewer to write than when every QUEUED was stored.
             events_record(derived, messages=claimed, store=False)
             events_record(stored, messages=claimed)
@@ -147,7 +151,9 @@ def batch_deliver(message_ids: list[int]) -> None:
         batch.publish()
 
 
-def _claim_events(claimed: list[Message], now: datetime) -> tuple[list[EventRow], list[EventRow]]:
+def _claim_events(
+    claimed: list[Message], in_doubt: set[int], now: datetime
+) -> tuple[list[EventRow], list[EventRow]]:
     """The QUEUED events of a claim, as (derived, stored): a first claim's is derived from
     the row's queued_at (Message.trace_events), so it is only counted and called back; a
     reclaim from a stopped worker is stored, with what happened."""
@@ -165,7 +171,7 @@ def _claim_events(claimed: list[Message], now: datetime) -> tuple[list[EventRow]
                 derived.append(EventRow(message.id, MessageState.QUEUED, message.queued_at, detail))
         elif message.state == MessageState.SENDING:
             detail = "reclaimed: the worker that held it stopped"
-            if message.dispatched_at:
+            if message.id in in_doubt:
                 detail += "; the previous attempt may have reached the provider, resent with the same message_id"
             stored.append(EventRow(message.id, MessageState.QUEUED, now, detail))
     return derived, stored
@@ -226,34 +232,24 @@ def _circuit_open(account: ChannelAccount) -> DeliveryError:
     return DeliveryError(f"circuit open for {account.name}", code="circuit_open")
 
 
-def _mark_dispatched(chunk: list[Message], batch: Batch, leg: Leg) -> list[Message]:
+def _dispatch_record(chunk: list[Message], batch: Batch, leg: Leg) -> list[Message]:
     """Before the calls: the messages this batch still owns get their attempt counted and a
-    SENDING event, in one transaction. Returns them."""
+    SENDING event, committed before any request goes out (a worker that stops after this
+    leaves them in doubt, see tracking.services.reclaimed_attempts_count). The message rows
+    are not written: the lease (kept by `batch.keep_lease`, called before every dispatch)
+    says the batch still owns them, and the attempt count is written with the result.
+    Returns them."""
     account, now = leg.account, timezone.now()
+    chunk = [m for m in chunk if m.id in batch.owned]
+    if not chunk:
+        return chunk
     # Failing over to another account continues the same attempt.
-    bump = {m.id for m in chunk if leg.route.count_attempt(m)}
-    leg.counted |= bump
+    for message in chunk:
+        if leg.route.count_attempt(message):
+            leg.counted.add(message.id)
+            message.attempts += 1
+    note = leg.sending_note()
     with transaction.atomic():
-        ids = [m.id for m in chunk]
-        mine = Message.objects.filter(
-            id__in=ids, state=MessageState.SENDING, claim_token=batch.token
-        )
-        updated = mine.update(
-            dispatched_at=now,
-            lease_expires_at=lease_until(now),
-            attempts=F("attempts") + (Case(When(id__in=bump, then=1), default=0) if bump else 0),
-            updated_at=now,
-        )
-        if updated < len(chunk):
-            # Messages whose lease ran out while they waited in this batch belong to another
-            # worker now: leave them to it.
-            owned = set(mine.values_list("id", flat=True))
-            chunk = [m for m in chunk if m.id in owned]
-        if not chunk:
-            return chunk
-        for message in chunk:
-            message.attempts += message.id in bump
-        note = leg.sending_note()
         events_record(
             (
                 EventRow(
@@ -292,7 +288,7 @@ def _dispatch(
 ) -> None:
     """One `send` call of a batch-capable adapter."""
     account = leg.account
-    chunk = _mark_dispatched(chunk, batch, leg)
+    chunk = _dispatch_record(chunk, batch, leg)
     if not chunk:
         return
     outbound = [_outbound(m, templates) for m in chunk]
@@ -329,7 +325,7 @@ def _dispatch_concurrently(
     channels_app.providers.runner), each group of results recorded as it completes."""
     account = leg.account
     batch.keep_lease()
-    chunk = _mark_dispatched(leg.messages, batch, leg)
+    chunk = _dispatch_record(leg.messages, batch, leg)
     if not chunk:
         return
 
@@ -362,8 +358,7 @@ def _unsent_record(
     if error.permanent:
         _record_call(unsent, [SendResult(error=error)] * len(unsent), batch, leg)
         return
-    uncounted = leg.hand_back(unsent, error)
-    Message.objects.filter(id__in=uncounted).update(attempts=F("attempts") - 1)
+    leg.hand_back(unsent, error)
 
 
 def _record_call(

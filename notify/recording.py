@@ -17,7 +17,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from channels_app.models import ChannelAccount
@@ -38,20 +37,30 @@ def lease_until(now: datetime) -> datetime:
 
 @dataclass
 class Batch:
-    """One claimed batch: its fencing token, its lease, and the retries and deferrals it
-    produced, published together at the end (one task per lane and due-time bucket)."""
+    """One claimed batch: its fencing token, its lease, the messages it still owns, and the
+    retries and deferrals it produced, published together at the end (one task per lane
+    and due-time bucket)."""
 
     token: uuid.UUID
     ids: list[int]
     renewed: float = field(default_factory=time.monotonic)
+    # What the last claim or lease renewal found still SENDING under this batch's token.
+    owned: set[int] = field(init=False)
     later: dict[tuple[str, str, float], list[int]] = field(
         default_factory=lambda: defaultdict(list)
     )
 
+    def __post_init__(self) -> None:
+        self.owned = set(self.ids)
+
     def keep_lease(self) -> None:
-        """Renew the lease of the batch's undispatched messages before a provider call,
-        once a third of it has gone: a live worker keeps its batch however slow the
-        provider, and a killed one's batch is free one lease after its last call.
+        """Renew the lease of the batch's unfinished messages before a provider call, once
+        a third of it has gone: a live worker keeps its batch however slow the provider, a
+        call starts with at least two thirds of the lease ahead (40 s by default, against a
+        10 s provider timeout), and a killed worker's batch is free one lease after its last
+        renewal. Between renewals nobody else can claim the batch's messages, so
+        `owned` is exact when a dispatch reads it; a renewal after a stall longer than the
+        lease finds what another worker took meanwhile, and drops it from `owned`.
         Retries due within a bucket are published now, not when the batch ends: a long
         batch must not hold back a retry due in a second, and the sweeper counts on a task
         entering its lane by its due time (notify/lane_progress.py)."""
@@ -61,9 +70,12 @@ class Batch:
         if time.monotonic() - self.renewed < lease / 3:
             return
         now = timezone.now()
-        Message.objects.filter(
+        mine = Message.objects.filter(
             id__in=self.ids, claim_token=self.token, state=MessageState.SENDING
-        ).update(lease_expires_at=lease_until(now))
+        )
+        with transaction.atomic():
+            self.owned = set(mine.select_for_update().values_list("id", flat=True))
+            Message.objects.filter(id__in=self.owned).update(lease_expires_at=lease_until(now))
         self.renewed = time.monotonic()
 
     def defer(self, message: Message, due: datetime) -> datetime:
@@ -110,10 +122,8 @@ def record_stranded(route: Route, batch: Batch) -> None:
         return
     messages = [message for message, _ in tried]
     fresh = [m for m, error in tried if not route.held(m, error) and route.count_attempt(m)]
-    if fresh:
-        Message.objects.filter(id__in=[m.id for m in fresh]).update(attempts=F("attempts") + 1)
-        for message in fresh:
-            message.attempts += 1
+    for message in fresh:  # written with the result below
+        message.attempts += 1
     results = [SendResult(error=error) for _, error in tried]
     record_results(messages, results, now, batch)
 
@@ -158,7 +168,6 @@ def record_held(held: list[tuple[Message, DeliveryError]], batch: Batch, now: da
                 next_attempt_at=due,
                 last_error=reason,
                 lease_expires_at=None,
-                dispatched_at=None,
                 claim_token=None,
                 updated_at=now,
             )
@@ -224,20 +233,24 @@ def budget_spent(message: Message, now: datetime) -> bool:
 def record_results(
     chunk: list[Message], results: list[SendResult], now: datetime, batch: Batch
 ) -> None:
-    """SENT, FAILED or RETRYING (with its due time) for each result, in one transaction."""
+    """SENT, FAILED or RETRYING (with its due time) for each result, in one transaction,
+    with the attempt count the dispatch counted (notify.delivery writes none before)."""
     sent, finished, events = _outcomes(chunk, results, now, batch)
     released = {
         "updated_at": now,
         "lease_expires_at": None,
-        "dispatched_at": None,
         "claim_token": None,
     }
     with transaction.atomic():
         if sent:
             _record_sent(sent, now, released)
-        for (state, reason, next_attempt_at), ids in finished.items():
+        for (state, reason, next_attempt_at, attempts), ids in finished.items():
             Message.objects.filter(id__in=ids).update(
-                state=state, last_error=reason, next_attempt_at=next_attempt_at, **released
+                state=state,
+                last_error=reason,
+                next_attempt_at=next_attempt_at,
+                attempts=attempts,
+                **released,
             )
         events_record(events, messages=chunk)
         _undelivered_at_once(chunk, results, now)
@@ -246,15 +259,17 @@ def record_results(
 def _outcomes(
     chunk: list[Message], results: list[SendResult], now: datetime, batch: Batch
 ) -> tuple[
-    list[tuple[int, str]], dict[tuple[str, str, datetime | None], list[int]], list[EventRow]
+    list[tuple[int, str, int]],
+    dict[tuple[str, str, datetime | None, int], list[int]],
+    list[EventRow],
 ]:
-    sent: list[tuple[int, str]] = []
-    # Same outcome and reason share one UPDATE: a batch has few distinct ones.
-    finished: dict[tuple[str, str, datetime | None], list[int]] = defaultdict(list)
+    sent: list[tuple[int, str, int]] = []
+    # Same outcome, reason and attempt count share one UPDATE: a batch has few distinct ones.
+    finished: dict[tuple[str, str, datetime | None, int], list[int]] = defaultdict(list)
     events: list[EventRow] = []
     for message, result in zip(chunk, results, strict=True):
         if result.ok:
-            sent.append((message.id, result.provider_message_id[:200]))
+            sent.append((message.id, result.provider_message_id[:200], message.attempts))
             events.append(EventRow(message.id, MessageState.SENT, now, result.provider_message_id))
             continue
         error = result.error
@@ -270,14 +285,17 @@ def _outcomes(
                 if error.permanent
                 else f"gave up after {message.attempts} attempts: {error}"
             )
-            finished[(MessageState.FAILED, reason[:2000], None)].append(message.id)
+            finished[(MessageState.FAILED, reason[:2000], None, message.attempts)].append(
+                message.id
+            )
             events.append(EventRow(message.id, MessageState.FAILED, now, reason))
             continue
         due = now + timedelta(seconds=retry_delay(message.attempts, error))
         if message.expires_at is not None and due > message.expires_at:
             due = message.expires_at  # its TTL wins: the expiry rule ends it then
         next_attempt_at = batch.defer(message, due)
-        finished[(MessageState.RETRYING, str(error)[:2000], next_attempt_at)].append(message.id)
+        retrying = (MessageState.RETRYING, str(error)[:2000], next_attempt_at, message.attempts)
+        finished[retrying].append(message.id)
         events.append(
             EventRow(
                 message.id,
@@ -312,11 +330,11 @@ def _undelivered_at_once(chunk: list[Message], results: list[SendResult], now: d
 
 
 def _record_sent(
-    pairs: list[tuple[int, str]], now: datetime, released: Mapping[str, object]
+    sent: list[tuple[int, str, int]], now: datetime, released: Mapping[str, object]
 ) -> None:
-    """SENT with each message's provider id. On PostgreSQL one UPDATE joined to the ids:
-    a second statement for the ids would write every row a second time (no update of a
-    message row can be HOT, its state is indexed)."""
+    """SENT with each message's provider id and attempt count. On PostgreSQL one UPDATE
+    joined to the values: a second statement would write every row a second time (no
+    update of a message row can be HOT, its state is indexed)."""
     fields: dict[str, Any] = {
         "state": MessageState.SENT,
         "sent_at": now,
@@ -327,18 +345,24 @@ def _record_sent(
     table = Message._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":  # SQLite (make run): then one per message
-            Message.objects.filter(id__in=[pk for pk, _ in pairs]).update(**fields)
-            with_ids = [(pid, pk) for pk, pid in pairs if pid]
-            if with_ids:
-                cursor.executemany(
-                    f'UPDATE "{table}" SET provider_message_id = %s WHERE id = %s',  # noqa: S608
-                    with_ids,
-                )
+            Message.objects.filter(id__in=[pk for pk, _, _ in sent]).update(**fields)
+            cursor.executemany(
+                f'UPDATE "{table}" SET attempts = %s, '  # noqa: S608 - our table and columns
+                "provider_message_id = CASE WHEN %s = '' THEN provider_message_id ELSE %s END "
+                "WHERE id = %s",
+                [(attempts, pid, pid, pk) for pk, pid, attempts in sent],
+            )
             return
         assignments = ", ".join(f"{column} = %s" for column in fields)
         cursor.execute(
-            f'UPDATE "{table}" AS m SET {assignments}, '  # noqa: S608 - our table and columns
+            f'UPDATE "{table}" AS m SET {assignments}, attempts = v.attempts, '  # noqa: S608
             "provider_message_id = CASE WHEN v.pid = '' THEN m.provider_message_id ELSE v.pid END "
-            "FROM unnest(%s::bigint[], %s::text[]) AS v(id, pid) WHERE m.id = v.id",
-            [*fields.values(), [pk for pk, _ in pairs], [pid for _, pid in pairs]],
+            "FROM unnest(%s::bigint[], %s::text[], %s::smallint[]) AS v(id, pid, attempts) "
+            "WHERE m.id = v.id",
+            [
+                *fields.values(),
+                [pk for pk, _, _ in sent],
+                [pid for _, pid, _ in sent],
+                [attempts for _, _, attempts in sent],
+            ],
         )

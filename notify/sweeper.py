@@ -30,7 +30,7 @@ from django.utils import timezone
 from notify.lane_progress import lane_progress, publish_slack
 from notify.queueing import enqueue_delivery, lane
 from tracking.models import Message, MessageState
-from tracking.services import EventRow, events_record
+from tracking.services import EventRow, events_record, reclaimed_attempts_count
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +75,11 @@ def _lost(waiting: Q, now: datetime) -> tuple[Q, dict[str, str]]:
     return lost, why
 
 
-def _reason(row: tuple, why: dict[str, str]) -> str:
-    _pk, channel, priority, state, next_attempt_at, dispatched_at = row
+def _reason(row: tuple, why: dict[str, str], in_doubt: set[int]) -> str:
+    pk, channel, priority, state, next_attempt_at = row
     if state == MessageState.SENDING:
         reason = "its worker's lease ran out"
-        if dispatched_at:
+        if pk in in_doubt:
             reason += (
                 "; the previous attempt may have reached the provider, resent with the"
                 " same message_id"
@@ -115,21 +115,22 @@ def messages_requeue_stuck(now: datetime | None = None, limit: int = 100_000) ->
             Message.objects.select_for_update(skip_locked=True)
             .filter(refused | abandoned | (waiting & lost))
             .order_by("id")
-            .values_list("id", "channel", "priority", "state", "next_attempt_at", "dispatched_at")[
-                :limit
-            ]
+            .values_list("id", "channel", "priority", "state", "next_attempt_at")[:limit]
         )
         if not rows:
             return 0
         events: list[EventRow] = []
-        dead: list[int] = []
-        published: list[int] = []
+        dead = [pk for pk, _, _, state, _ in rows if state == MessageState.SENDING]
+        published = [pk for pk, _, _, state, _ in rows if state != MessageState.SENDING]
+        # Those a dead worker had dispatched: in doubt, their attempt counted.
+        in_doubt = reclaimed_attempts_count(dead)
         for row in rows:
-            pk, channel, priority, state = row[:4]
+            pk, channel, priority = row[:3]
             lanes[(channel, priority)].append(pk)
-            (dead if state == MessageState.SENDING else published).append(pk)
             events.append(
-                EventRow(pk, MessageState.QUEUED, now, f"re-enqueued: {_reason(row, why)}")
+                EventRow(
+                    pk, MessageState.QUEUED, now, f"re-enqueued: {_reason(row, why, in_doubt)}"
+                )
             )
         # A dead worker's messages leave SENDING: due now, no owner. Their claim events are
         # this sweep's (the claim writes none for a due message).

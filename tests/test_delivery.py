@@ -17,7 +17,7 @@ from notify.delivery import batch_deliver, messages_claim
 from notify.recording import retry_delay
 from notify.sweeper import messages_requeue_stuck
 from templates_app.models import MessageTemplate
-from tracking.models import DailyStat, Message, MessageState
+from tracking.models import DailyStat, Message, MessageEvent, MessageState
 
 
 @pytest.fixture
@@ -356,8 +356,11 @@ def test_sweeper_requeues_messages_whose_worker_died_mid_send(
     [message] = send("welcome", ["a@example.com"], {"name": "x", "code": "1"})
     Message.objects.filter(pk=message.pk).update(
         state="SENDING",
-        dispatched_at=timezone.now(),
         lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    # its worker wrote the dispatch (the step before the provider call), then died
+    MessageEvent.objects.create(
+        message=message, state="SENDING", at=timezone.now(), detail="attempt 1 via x"
     )
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -28,7 +28,7 @@ from tracking.models import (
 from tracking.replay import ReplayFilter, failure_groups, messages_replay
 
 # Worker plumbing: which claim owns the row and until when. Not an operator's business.
-_INTERNAL_FIELDS = {"lease_expires_at", "claim_token", "dispatched_at"}
+_INTERNAL_FIELDS = {"lease_expires_at", "claim_token"}
 
 
 def ms(at: datetime | None) -> str:

@@ -141,9 +141,6 @@ class Message(models.Model):
     # Fencing token of the current claim: a worker dispatches only messages that still carry
     # its token, so one whose lease ran out can never send what another worker now owns.
     claim_token = models.UUIDField(null=True, blank=True)
-    # Set just before the provider call: a message found SENDING with this set after its
-    # lease ran out may or may not have reached the provider ("in doubt").
-    dispatched_at = models.DateTimeField(null=True, blank=True)
     # Set on a message created by POST /messages/{id}/resend: the message it repeats.
     # Indexed only where set (below): nearly every row leaves it empty.
     resent_from = models.ForeignKey(

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from tracking.bulk import copy_field, copy_json, copy_rows, copy_text
@@ -165,6 +166,32 @@ def messages_advance_many(advances: Sequence[Advance]) -> list[int]:
             Message.objects.filter(id__in=pks).update(state=state, updated_at=now)
         events_record(events)
     return sorted({e.message_id for e in events})
+
+
+def reclaimed_attempts_count(message_ids: Sequence[int]) -> set[int]:
+    """Of messages taken back from a worker that stopped (found SENDING after their lease),
+    the ones it had dispatched: their last stored step is SENDING, written just before the
+    provider call, with no result after it. Those may have reached the provider, and their
+    attempt is counted now: the consumer writes `attempts` with a call's result, which the
+    stopped worker never recorded. Returns their ids; the caller holds the rows' locks."""
+    if not message_ids:
+        return set()
+    # Event ids follow the order a message's steps were written, whatever the clocks say;
+    # the bound on `at` lets PostgreSQL skip the event partitions older than the message.
+    last_step = (
+        MessageEvent.objects.filter(message_id=OuterRef("id"), at__gte=OuterRef("created_at"))
+        .order_by("-id")
+        .values("state")[:1]
+    )
+    in_doubt = set(
+        Message.objects.filter(id__in=message_ids)
+        .annotate(last_step=Subquery(last_step))
+        .filter(last_step=MessageState.SENDING)
+        .values_list("id", flat=True)
+    )
+    if in_doubt:
+        Message.objects.filter(id__in=in_doubt).update(attempts=F("attempts") + 1)
+    return in_doubt
 
 
 def events_record(

@@ -297,9 +297,11 @@ TIDINGS_BATCH_SIZE = env.int("TIDINGS_BATCH_SIZE", default=500)
 TIDINGS_MAX_ATTEMPTS = env.int("TIDINGS_MAX_ATTEMPTS", default=25)
 TIDINGS_RETRY_BASE_SECONDS = env.float("TIDINGS_RETRY_BASE_SECONDS", default=10.0)
 TIDINGS_RETRY_MAX_SECONDS = env.float("TIDINGS_RETRY_MAX_SECONDS", default=3600.0)
-# A claimed message is owned by its worker this long per provider call; past it, a
-# message left in SENDING is taken to belong to a dead worker and is sent again.
-# It is renewed before each provider call, so it bounds how long a killed worker's batch waits.
+# A claimed message is owned by its worker this long; past it, a message left in SENDING is
+# taken to belong to a dead worker and is sent again. A batch renews it before a provider
+# call once a third of it has gone, so a call starts with two thirds of it ahead (keep
+# TIDINGS_PROVIDER_TIMEOUT_SECONDS well under that); it bounds how long a killed worker's
+# batch waits.
 TIDINGS_CLAIM_LEASE_SECONDS = env.int("TIDINGS_CLAIM_LEASE_SECONDS", default=60)
 # A waiting message nobody moved for this long is re-published once its task is plausibly
 # lost: its lane has started a task that entered the queue after it, or the lane's queue is

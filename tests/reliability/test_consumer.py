@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from channels_app.breaker import breaker_record_failure, breaker_reset
 from channels_app.providers.fakes_http import Reply
-from notify.delivery import batch_deliver
+from notify.delivery import batch_deliver, messages_claim
 from notify.models import FlowLimit
 from notify.sweeper import messages_requeue_stuck
-from tracking.models import Message
+from tracking.models import Message, MessageEvent
 
 
 def _events(message: Message, state: str | None = None) -> list[str]:
@@ -115,8 +115,11 @@ def test_two_sweeps_re_enqueue_an_abandoned_message_once(
     broker.flushdb()
     Message.objects.filter(pk=message.pk).update(
         state="SENDING",
-        dispatched_at=timezone.now(),
         lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    # its worker wrote the dispatch (the step before the provider call), then died
+    MessageEvent.objects.create(
+        message=message, state="SENDING", at=timezone.now(), detail="attempt 1 via x"
     )
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -280,6 +283,73 @@ def test_a_slow_batch_keeps_its_lease_while_its_worker_lives(send, webhook, fake
 
     assert expired == []
     assert set(Message.objects.filter(id__in=ids).values_list("state", flat=True)) == {"SENT"}
+
+
+def test_a_reclaim_counts_the_attempt_only_of_what_the_stopped_worker_dispatched(
+    send, webhook, fake_http
+):
+    # a worker claims two messages, records the dispatch of one (its SENDING step, the
+    # last write before a provider call) and dies; their lease runs out
+    [dispatched, waiting] = send("hook", ["u1", "u2"])
+    now = timezone.now()
+    assert len(messages_claim([dispatched.pk, waiting.pk], now)[0]) == 2
+    MessageEvent.objects.create(
+        message=dispatched, state="SENDING", at=now, detail="attempt 1 via hook (webhook)"
+    )
+    Message.objects.filter(pk__in=[dispatched.pk, waiting.pk]).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    # the redelivered task takes both back
+    batch_deliver([dispatched.pk, waiting.pk])
+
+    dispatched.refresh_from_db()
+    waiting.refresh_from_db()
+    # the one that may have reached the provider spent an attempt and its trace says so;
+    # the other is sent once, as if nothing had happened
+    assert (dispatched.state, dispatched.attempts) == ("SENT", 2)
+    assert (waiting.state, waiting.attempts) == ("SENT", 1)
+    [dispatched_reclaim] = [d for d in _events(dispatched, "QUEUED") if "reclaimed" in d]
+    [waiting_reclaim] = [d for d in _events(waiting, "QUEUED") if "reclaimed" in d]
+    assert "may have reached the provider" in dispatched_reclaim
+    assert "may have reached the provider" not in waiting_reclaim
+    assert _events(dispatched, "SENDING")[-1].startswith("attempt 2 via hook")
+    assert _events(waiting, "SENDING") == ["attempt 1 via hook (webhook)"]
+    assert len(fake_http.requests) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_stalled_past_its_lease_does_not_send_what_another_worker_took(
+    send, webhook, fake_http, settings
+):
+    settings.TIDINGS_CLAIM_LEASE_SECONDS = 1
+    webhook.config = {**webhook.config, "batch_size": 2}  # two calls of two
+    webhook.save()
+    messages = send("hook", ["u1", "u2", "u3", "u4"])
+    ids = [m.pk for m in messages]
+    taken: list = []
+
+    def stalls(request):
+        # while the first call hangs past the lease, another worker claims the other two
+        if not taken:
+            later = timezone.now() + timedelta(seconds=1.5)
+            claimed, token = messages_claim(ids[2:], later)
+            taken.extend((m.id, token) for m in claimed)
+            connection.close()
+            time.sleep(0.4)  # a third of the lease: the batch renews before its next call
+        return Reply(200, {})
+
+    fake_http.responder = stalls
+
+    batch_deliver(ids)
+
+    assert len(taken) == 2
+    assert len(fake_http.requests) == 1  # the second call was not made
+    rows = Message.objects.filter(id__in=ids).order_by("id")
+    assert [m.state for m in rows] == ["SENT", "SENT", "SENDING", "SENDING"]
+    assert [m.attempts for m in rows] == [1, 1, 0, 0]
+    # the other worker's claim is untouched: those two are its to send
+    assert [(m.id, m.claim_token) for m in rows[2:]] == taken
 
 
 def test_flow_control_deferrals_of_one_batch_share_a_few_tasks(
