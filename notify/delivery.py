@@ -110,7 +110,7 @@ def _claim_returning(message_ids: list[int], now: datetime, token: uuid.UUID) ->
     # The lock-and-select is the ORM's own query (the same `_claimable` as elsewhere).
     locked = (
         Message.objects.select_for_update(skip_locked=True)
-        .filter(_claimable(now), id__in=message_ids)
+        .filter(_claimable(now), id__any=message_ids)
         .order_by("id")
         .values("id", "state")
     )

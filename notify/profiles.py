@@ -33,7 +33,7 @@ def profiles_by_external_id(app: App, external_ids: set[str]) -> dict[str, UserP
 def opted_out(app_ids: set[int], receivers: set[str]) -> set[tuple[int, str, str, str]]:
     """(app, channel, receiver, message type) of every opt-out among these receivers."""
     return set(
-        OptOut.objects.filter(app_id__in=app_ids, receiver__in=receivers).values_list(
+        OptOut.objects.filter(app_id__in=app_ids, receiver__any=list(receivers)).values_list(
             "app_id", "channel", "receiver", "message_type"
         )
     )
@@ -41,7 +41,7 @@ def opted_out(app_ids: set[int], receivers: set[str]) -> set[tuple[int, str, str
 
 def dead_push_tokens(app_ids: set[int], tokens: set[str]) -> dict[tuple[int, str], str]:
     """(app, token) -> why, for every dead push token among these receivers."""
-    rows = DeadPushToken.objects.filter(app_id__in=app_ids, token__in=tokens)
+    rows = DeadPushToken.objects.filter(app_id__in=app_ids, token__any=list(tokens))
     return {
         (app_id, token): f"{provider} {reason}"
         for app_id, token, provider, reason in rows.values_list(

@@ -71,7 +71,7 @@ class Batch:
             return
         now = timezone.now()
         mine = Message.objects.filter(
-            id__in=self.ids, claim_token=self.token, state=MessageState.SENDING
+            id__any=self.ids, claim_token=self.token, state=MessageState.SENDING
         )
         with transaction.atomic():
             self.owned = set(mine.select_for_update().values_list("id", flat=True))
@@ -163,7 +163,7 @@ def record_held(held: list[tuple[Message, DeliveryError]], batch: Batch, now: da
             .values_list("id", flat=True)
         )
         for (due, reason), ids in groups.items():
-            Message.objects.filter(id__in=[pk for pk in ids if pk in owned]).update(
+            Message.objects.filter(id__any=[pk for pk in ids if pk in owned]).update(
                 state=MessageState.QUEUED,
                 next_attempt_at=due,
                 last_error=reason,
@@ -189,7 +189,7 @@ def record_rule_outcome(outcome: RuleOutcome, now: datetime, batch: Batch) -> No
         events.append(EventRow(message.id, state, now, detail))
     with transaction.atomic():
         for (state, detail), ids in by_state.items():
-            Message.objects.filter(id__in=ids).update(
+            Message.objects.filter(id__any=ids).update(
                 state=state, last_error=detail, lease_expires_at=None, updated_at=now
             )
         deferred: dict[datetime, list[Message]] = defaultdict(list)
@@ -198,7 +198,7 @@ def record_rule_outcome(outcome: RuleOutcome, now: datetime, batch: Batch) -> No
             deferred[batch.defer(message, not_before)].append(message)
             events.append(EventRow(message.id, state, now, detail))
         for not_before, messages in deferred.items():
-            Message.objects.filter(id__in=[m.id for m in messages]).update(
+            Message.objects.filter(id__any=[m.id for m in messages]).update(
                 state=MessageState.QUEUED,
                 next_attempt_at=not_before,
                 lease_expires_at=None,
@@ -245,7 +245,7 @@ def record_results(
         if sent:
             _record_sent(sent, now, released)
         for (state, reason, next_attempt_at, attempts), ids in finished.items():
-            Message.objects.filter(id__in=ids).update(
+            Message.objects.filter(id__any=ids).update(
                 state=state,
                 last_error=reason,
                 next_attempt_at=next_attempt_at,

@@ -1,6 +1,9 @@
 from anymail.signals import tracking
 from django.apps import AppConfig
+from django.db.models import Field
 from django.db.models.signals import post_delete, post_save
+
+from config.lookups import AnyOf
 
 
 class TrackingConfig(AppConfig):
@@ -13,6 +16,8 @@ class TrackingConfig(AppConfig):
         from tracking.models import CallbackEndpoint
         from tracking.receipts.anymail import on_tracking
         from tracking.services import callback_endpoints_forget
+
+        Field.register_lookup(AnyOf)  # `field__any=[...]`, see config.lookups
 
         # django-anymail reports email tracking events only through its signal.
         tracking.connect(on_tracking, dispatch_uid="tidings-anymail-tracking")

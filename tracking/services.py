@@ -145,7 +145,7 @@ def messages_advance_many(advances: Sequence[Advance]) -> list[int]:
     with transaction.atomic():
         current = dict(
             Message.objects.select_for_update()
-            .filter(id__in=ids, state__in=list(STATE_RANK))
+            .filter(id__any=ids, state__in=list(STATE_RANK))
             .order_by("id")
             .values_list("id", "state")
         )

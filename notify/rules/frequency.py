@@ -24,6 +24,7 @@ class FrequencyCapRule(Rule):
         configs = configs_for(messages)
         resends = operator_resends(messages)
         checked, entries, passed = [], [], []
+        days: dict[str, str] = {}  # the day in each App's time zone
         for message in messages:
             if message.id in resends:
                 # An operator's resend: not counted against, nor stopped by, the cap.
@@ -35,7 +36,10 @@ class FrequencyCapRule(Rule):
             if cap <= 0:
                 passed.append(message)
                 continue
-            day = now.astimezone(zone(config.time_zone)).strftime("%Y%m%d")
+            tz = config.time_zone
+            if tz not in days:
+                days[tz] = now.astimezone(zone(tz)).strftime("%Y%m%d")
+            day = days[tz]
             receiver = hashlib.sha1(message.receiver.encode(), usedforsecurity=False).hexdigest()
             checked.append((message, cap))
             entries.append(
