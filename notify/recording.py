@@ -75,7 +75,9 @@ class Batch:
         )
         with transaction.atomic():
             self.owned = set(mine.select_for_update().values_list("id", flat=True))
-            Message.objects.filter(id__in=self.owned).update(lease_expires_at=lease_until(now))
+            Message.objects.filter(id__any=list(self.owned)).update(
+                lease_expires_at=lease_until(now)
+            )
         self.renewed = time.monotonic()
 
     def defer(self, message: Message, due: datetime) -> datetime:
