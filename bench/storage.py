@@ -80,7 +80,14 @@ def main() -> None:
 
     def sizes() -> dict[str, int]:
         return {
-            table: int(_psql(f"SELECT pg_total_relation_size('{table}')", DB_NAME))
+            # A partitioned table holds nothing itself: its partitions (and their indexes) do.
+            table: int(
+                _psql(
+                    "SELECT coalesce(sum(pg_total_relation_size(relid)), 0)"
+                    f" FROM pg_partition_tree('{table}')",
+                    DB_NAME,
+                )
+            )
             for table in TABLES
         }
 
