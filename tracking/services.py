@@ -184,13 +184,13 @@ def reclaimed_attempts_count(message_ids: Sequence[int]) -> set[int]:
         .values("state")[:1]
     )
     in_doubt = set(
-        Message.objects.filter(id__in=message_ids)
+        Message.objects.filter(id__any=list(message_ids))
         .annotate(last_step=Subquery(last_step))
         .filter(last_step=MessageState.SENDING)
         .values_list("id", flat=True)
     )
     if in_doubt:
-        Message.objects.filter(id__in=in_doubt).update(attempts=F("attempts") + 1)
+        Message.objects.filter(id__any=list(in_doubt)).update(attempts=F("attempts") + 1)
     return in_doubt
 
 
