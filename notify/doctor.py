@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
-import redis
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
 from channels_app.providers.registry import registered_channels
 from config.celery_app import app as celery_app
+from config.probes import redis_check
 from notify.heartbeat import beat_heartbeat_age, queue_consumers
 from notify.queueing import lane
 
@@ -60,7 +60,7 @@ def check_redis() -> Check:
     if not settings.REDIS_URL:
         return Check("redis", OK, "not configured (embedded mode: in-process rule state)")
     try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=3).ping()
+        redis_check(3.0)
     except Exception as exc:  # noqa: BLE001
         return Check("redis", FAIL, str(exc))
     return Check("redis", OK, "PONG")
