@@ -1,7 +1,7 @@
 """Does PostgreSQL, or Redis, answer within `timeout` seconds: each on a connection of its
 own, with a connect timeout (libpq's default would wait as long as the kernel retries on an
-unreachable host). Used by the readiness check (config/health.py), `tidings doctor` (Redis) and by the worker pool
-processes' warm-up (notify/preload.py)."""
+unreachable host). Used by the readiness check (config/health.py), `tidings doctor` (Redis)
+and the worker pool processes' warm-up (notify/preload.py)."""
 
 from __future__ import annotations
 
