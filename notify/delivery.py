@@ -29,6 +29,7 @@ from channels_app.providers.runner import Runner
 from channels_app.routing import Leg, account_health_record, routes_plan
 from channels_app.secrets import account_secret_values
 from config.logredact import secrets_register
+from config.rows import instances_from_rows, native_loaders
 from notify.queueing import lane
 from notify.recording import (
     Batch,
@@ -121,8 +122,11 @@ def _claim_returning(message_ids: list[int], now: datetime, token: uuid.UUID) ->
         f"updated_at = %s FROM c WHERE m.id = c.id RETURNING {returned}"
     )
     params = [*select_params, MessageState.SENDING, lease_until(now), token, now]
-    # raw() applies the fields' converters (JSON, dates) as a query would.
-    claimed = list(Message.objects.raw(sql, params))
+    with connection.cursor() as cursor:
+        native_loaders(cursor)  # JSON and dates converted as the fields would, in C
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    claimed = instances_from_rows(Message, _CLAIM_FIELDS, rows, connection.alias)
     claimed.sort(key=lambda m: m.id)
     return claimed
 
