@@ -50,12 +50,3 @@ def copy_text(table: str, columns: Sequence[str], lines: Iterable[str]) -> None:
                 chunk, size = [], 0
         if chunk:
             copy.write("".join(chunk).encode())
-
-
-def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """COPY rows of Python values (psycopg formats each)."""
-    sql = f'COPY "{table}" ({", ".join(columns)}) FROM STDIN'  # noqa: S608 - names are ours
-    connection.ensure_connection()
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row(row)

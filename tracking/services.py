@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
-from tracking.bulk import copy_field, copy_json, copy_rows, copy_text
+from tracking.bulk import copy_field, copy_json, copy_text
 from tracking.models import (
     CallbackEndpoint,
     CallbackOutbox,
@@ -219,7 +219,12 @@ def events_record(
         elif connection.vendor == "postgresql":
             # COPY whatever the count: for 5 events it took a quarter of bulk_create's CPU
             # (its model instances) and less time; the consumer writes many small groups.
-            copy_rows(MessageEvent._meta.db_table, ("message_id", "state", "at", "detail"), events)
+            # Lines formatted here take a third of psycopg's per-row formatting: a batch's
+            # events share a few timestamps, each formatted once.
+            copy_text(
+                MessageEvent._meta.db_table, ("message_id", "state", "at", "detail"),
+                _event_lines(events),
+            )  # fmt: skip
         else:
             MessageEvent.objects.bulk_create(
                 [
@@ -241,6 +246,15 @@ def events_record(
                 meta.update(message_meta(ids - meta.keys()))
         _stats_add(events, meta)
         _outbox_add(events, meta)
+
+
+def _event_lines(events: list[EventRow]) -> Iterator[str]:
+    stamps: dict[datetime, str] = {}
+    for event in events:
+        stamp = stamps.get(event.at)
+        if stamp is None:
+            stamp = stamps[event.at] = copy_field(event.at)
+        yield f"{event.message_id}\t{copy_field(event.state)}\t{stamp}\t{copy_field(event.detail)}\n"
 
 
 def message_meta(message_ids: Iterable[int]) -> dict[int, Meta]:
