@@ -4,6 +4,12 @@ a new backend for every task: a fork, an authentication and cold catalog caches 
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.db import connection, transaction
 
@@ -14,6 +20,8 @@ from tests.e2e.conftest import final_states, wait_until
 from tracking.models import Message
 
 pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _sessions_started() -> int:
@@ -99,4 +107,24 @@ def test_a_pool_process_is_connected_and_warm_before_its_first_task(start_worker
 
     assert wait_until(lambda: warm_backends() == 1, timeout=20)
     assert wait_until(lambda: "pool process warmed up" in "".join(worker.log), timeout=20)
-    assert "0 failed" in next(line for line in worker.log if "pool process warmed up" in line)
+    line = next(line for line in worker.log if "pool process warmed up" in line)
+    assert "0 failed" in line
+    # What it loaded is out of the garbage collector's generations (gc.freeze): Django, the
+    # apps and every provider are well over 100k objects.
+    frozen = int(re.search(r"(\d+) objects frozen", line).group(1))
+    assert frozen > 100_000, line
+
+
+def test_a_web_process_freezes_what_it_loaded(tmp_path):
+    """config/wsgi.py: the web process's modules are out of the collector's generations."""
+    script = "import gc, config.wsgi; print(gc.get_freeze_count())"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(out.stdout.strip()) > 100_000, out
