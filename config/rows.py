@@ -8,14 +8,17 @@ Two costs of Django's usual path are avoided here, each with the same result:
 - `instances_from_rows` builds model instances as `Model.from_db` does, without its
   per-field `__init__` and the pre_init/post_init signals (no receiver listens for the
   models it is used for): 14% of the batch for 500 messages.
+JSON columns are decoded by orjson where it reads the value exactly.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
+import orjson
 from django.conf import settings
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
@@ -33,7 +36,23 @@ def native_loaders(cursor: CursorWrapper) -> None:
     raw = cursor.cursor
     if settings.USE_TZ:  # else Django strips the zone
         raw.adapters.register_loader("timestamptz", TimestamptzLoader)
-    set_json_loads(json.loads, raw)
+    set_json_loads(_json_value, raw)
+
+
+# orjson reads an integer past 64 bits as a float, the standard library exactly: a value
+# with a number this long anywhere (even in a string) is left to the latter, as is one that
+# orjson refuses (nested deeper than it goes).
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+
+def _json_value(data: str | bytes) -> Any:
+    data = data.encode() if isinstance(data, str) else bytes(data)
+    if not _LONG_NUMBER.search(data):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data.decode())
 
 
 def instances_from_rows(
