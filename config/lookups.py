@@ -8,9 +8,11 @@ every field by TrackingConfig.ready()."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import IntegerField
 from django.db.models.lookups import In
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -25,4 +27,16 @@ class AnyOf(In):
             return super().as_sql(compiler, connection)
         lhs, lhs_params = self.process_lhs(compiler, connection)
         values = [value for value in self.rhs if value is not None]  # as IN ignores them
+        field = self.lhs.output_field
+        if isinstance(getattr(field, "target_field", field), IntegerField) and all(
+            type(value) is int for value in values
+        ):
+            return f"{lhs} = ANY(%s::bigint[])", (*lhs_params, int_array(values))
         return f"{lhs} = ANY(%s)", (*lhs_params, values)
+
+
+def int_array(values: Iterable[int]) -> str:
+    """Integers as one PostgreSQL array literal, for a `%s::bigint[]` parameter: psycopg
+    dumps a list element by element in Python (~0.5 ms of CPU for 500 ids), this is one
+    join (~0.1 ms)."""
+    return "{" + ",".join(map(str, values)) + "}"

@@ -22,6 +22,7 @@ from django.utils import timezone
 from channels_app.models import ChannelAccount
 from channels_app.providers.base import DeliveryError, SendResult
 from channels_app.routing import Route
+from config.lookups import int_array
 from notify.profiles import push_tokens_mark_dead
 from notify.queueing import enqueue_delivery
 from notify.rules.base import RuleOutcome
@@ -363,8 +364,8 @@ def _record_sent(
             "WHERE m.id = v.id",
             [
                 *fields.values(),
-                [pk for pk, _, _ in sent],
+                int_array(pk for pk, _, _ in sent),
                 [pid for _, pid, _ in sent],
-                [attempts for _, _, attempts in sent],
+                int_array(attempts for _, _, attempts in sent),
             ],
         )
