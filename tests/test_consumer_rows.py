@@ -57,7 +57,11 @@ def test_claimed_messages_equal_what_the_orm_loads(api, broker, email_template):
 def test_events_are_stored_as_written_whatever_their_detail(api, broker, email_template):
     response = api.post(
         "/api/v1/send",
-        {"template": "welcome", "receivers": ["a@example.com"], "variables": {"name": "x", "code": "1"}},
+        {
+            "template": "welcome",
+            "receivers": ["a@example.com"],
+            "variables": {"name": "x", "code": "1"},
+        },
         format="json",
     )
     assert response.status_code == 202, response.content
