@@ -39,15 +39,16 @@ def native_loaders(cursor: CursorWrapper) -> None:
     set_json_loads(_json_value, raw)
 
 
-# orjson reads an integer past 64 bits as a float, the standard library exactly: a value
-# with a number this long anywhere (even in a string) is left to the latter, as is one that
-# orjson refuses (nested deeper than it goes).
-_LONG_NUMBER = re.compile(rb"\d{19}")
+# orjson reads an integer past 64 bits as a float (1e+20), the standard library exactly: JSON
+# with a number this long anywhere (even in a string) is left to the latter. Shared with the
+# API's body parser (notify.parsers).
+LONG_NUMBER = re.compile(rb"\d{19}")
 
 
 def _json_value(data: str | bytes) -> Any:
+    # Also left to the standard library: what orjson refuses (nested deeper than it goes).
     data = data.encode() if isinstance(data, str) else bytes(data)
-    if not _LONG_NUMBER.search(data):
+    if not LONG_NUMBER.search(data):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:

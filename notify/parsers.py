@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import codecs
 import json
-import re
 from collections.abc import Mapping
 from typing import IO, Any, NoReturn
 
@@ -16,6 +15,8 @@ from rest_framework.exceptions import ParseError
 
 # get_encoding (DRF's request charset) is not in djangorestframework-stubs yet.
 from rest_framework.parsers import JSONParser, get_encoding  # type: ignore[attr-defined]
+
+from config.rows import LONG_NUMBER
 
 NUL_PROBLEM = "must not contain NUL (\\u0000) characters"
 
@@ -68,7 +69,7 @@ class JsonParser(JSONParser):
     ) -> Any:
         encoding = get_encoding(parser_context or {})
         raw = stream.read() if stream is not None else b""
-        if encoding.lower().replace("-", "") == "utf8" and not _LONG_NUMBER.search(raw):
+        if encoding.lower().replace("-", "") == "utf8" and not LONG_NUMBER.search(raw):
             try:
                 data = orjson.loads(raw)
             except orjson.JSONDecodeError:
@@ -97,9 +98,6 @@ class JsonParser(JSONParser):
 # (~900 under a request): bodies deeper than this are left to the standard library, so a
 # nesting it refuses is still the 400 "JSON nested too deeply".
 FAST_MAX_DEPTH = 500
-# orjson reads an integer past 64 bits as a float (1e+20), the standard library exactly:
-# a body with a number this long anywhere (even in a string) is left to the latter.
-_LONG_NUMBER = re.compile(rb"\d{19}")
 _FALL_BACK = object()
 _CONTAINERS = (dict, list)
 
