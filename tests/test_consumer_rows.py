@@ -14,19 +14,17 @@ from tracking.models import Message, MessageEvent
 from tracking.services import EventRow, events_record
 
 
+def _send(api, receivers: list[str], variables: dict) -> list[int]:
+    """The template "welcome" to these receivers through the API: their message pks."""
+    body = {"template": "welcome", "receivers": receivers, "variables": variables}
+    response = api.post("/api/v1/send", body, format="json")
+    assert response.status_code == 202, response.content
+    return sorted(Message.objects.values_list("pk", flat=True))
+
+
 def test_claimed_messages_equal_what_the_orm_loads(api, broker, email_template):
     variables = {"name": "Zoë", "code": "1", "order": 123456789012345678901234567890, "n": 1.5}
-    response = api.post(
-        "/api/v1/send",
-        {
-            "template": "welcome",
-            "receivers": ["a@example.com", "b@example.com"],
-            "variables": variables,
-        },
-        format="json",
-    )
-    assert response.status_code == 202, response.content
-    ids = sorted(Message.objects.values_list("pk", flat=True))
+    ids = _send(api, ["a@example.com", "b@example.com"], variables)
     expires = timezone.now() + timedelta(hours=1)
     Message.objects.filter(pk=ids[1]).update(expires_at=expires)
     loaded = {m.pk: m for m in Message.objects.only(*_CLAIM_FIELDS).filter(pk__in=ids)}
@@ -55,17 +53,8 @@ def test_claimed_messages_equal_what_the_orm_loads(api, broker, email_template):
 
 
 def test_events_are_stored_as_written_whatever_their_detail(api, broker, email_template):
-    response = api.post(
-        "/api/v1/send",
-        {
-            "template": "welcome",
-            "receivers": ["a@example.com"],
-            "variables": {"name": "x", "code": "1"},
-        },
-        format="json",
-    )
-    assert response.status_code == 202, response.content
-    message = Message.objects.get()
+    [pk] = _send(api, ["a@example.com"], {"name": "x", "code": "1"})
+    message = Message.objects.get(pk=pk)
     at = timezone.now().replace(microsecond=123456)
     details = ["tab\there", "line\nbreak\r", "back\\slash \\N", "", "你好 🙂", "\\"]
     rows = [

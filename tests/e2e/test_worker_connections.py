@@ -115,7 +115,7 @@ def test_a_pool_process_is_connected_and_warm_before_its_first_task(start_worker
     assert frozen > 100_000, line
 
 
-def test_a_web_process_freezes_what_it_loaded(tmp_path):
+def test_a_web_process_freezes_what_it_loaded():
     """config/wsgi.py: the web process's modules are out of the collector's generations."""
     script = "import gc, config.wsgi; print(gc.get_freeze_count())"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
